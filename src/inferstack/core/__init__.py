@@ -1,0 +1,1 @@
+"""Framework-free foundations shared by every app: the error tree and small value helpers."""

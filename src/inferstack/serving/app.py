@@ -1,0 +1,137 @@
+"""Assemble the model server: engine + embedder + services, routes, error handling, middleware.
+
+The model loads in the background after the socket opens, so `/health` can answer 503 while loading
+(a Kubernetes readiness probe sees "not ready", not "connection refused").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from inferstack import __version__
+from inferstack.core.errors import ModelNotFoundError, OverloadedError
+from inferstack.http.errors import install_error_handlers
+from inferstack.http.middleware import BearerAuth, BodySizeLimit, RequestMetrics, build_middleware, key_digest
+from inferstack.observability.serving_metrics import ServingMetrics
+from inferstack.serving import routes
+from inferstack.serving.admission import Admission
+from inferstack.serving.chat_service import ChatService
+from inferstack.serving.completion_service import CompletionService
+from inferstack.serving.embedding_service import EmbeddingService
+from inferstack.serving.engines.base import Embedder, Engine
+from inferstack.serving.engines.registry import build_embedder, build_engine
+from inferstack.serving.generation import GenerationRunner
+from inferstack.serving.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/health", "/metrics")
+
+
+@dataclass
+class ServerState:
+    settings: ServeSettings
+    engine: Engine
+    embedder: Embedder | None
+    metrics: ServingMetrics
+    chat: ChatService
+    completions: CompletionService
+    embeddings: EmbeddingService | None
+    status: str = "loading"
+    error: str | None = None
+    _load_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def require_ready(self) -> None:
+        if self.status != "ready":
+            raise OverloadedError(f"the model is {self.status}; retry shortly", retry_after=2.0)
+
+    def chat_model(self, name: str) -> str:
+        self.require_ready()
+        if name != self.engine.info.model_id:
+            raise ModelNotFoundError(
+                f"model '{name}' is not served here; this server serves '{self.engine.info.model_id}'", param="model"
+            )
+        return name
+
+    def embedding_model(self, name: str) -> tuple[str, EmbeddingService]:
+        self.require_ready()
+        if self.embedder is None or self.embeddings is None:
+            raise ModelNotFoundError("this server has no embedding model (started with embeddings disabled)",
+                                     param="model")
+        if name != self.embedder.info.model_id:
+            raise ModelNotFoundError(
+                f"embedding model '{name}' is not served here; this server serves '{self.embedder.info.model_id}'",
+                param="model",
+            )
+        return name, self.embeddings
+
+
+def build_app(
+    settings: ServeSettings,
+    *,
+    engine: Engine | None = None,
+    embedder: Embedder | None = None,
+    on_fatal: Callable[[str], None] | None = None,
+) -> ASGIApp:
+    engine = engine if engine is not None else build_engine(settings)
+    embedder = embedder if embedder is not None else build_embedder(settings)
+    metrics = ServingMetrics()
+    admission = Admission(slots=engine.info.slots, max_queue=settings.max_queue, metrics=metrics)
+    runner = GenerationRunner(engine, admission, metrics)
+    state = ServerState(
+        settings=settings,
+        engine=engine,
+        embedder=embedder,
+        metrics=metrics,
+        chat=ChatService(engine, runner),
+        completions=CompletionService(engine, runner),
+        embeddings=EmbeddingService(embedder, metrics) if embedder is not None else None,
+    )
+
+    async def load() -> None:
+        try:
+            await engine.start()
+            if embedder is not None:
+                await embedder.start()
+        except Exception as exc:  # noqa: BLE001 - any load failure is fatal and must be reported
+            state.status, state.error = "failed", str(exc)
+            log.error("model load failed: %s", exc)
+            if on_fatal is not None:
+                on_fatal(str(exc))
+            return
+        state.status = "ready"
+        log.info("ready: model=%s engine=%s", engine.info.model_id, engine.info.kind)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state._load_task = asyncio.create_task(load())
+        try:
+            yield
+        finally:
+            state.status = "stopping"
+            state._load_task.cancel()
+            await engine.close()
+            if embedder is not None:
+                await embedder.close()
+
+    api = FastAPI(title="inferstack model server", version=__version__, lifespan=lifespan)
+    api.state.server = state
+    api.include_router(routes.router)
+    install_error_handlers(api)
+
+    layers = [
+        lambda app: RequestMetrics(app, requests=metrics.requests, seconds=metrics.request_seconds,
+                                   routes=routes.ROUTE_PATHS),
+        lambda app: BodySizeLimit(app, max_bytes=settings.max_body_bytes),
+    ]
+    if settings.api_key is not None:
+        digest = key_digest(settings.api_key.get_secret_value())
+        layers.append(lambda app: BearerAuth(app, key_digests=[digest], public_paths=PUBLIC_PATHS))
+    return build_middleware(api, layers)

@@ -1,0 +1,138 @@
+"""Chat completions on an `Engine`: prompt building, constrained output, streaming and usage.
+
+No web framework here: routes call `prepare` (which validates, templates, checks the context and
+takes a slot, so every refusal happens before a response starts), then `complete` or `stream`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from inferstack.core.errors import EngineError
+from inferstack.openai_api.chat import ChatCompletionRequest, chat_chunk, chat_completion
+from inferstack.openai_api.sse import DONE_EVENT, sse_event
+from inferstack.openai_api.errors import error_body_for
+from inferstack.openai_api.usage import usage_dict
+from inferstack.serving.admission import Ticket
+from inferstack.serving.chat_prompt import chat_turns
+from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
+from inferstack.serving.generation import GenerationRunner, token_budget
+from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_output
+from inferstack.serving.tool_call_stream import ToolCallStream
+
+
+@dataclass
+class PreparedChat:
+    completion_id: str
+    created: int
+    model: str
+    plan: OutputPlan
+    prompt: PreparedPrompt
+    params: SamplingParams
+    include_usage: bool
+    ticket: Ticket
+
+
+def sampling_params(request: Any, max_tokens: int, json_schema: dict[str, Any] | None) -> SamplingParams:
+    return SamplingParams(
+        max_tokens=max_tokens,
+        temperature=1.0 if request.temperature is None else request.temperature,
+        top_p=1.0 if request.top_p is None else request.top_p,
+        seed=request.seed,
+        stop=tuple(request.stop_list()),
+        presence_penalty=request.presence_penalty or 0.0,
+        frequency_penalty=request.frequency_penalty or 0.0,
+        json_schema=json_schema,
+    )
+
+
+class ChatService:
+    def __init__(self, engine: Engine, runner: GenerationRunner) -> None:
+        self._engine = engine
+        self._runner = runner
+
+    async def prepare(self, request: ChatCompletionRequest, model: str) -> PreparedChat:
+        plan = plan_output(request)
+        turns = chat_turns(request.messages, instructions=plan.instructions)
+        prompt = await self._engine.prepare_chat(turns)
+        budget = token_budget(prompt, request.token_limit, self._engine.info.context_length, param="messages")
+        ticket = self._runner.admit()
+        return PreparedChat(
+            completion_id="chatcmpl-" + secrets.token_hex(12),
+            created=int(time.time()),
+            model=model,
+            plan=plan,
+            prompt=prompt,
+            params=sampling_params(request, budget.max_tokens, plan.json_schema),
+            include_usage=request.include_usage,
+            ticket=ticket,
+        )
+
+    async def complete(self, prep: PreparedChat) -> dict[str, Any]:
+        parts: list[str] = []
+        last = GenerationChunk(text="")
+        async with aclosing(self._runner.run(prep.ticket, prep.prompt, prep.params)) as chunks:
+            async for chunk in chunks:
+                parts.append(chunk.text)
+                last = chunk
+        text = "".join(parts)
+        finish = last.finish_reason or "stop"
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if prep.plan.mode == "tools" and finish != "length":
+            parsed = prep.plan.parse(text)
+            message, finish = _tool_message(parsed)
+        usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
+        return chat_completion(
+            completion_id=prep.completion_id, created=prep.created, model=prep.model,
+            message=message, finish_reason=finish, usage=usage,
+        )
+
+    async def stream(self, prep: PreparedChat) -> AsyncGenerator[bytes, None]:
+        def event(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None) -> bytes:
+            return sse_event(chat_chunk(
+                completion_id=prep.completion_id, created=prep.created, model=prep.model,
+                delta=delta, finish_reason=finish, usage=usage,
+            ))
+
+        tools = ToolCallStream() if prep.plan.mode == "tools" else None
+        yield event({"role": "assistant", "content": ""})
+        last = GenerationChunk(text="")
+        try:
+            async with aclosing(self._runner.run(prep.ticket, prep.prompt, prep.params)) as chunks:
+                async for chunk in chunks:
+                    last = chunk
+                    if not chunk.text:
+                        continue
+                    if tools is None:
+                        yield event({"content": chunk.text})
+                    else:
+                        for delta in tools.feed(chunk.text):
+                            yield event(delta)
+            finish = last.finish_reason or "stop"
+            if tools is not None and finish != "length":
+                parsed = prep.plan.finish(tools)
+                finish = "tool_calls" if parsed.calls else "stop"
+        except EngineError as exc:
+            yield sse_event(error_body_for(exc))
+            yield DONE_EVENT
+            return
+        yield event({}, finish)
+        if prep.include_usage:
+            usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
+            yield event(None, usage=usage)
+        yield DONE_EVENT
+
+
+def _tool_message(parsed: ParsedOutput) -> tuple[dict[str, Any], str]:
+    if not parsed.calls:
+        return {"role": "assistant", "content": parsed.content}, "stop"
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in parsed.calls
+    ]
+    return {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"

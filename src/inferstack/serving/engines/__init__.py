@@ -1,0 +1,1 @@
+"""Interchangeable inference engines, one module each; `registry.build_engine` picks one by name."""

@@ -1,0 +1,80 @@
+"""Embeddings with sentence-transformers. The only module that imports sentence_transformers/torch.
+
+Calls run on one worker thread (the model is not shared between threads); each request is encoded
+as one batch of at most `batch_size` texts at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from inferstack.core.errors import EngineError
+from inferstack.serving.engines.base import EmbedderInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceTransformerConfig:
+    model: str
+    model_id: str
+    batch_size: int = 64
+    threads: int | None = None
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, config: SentenceTransformerConfig) -> None:
+        self._config = config
+        self._model: Any = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._info = EmbedderInfo(model_id=config.model_id, dimension=0, max_input_tokens=0)
+
+    @property
+    def info(self) -> EmbedderInfo:
+        return self._info
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._model = await loop.run_in_executor(self._executor, self._load)
+        self._info = EmbedderInfo(
+            model_id=self._config.model_id,
+            dimension=int(self._model.get_sentence_embedding_dimension()),
+            max_input_tokens=int(self._model.max_seq_length),
+        )
+
+    def _load(self) -> Any:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EngineError("embeddings need the 'sentence-transformers' package") from exc
+        if self._config.threads:
+            torch.set_num_threads(self._config.threads)
+        try:
+            return SentenceTransformer(self._config.model, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - loader errors come from many libraries
+            raise EngineError(f"could not load embedding model '{self._config.model}': {exc}") from exc
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._count, list(texts))
+
+    def _count(self, texts: list[str]) -> list[int]:
+        encoded = self._model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode, list(texts))
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._model.encode(
+            texts, batch_size=self._config.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        result: list[list[float]] = vectors.tolist()
+        return result

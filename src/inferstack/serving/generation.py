@@ -1,0 +1,74 @@
+"""Running one admitted generation: timing (TTFT, inter-token latency), token accounting, cancellation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from inferstack.core.errors import ContextLengthExceededError
+from inferstack.observability.serving_metrics import ServingMetrics
+from inferstack.serving.admission import Admission, Ticket
+from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    prompt_tokens: int
+    max_tokens: int
+
+
+def token_budget(prompt: PreparedPrompt, requested: int | None, context_length: int, *, param: str) -> Budget:
+    """Check prompt + max_tokens against the context; never truncate, never overflow."""
+    room = context_length - prompt.n_tokens
+    if requested is None:
+        if room < 1:
+            raise ContextLengthExceededError(
+                f"this model's context is {context_length} tokens and the prompt alone has {prompt.n_tokens}",
+                param=param,
+            )
+        return Budget(prompt.n_tokens, room)
+    if requested > room:
+        raise ContextLengthExceededError(
+            f"this model's context is {context_length} tokens; the prompt has {prompt.n_tokens} tokens "
+            f"and max_tokens asks for {requested} more",
+            param=param,
+        )
+    return Budget(prompt.n_tokens, requested)
+
+
+class GenerationRunner:
+    def __init__(self, engine: Engine, admission: Admission, metrics: ServingMetrics) -> None:
+        self._engine = engine
+        self._admission = admission
+        self._metrics = metrics
+
+    def admit(self) -> Ticket:
+        """Reserve capacity before the response starts, so overload is a real 503."""
+        return self._admission.ticket()
+
+    async def run(
+        self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams
+    ) -> AsyncIterator[GenerationChunk]:
+        metrics = self._metrics
+        started = time.perf_counter()
+        last: float | None = None
+        finished = False
+        try:
+            async for chunk in self._engine.generate(prompt, params):
+                if chunk.text:
+                    now = time.perf_counter()
+                    if last is None:
+                        metrics.ttft_seconds.observe(now - started)
+                    else:
+                        metrics.itl_seconds.observe(now - last)
+                    last = now
+                if chunk.finish_reason is not None:
+                    finished = True
+                    metrics.prompt_tokens.inc(chunk.prompt_tokens or prompt.n_tokens)
+                    metrics.completion_tokens.inc(chunk.completion_tokens or 0)
+                yield chunk
+        finally:
+            if not finished:
+                metrics.cancelled.inc()
+            ticket.release()

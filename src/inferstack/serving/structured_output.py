@@ -1,0 +1,157 @@
+"""Constrained output: tools, `tool_choice` and `response_format` become one JSON Schema for the engine.
+
+With tools in play the model writes JSON only: a call `{"name": ..., "arguments": {...}}` (a list of
+them under `tool_calls` when parallel calls are allowed) or, under `tool_choice: auto`, a plain answer
+`{"content": "..."}`. llama.cpp (LLGuidance) constrains decoding to that schema, so arguments always
+parse and match the tool's parameter schema; we validate once more before anything is returned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+
+from inferstack.core.errors import EngineError
+from inferstack.openai_api.chat import ChatCompletionRequest, NamedToolChoice, ToolDefinition
+from inferstack.serving.tool_call_stream import StreamedCall, ToolCallStream
+
+OutputMode = Literal["text", "json", "tools"]
+_EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class ParsedCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, exactly as the client will receive it
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    content: str | None
+    calls: list[ParsedCall]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What the engine must produce for one request, and how to read it back."""
+
+    mode: OutputMode
+    json_schema: dict[str, Any] | None = None
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allow_content: bool = False
+    parallel: bool = False
+    instructions: str | None = None
+
+    def parse(self, text: str) -> ParsedOutput:
+        """Read a complete constrained output back into content and validated tool calls."""
+        if self.mode != "tools":
+            return ParsedOutput(content=text, calls=[])
+        stream = ToolCallStream()
+        stream.feed(text)
+        return self.finish(stream)
+
+    def finish(self, stream: ToolCallStream) -> ParsedOutput:
+        """Validate what a stream read: complete JSON, known tools, arguments matching their schemas."""
+        try:
+            json.loads(stream.buffer)
+        except json.JSONDecodeError as exc:
+            raise EngineError(f"the engine returned output that is not the constrained JSON: {exc}") from exc
+        if not stream.calls:
+            if stream.content is None:
+                raise EngineError("the engine returned neither a tool call nor content")
+            return ParsedOutput(content=stream.content, calls=[])
+        for call in stream.calls:
+            self._validate(call)
+        return ParsedOutput(content=None, calls=[ParsedCall(c.id, c.name, c.arguments) for c in stream.calls])
+
+    def _validate(self, call: StreamedCall) -> None:
+        if call.name not in self.tools:
+            raise EngineError(f"the engine returned a call to unknown tool '{call.name}'")
+        arguments = json.loads(call.arguments)
+        errors = sorted(Draft202012Validator(self.tools[call.name]).iter_errors(arguments), key=str)
+        if errors:
+            raise EngineError(f"the engine returned arguments that violate the tool schema: {errors[0].message}")
+
+
+def plan_output(request: ChatCompletionRequest) -> OutputPlan:
+    tools = request.tools or []
+    choice = request.tool_choice if request.tool_choice is not None else ("auto" if tools else "none")
+    if tools and choice != "none":
+        return _tool_plan(tools, choice, parallel=request.parallel_tool_calls is True)
+    fmt = request.response_format
+    if fmt is None or fmt.type == "text":
+        return OutputPlan(mode="text")
+    if fmt.type == "json_object" or fmt.json_schema is None or fmt.json_schema.schema_ is None:
+        return OutputPlan(mode="json", json_schema={"type": "object"}, instructions="Answer with a JSON object.")
+    schema = fmt.json_schema.schema_
+    return OutputPlan(
+        mode="json",
+        json_schema=schema,
+        instructions="Answer with JSON that matches this JSON Schema:\n" + json.dumps(schema),
+    )
+
+
+def _call_schema(tool: ToolDefinition) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"const": tool.function.name},
+            "arguments": tool.function.parameters or _EMPTY_PARAMETERS,
+        },
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def _tool_plan(tools: list[ToolDefinition], choice: str | NamedToolChoice, *, parallel: bool) -> OutputPlan:
+    if isinstance(choice, NamedToolChoice):
+        offered = [t for t in tools if t.function.name == choice.function.name]
+    else:
+        offered = tools
+    calls = [_call_schema(t) for t in offered]
+    one_call: dict[str, Any] = calls[0] if len(calls) == 1 else {"anyOf": calls}
+    schema: dict[str, Any] = one_call
+    if parallel:
+        schema = {
+            "type": "object",
+            "properties": {"tool_calls": {"type": "array", "items": one_call, "minItems": 1}},
+            "required": ["tool_calls"],
+            "additionalProperties": False,
+        }
+    allow_content = choice == "auto"
+    if allow_content:
+        answer = {
+            "type": "object",
+            "properties": {"content": {"type": "string"}},
+            "required": ["content"],
+            "additionalProperties": False,
+        }
+        schema = {"anyOf": [schema, answer]}
+    return OutputPlan(
+        mode="tools",
+        json_schema=schema,
+        tools={t.function.name: t.function.parameters or _EMPTY_PARAMETERS for t in tools},
+        allow_content=allow_content,
+        parallel=parallel,
+        instructions=_tool_instructions(offered, allow_content=allow_content, parallel=parallel),
+    )
+
+
+def _tool_instructions(tools: list[ToolDefinition], *, allow_content: bool, parallel: bool) -> str:
+    lines = ["You can call these functions:"]
+    for tool in tools:
+        fn = tool.function
+        params = json.dumps(fn.parameters or _EMPTY_PARAMETERS)
+        lines.append(f"- {fn.name}: {fn.description or 'no description'}. Parameters (JSON Schema): {params}")
+    call = '{"name": <function name>, "arguments": <arguments object>}'
+    if parallel:
+        lines.append(f'To call functions, reply with {{"tool_calls": [{call}, ...]}}.')
+    else:
+        lines.append(f"To call a function, reply with {call}.")
+    if allow_content:
+        lines.append('If no function is needed, reply with {"content": <your answer>}.')
+    return "\n".join(lines)
