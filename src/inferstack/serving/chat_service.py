@@ -26,6 +26,9 @@ from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_
 from inferstack.serving.tool_call_stream import ToolCallStream
 
 
+STRUCTURED_DEFAULT_MAX_TOKENS = 1024
+
+
 @dataclass
 class PreparedChat:
     completion_id: str
@@ -60,7 +63,12 @@ class ChatService:
         plan = plan_output(request)
         turns = chat_turns(request.messages, instructions=plan.instructions)
         prompt = await self._engine.prepare_chat(turns)
-        budget = token_budget(prompt, request.token_limit, self._engine.info.context_length, param="messages")
+        limit = request.token_limit
+        if limit is None and plan.json_schema is not None:
+            # A constrained answer with no explicit limit gets a bounded default (finish_reason
+            # "length" says so if it is reached), so a looping small model cannot hold a slot forever.
+            limit = min(STRUCTURED_DEFAULT_MAX_TOKENS, self._engine.info.context_length - prompt.n_tokens)
+        budget = token_budget(prompt, limit, self._engine.info.context_length, param="messages")
         ticket = self._runner.admit()
         return PreparedChat(
             completion_id="chatcmpl-" + secrets.token_hex(12),

@@ -38,7 +38,9 @@ class RaySettings(BaseModel):
     max_replicas: int | None = Field(default=None, ge=1)
     target_ongoing_requests: float = Field(default=2.0, gt=0)
     num_cpus_per_replica: float = Field(default=1.0, gt=0)
-    max_ongoing_requests: int = Field(default=32, ge=1)
+    max_ongoing_requests: int | None = Field(
+        default=None, ge=1, description="Per replica; defaults to parallel + max_queue (what a replica admits)."
+    )
 
 
 class ServeSettings(LayeredSettings):

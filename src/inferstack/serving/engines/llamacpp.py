@@ -43,7 +43,7 @@ class LlamaCppConfig:
     max_pending: int = 64
     top_k: int = 40
     min_p: float = 0.05
-    log_verbosity: int = 0
+    log_verbosity: int = -1  # llama.cpp's own INFO logs only when debugging
 
 
 def _import_xllamacpp() -> Any:
@@ -201,7 +201,8 @@ def _request_body(prompt: PreparedPrompt, params: SamplingParams) -> dict[str, A
     if params.stop:
         body["stop"] = list(params.stop)
     if params.json_schema is not None:
-        body["json_schema"] = params.json_schema
+        # Compact JSON only: with free whitespace a small model can pad forever inside the grammar.
+        body["json_schema"] = {"x-guidance": {"whitespace_flexible": False}, **params.json_schema}
     return body
 
 

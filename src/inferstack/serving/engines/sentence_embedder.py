@@ -40,7 +40,7 @@ class SentenceTransformerEmbedder:
         self._model = await loop.run_in_executor(self._executor, self._load)
         self._info = EmbedderInfo(
             model_id=self._config.model_id,
-            dimension=int(self._model.get_sentence_embedding_dimension()),
+            dimension=int(self._model.get_embedding_dimension()),
             max_input_tokens=int(self._model.max_seq_length),
         )
 
@@ -74,7 +74,8 @@ class SentenceTransformerEmbedder:
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         vectors = self._model.encode(
-            texts, batch_size=self._config.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            texts, batch_size=self._config.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
         )
         result: list[list[float]] = vectors.tolist()
         return result
