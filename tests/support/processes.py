@@ -25,10 +25,16 @@ def free_port() -> int:
         return port
 
 
-def test_env(**extra: str) -> dict[str, str]:
+def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -70,8 +76,14 @@ def stop(proc: RunningProcess, timeout: float = 30.0) -> int:
 
 @contextmanager
 def inferstack_process(
-    args: Sequence[str], *, log_dir: Path, port: int | None = None, health_path: str = "/health",
-    env: dict[str, str] | None = None, wait: bool = True, timeout: float = 180.0,
+    args: Sequence[str],
+    *,
+    log_dir: Path,
+    port: int | None = None,
+    health_path: str = "/health",
+    env: dict[str, str] | None = None,
+    wait: bool = True,
+    timeout: float = 180.0,
 ) -> Iterator[RunningProcess]:
     """Run `python -m inferstack <args> --port <free port>` and yield it once healthy."""
     port = port or free_port()
@@ -79,7 +91,10 @@ def inferstack_process(
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "inferstack", *args, "--port", str(port)],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env or test_env(), cwd=REPO_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env or child_env(),
+            cwd=REPO_ROOT,
         )
         proc = RunningProcess(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
         try:

@@ -36,7 +36,9 @@ def serve(
     model: Annotated[str | None, typer.Option(help="GGUF path or 'org/repo:file.gguf' (vLLM: a model id).")] = None,
     served_model_name: Annotated[str | None, typer.Option(help="Public model id.")] = None,
     embedding_model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.")] = None,
-    embeddings: Annotated[bool | None, typer.Option("--embeddings/--no-embeddings", help="Serve /v1/embeddings.")] = None,
+    embeddings: Annotated[
+        bool | None, typer.Option("--embeddings/--no-embeddings", help="Serve /v1/embeddings.")
+    ] = None,
     parallel: Annotated[int | None, typer.Option(help="Parallel generation slots [default: 4].")] = None,
     ctx_size: Annotated[int | None, typer.Option(help="Context tokens per slot [default: 4096].")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for inference.")] = None,
@@ -51,13 +53,25 @@ def serve(
 ) -> None:
     """Serve a model behind OpenAI's API: chat, completions, embeddings, /health, /metrics."""
     ray_overrides = {
-        "enabled": True if ray else None, "replicas": replicas, "min_replicas": min_replicas,
-        "max_replicas": max_replicas, "target_ongoing_requests": target_ongoing_requests,
+        "enabled": True if ray else None,
+        "replicas": replicas,
+        "min_replicas": min_replicas,
+        "max_replicas": max_replicas,
+        "target_ongoing_requests": target_ongoing_requests,
     }
     overrides: dict[str, Any] = {
-        "host": host, "port": port, "model": model, "served_model_name": served_model_name,
-        "embedding_model": embedding_model, "embeddings": embeddings, "parallel": parallel, "ctx_size": ctx_size,
-        "threads": threads, "max_queue": max_queue, "api_key": api_key, "engine": engine,
+        "host": host,
+        "port": port,
+        "model": model,
+        "served_model_name": served_model_name,
+        "embedding_model": embedding_model,
+        "embeddings": embeddings,
+        "parallel": parallel,
+        "ctx_size": ctx_size,
+        "threads": threads,
+        "max_queue": max_queue,
+        "api_key": api_key,
+        "engine": engine,
     }
     settings = settings_from_cli(config, overrides)
     chosen = {k: v for k, v in ray_overrides.items() if v is not None}

@@ -1,17 +1,17 @@
 """The inferstack exception tree. Apps raise these; the HTTP boundary translates them once.
 
-    InferstackError                      500 server_error
-     ├── InvalidRequestError             400 invalid_request_error
-     │    └── ContextLengthExceededError 400 code=context_length_exceeded
-     ├── AuthenticationError             401 authentication_error
-     ├── PermissionDeniedError           403 permission_error
-     ├── NotFoundError                   404 not_found_error
-     │    └── ModelNotFoundError         404 code=model_not_found
-     ├── PayloadTooLargeError            413 invalid_request_error
-     ├── RateLimitError                  429 rate_limit_error (retry_after)
-     ├── OverloadedError                 503 overloaded_error (retry_after)
-     ├── UpstreamError                   502 upstream_error
-     └── EngineError                     500 server_error
+InferstackError                      500 server_error
+ ├── InvalidRequestError             400 invalid_request_error
+ │    └── ContextLengthExceededError 400 code=context_length_exceeded
+ ├── AuthenticationError             401 authentication_error
+ ├── PermissionDeniedError           403 permission_error
+ ├── NotFoundError                   404 not_found_error
+ │    └── ModelNotFoundError         404 code=model_not_found
+ ├── PayloadTooLargeError            413 invalid_request_error
+ ├── RateLimitError                  429 rate_limit_error (retry_after)
+ ├── OverloadedError                 503 overloaded_error (retry_after)
+ ├── UpstreamError                   502 upstream_error
+ └── EngineError                     500 server_error
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -33,10 +34,7 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     if task in done:
         return task.result()
     task.cancel()
-    try:
+    # The client is gone: whatever the cancelled work raises now has nobody to be reported to.
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-    except asyncio.CancelledError:
-        pass
-    except Exception:  # noqa: BLE001 - the client is gone; nobody can see this error
-        pass
     raise ClientDisconnectedError

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+)
 
 
 class ServingMetrics:
@@ -15,25 +31,34 @@ class ServingMetrics:
             "inferstack_requests", "HTTP requests by route and status code", ["route", "status"], registry=r
         )
         self.request_seconds = Histogram(
-            "inferstack_request_duration_seconds", "End-to-end request latency", ["route"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "inferstack_request_duration_seconds",
+            "End-to-end request latency",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.prompt_tokens = Counter("inferstack_prompt_tokens", "Prompt tokens processed", registry=r)
         self.completion_tokens = Counter("inferstack_completion_tokens", "Completion tokens generated", registry=r)
         self.embedding_inputs = Counter("inferstack_embedding_inputs", "Texts embedded", registry=r)
         self.ttft_seconds = Histogram(
-            "inferstack_time_to_first_token_seconds", "Time from admission to the first generated token",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "inferstack_time_to_first_token_seconds",
+            "Time from admission to the first generated token",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.itl_seconds = Histogram(
-            "inferstack_inter_token_latency_seconds", "Time between consecutive generated chunks",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "inferstack_inter_token_latency_seconds",
+            "Time between consecutive generated chunks",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.slots_total = Gauge("inferstack_slots_total", "Parallel generation slots", registry=r)
         self.slots_busy = Gauge("inferstack_slots_busy", "Slots generating now", registry=r)
         self.queue_depth = Gauge("inferstack_queue_depth", "Requests admitted and waiting for a slot", registry=r)
         self.rejected = Counter(
-            "inferstack_rejected_requests", "Requests turned away because slots and queue were full", registry=r
+            "inferstack_rejected_requests",
+            "Requests turned away because slots and queue were full",
+            registry=r,
         )
         self.cancelled = Counter(
             "inferstack_cancelled_generations", "Generations stopped because the client went away", registry=r

@@ -43,8 +43,14 @@ class CompletionRequest(SamplingFields):
 
 
 def completion(
-    *, completion_id: str, created: int, model: str, text: str, finish_reason: str | None,
-    usage: dict[str, Any] | None, chunk: bool = False,
+    *,
+    completion_id: str,
+    created: int,
+    model: str,
+    text: str,
+    finish_reason: str | None,
+    usage: dict[str, Any] | None,
+    chunk: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": completion_id,

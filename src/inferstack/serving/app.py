@@ -18,7 +18,14 @@ from starlette.types import ASGIApp
 from inferstack import __version__
 from inferstack.core.errors import ModelNotFoundError, OverloadedError
 from inferstack.http.errors import install_error_handlers
-from inferstack.http.middleware import BearerAuth, BodySizeLimit, RequestMetrics, build_middleware, key_digest
+from inferstack.http.middleware import (
+    BearerAuth,
+    BodySizeLimit,
+    Middleware,
+    RequestMetrics,
+    build_middleware,
+    key_digest,
+)
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.serving import routes
 from inferstack.serving.admission import Admission
@@ -56,15 +63,17 @@ class ServerState:
         self.require_ready()
         if name != self.engine.info.model_id:
             raise ModelNotFoundError(
-                f"model '{name}' is not served here; this server serves '{self.engine.info.model_id}'", param="model"
+                f"model '{name}' is not served here; this server serves '{self.engine.info.model_id}'",
+                param="model",
             )
         return name
 
     def embedding_model(self, name: str) -> tuple[str, EmbeddingService]:
         self.require_ready()
         if self.embedder is None or self.embeddings is None:
-            raise ModelNotFoundError("this server has no embedding model (started with embeddings disabled)",
-                                     param="model")
+            raise ModelNotFoundError(
+                "this server has no embedding model (started with embeddings disabled)", param="model"
+            )
         if name != self.embedder.info.model_id:
             raise ModelNotFoundError(
                 f"embedding model '{name}' is not served here; this server serves '{self.embedder.info.model_id}'",
@@ -126,9 +135,10 @@ def build_app(
     api.include_router(routes.router)
     install_error_handlers(api)
 
-    layers = [
-        lambda app: RequestMetrics(app, requests=metrics.requests, seconds=metrics.request_seconds,
-                                   routes=routes.ROUTE_PATHS),
+    layers: list[Middleware] = [
+        lambda app: RequestMetrics(
+            app, requests=metrics.requests, seconds=metrics.request_seconds, routes=routes.ROUTE_PATHS
+        ),
         lambda app: BodySizeLimit(app, max_bytes=settings.max_body_bytes),
     ]
     if settings.api_key is not None:

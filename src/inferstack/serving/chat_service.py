@@ -15,8 +15,8 @@ from typing import Any
 
 from inferstack.core.errors import EngineError
 from inferstack.openai_api.chat import ChatCompletionRequest, chat_chunk, chat_completion
-from inferstack.openai_api.sse import DONE_EVENT, sse_event
 from inferstack.openai_api.errors import error_body_for
+from inferstack.openai_api.sse import DONE_EVENT, sse_event
 from inferstack.openai_api.usage import usage_dict
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_prompt import chat_turns
@@ -24,7 +24,6 @@ from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPro
 from inferstack.serving.generation import GenerationRunner, token_budget
 from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_output
 from inferstack.serving.tool_call_stream import ToolCallStream
-
 
 STRUCTURED_DEFAULT_MAX_TOKENS = 1024
 
@@ -89,23 +88,37 @@ class ChatService:
                 parts.append(chunk.text)
                 last = chunk
         text = "".join(parts)
-        finish = last.finish_reason or "stop"
+        finish: str = last.finish_reason or "stop"
         message: dict[str, Any] = {"role": "assistant", "content": text}
-        if prep.plan.mode == "tools" and finish != "length":
-            parsed = prep.plan.parse(text)
-            message, finish = _tool_message(parsed)
+        if prep.plan.mode == "tools":
+            if finish == "length":
+                message["content"] = _cut_off_answer(text)
+            else:
+                message, finish = _tool_message(prep.plan.parse(text))
         usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
         return chat_completion(
-            completion_id=prep.completion_id, created=prep.created, model=prep.model,
-            message=message, finish_reason=finish, usage=usage,
+            completion_id=prep.completion_id,
+            created=prep.created,
+            model=prep.model,
+            message=message,
+            finish_reason=finish,
+            usage=usage,
         )
 
     async def stream(self, prep: PreparedChat) -> AsyncGenerator[bytes, None]:
-        def event(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None) -> bytes:
-            return sse_event(chat_chunk(
-                completion_id=prep.completion_id, created=prep.created, model=prep.model,
-                delta=delta, finish_reason=finish, usage=usage,
-            ))
+        def event(
+            delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None
+        ) -> bytes:
+            return sse_event(
+                chat_chunk(
+                    completion_id=prep.completion_id,
+                    created=prep.created,
+                    model=prep.model,
+                    delta=delta,
+                    finish_reason=finish,
+                    usage=usage,
+                )
+            )
 
         tools = ToolCallStream() if prep.plan.mode == "tools" else None
         yield event({"role": "assistant", "content": ""})
@@ -121,7 +134,7 @@ class ChatService:
                     else:
                         for delta in tools.feed(chunk.text):
                             yield event(delta)
-            finish = last.finish_reason or "stop"
+            finish: str = last.finish_reason or "stop"
             if tools is not None and finish != "length":
                 parsed = prep.plan.finish(tools)
                 finish = "tool_calls" if parsed.calls else "stop"
@@ -136,11 +149,17 @@ class ChatService:
         yield DONE_EVENT
 
 
+def _cut_off_answer(text: str) -> str:
+    """A constrained output that hit its token limit: the plain answer so far, else the raw text."""
+    stream = ToolCallStream()
+    stream.feed(text)
+    return stream.content if stream.content is not None and not stream.calls else text
+
+
 def _tool_message(parsed: ParsedOutput) -> tuple[dict[str, Any], str]:
     if not parsed.calls:
         return {"role": "assistant", "content": parsed.content}, "stop"
     calls = [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-        for c in parsed.calls
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in parsed.calls
     ]
     return {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"

@@ -52,10 +52,24 @@ class CompletionService:
             ticket=ticket,
         )
 
-    def _body(self, prep: PreparedCompletion, text: str, finish: str | None, usage: dict[str, Any] | None,
-              *, chunk: bool) -> dict[str, Any]:
-        return completion(completion_id=prep.completion_id, created=prep.created, model=prep.model,
-                          text=text, finish_reason=finish, usage=usage, chunk=chunk)
+    def _body(
+        self,
+        prep: PreparedCompletion,
+        text: str,
+        finish: str | None,
+        usage: dict[str, Any] | None,
+        *,
+        chunk: bool,
+    ) -> dict[str, Any]:
+        return completion(
+            completion_id=prep.completion_id,
+            created=prep.created,
+            model=prep.model,
+            text=text,
+            finish_reason=finish,
+            usage=usage,
+            chunk=chunk,
+        )
 
     async def complete(self, prep: PreparedCompletion) -> dict[str, Any]:
         parts = [prep.prefix]

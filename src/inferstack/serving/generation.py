@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from inferstack.core.errors import ContextLengthExceededError
@@ -49,7 +49,7 @@ class GenerationRunner:
 
     async def run(
         self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams
-    ) -> AsyncIterator[GenerationChunk]:
+    ) -> AsyncGenerator[GenerationChunk, None]:
         metrics = self._metrics
         started = time.perf_counter()
         last: float | None = None

@@ -70,7 +70,7 @@ def _download_from_hub(repo_id: str, filename: str) -> Path:
         raise ModelFileError("downloading from Hugging Face needs the 'huggingface_hub' package") from exc
     try:
         return Path(hf_hub_download(repo_id=repo_id, filename=filename))
-    except Exception as exc:  # noqa: BLE001 - the hub client raises many unrelated types; all mean "not fetched"
+    except Exception as exc:
         raise ModelFileError(
             f"could not fetch '{filename}' from Hugging Face repo '{repo_id}': {type(exc).__name__}. "
             "Is the machine online (and HF_HUB_OFFLINE unset)? A local .gguf path also works."

@@ -9,6 +9,7 @@ this is the only module that imports ray and why it sets the variable first.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -40,8 +41,7 @@ def keep_replica_grpc_on_loopback() -> None:
     Ray Serve hard-codes `[::]:0` for that server; inferstack never listens beyond loopback unless
     told to, so the address is rewritten in every worker process before any replica starts.
     """
-    from ray.serve._private import replica
-
+    replica: Any = importlib.import_module("ray.serve._private.replica")
     original = replica.add_port_to_grpc_server
 
     def loopback(server: Any, address: str) -> Any:

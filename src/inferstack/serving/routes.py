@@ -18,7 +18,14 @@ from inferstack.openai_api.models import model_card, model_list
 from inferstack.serving.admission import Ticket
 
 router = APIRouter()
-ROUTE_PATHS = ("/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+ROUTE_PATHS = (
+    "/health",
+    "/metrics",
+    "/v1/models",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+)
 
 # 499 is nginx's "client closed request": logged and counted, never seen by the (gone) client.
 _CLIENT_CLOSED = 499
@@ -39,8 +46,11 @@ def _state(request: Request) -> Any:
 @router.get("/health")
 async def health(request: Request) -> Response:
     state = _state(request)
-    body: dict[str, Any] = {"status": state.status, "model": state.engine.info.model_id,
-                            "engine": state.engine.info.kind}
+    body: dict[str, Any] = {
+        "status": state.status,
+        "model": state.engine.info.model_id,
+        "engine": state.engine.info.kind,
+    }
     if state.embedder is not None:
         body["embedding_model"] = state.embedder.info.model_id
     if state.error:
@@ -60,7 +70,9 @@ async def list_models(request: Request) -> Response:
     cards = [model_card(info.model_id, created=0, context_length=info.context_length, engine=info.kind)]
     if state.embedder is not None:
         emb = state.embedder.info
-        cards.append(model_card(emb.model_id, created=0, dimension=emb.dimension, max_input_tokens=emb.max_input_tokens))
+        cards.append(
+            model_card(emb.model_id, created=0, dimension=emb.dimension, max_input_tokens=emb.max_input_tokens)
+        )
     return json_response(model_list(cards))
 
 

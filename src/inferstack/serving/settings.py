@@ -39,7 +39,9 @@ class RaySettings(BaseModel):
     target_ongoing_requests: float = Field(default=2.0, gt=0)
     num_cpus_per_replica: float = Field(default=1.0, gt=0)
     max_ongoing_requests: int | None = Field(
-        default=None, ge=1, description="Per replica; defaults to parallel + max_queue (what a replica admits)."
+        default=None,
+        ge=1,
+        description="Per replica; defaults to parallel + max_queue (what a replica admits).",
     )
 
 

@@ -90,9 +90,53 @@ def plan_output(request: ChatCompletionRequest) -> OutputPlan:
     schema = fmt.json_schema.schema_
     return OutputPlan(
         mode="json",
-        json_schema=schema,
+        json_schema=closed_schema(schema),
         instructions="Answer with JSON that matches this JSON Schema:\n" + json.dumps(schema),
     )
+
+
+# Bounds added to strings and arrays that set none, so a small model that starts repeating itself
+# inside a value still finishes the call within its token budget. Values at these bounds remain valid.
+GENERATION_MAX_STRING = 512
+GENERATION_MAX_ITEMS = 32
+MAX_PARALLEL_CALLS = 8
+
+
+def closed_schema(schema: Any, *, inside_all_of: bool = False) -> Any:
+    """A copy of `schema` that admits a subset of its values and always lets generation finish.
+
+    Objects admit no undeclared properties unless they say otherwise; strings and arrays without a
+    bound get `GENERATION_MAX_STRING` / `GENERATION_MAX_ITEMS`. Every value it accepts is accepted by
+    the original too, so outputs stay valid. `allOf` branches stay open: closing one would reject
+    properties declared in another.
+    """
+    if isinstance(schema, list):
+        return [closed_schema(item, inside_all_of=inside_all_of) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions", "patternProperties"):
+            result[key] = (
+                {name: closed_schema(sub) for name, sub in value.items()} if isinstance(value, dict) else value
+            )
+        elif key in ("items", "prefixItems", "anyOf", "oneOf", "not", "additionalProperties"):
+            result[key] = closed_schema(value)
+        elif key == "allOf":
+            result[key] = closed_schema(value, inside_all_of=True)
+        else:
+            result[key] = value
+    is_object = result.get("type") == "object" or "properties" in result
+    open_by_design = any(k in result for k in ("additionalProperties", "patternProperties", "allOf"))
+    if is_object and not open_by_design and not inside_all_of and "properties" in result:
+        result["additionalProperties"] = False
+    kind = result.get("type")
+    if kind == "string" and "maxLength" not in result and result.get("minLength", 0) <= GENERATION_MAX_STRING:
+        if not any(k in result for k in ("enum", "const", "pattern", "format")):
+            result["maxLength"] = GENERATION_MAX_STRING
+    if kind == "array" and "maxItems" not in result and result.get("minItems", 0) <= GENERATION_MAX_ITEMS:
+        result["maxItems"] = GENERATION_MAX_ITEMS
+    return result
 
 
 def _call_schema(tool: ToolDefinition) -> dict[str, Any]:
@@ -100,7 +144,7 @@ def _call_schema(tool: ToolDefinition) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "name": {"const": tool.function.name},
-            "arguments": tool.function.parameters or _EMPTY_PARAMETERS,
+            "arguments": closed_schema(tool.function.parameters or _EMPTY_PARAMETERS),
         },
         "required": ["name", "arguments"],
         "additionalProperties": False,
@@ -118,7 +162,9 @@ def _tool_plan(tools: list[ToolDefinition], choice: str | NamedToolChoice, *, pa
     if parallel:
         schema = {
             "type": "object",
-            "properties": {"tool_calls": {"type": "array", "items": one_call, "minItems": 1}},
+            "properties": {
+                "tool_calls": {"type": "array", "items": one_call, "minItems": 1, "maxItems": MAX_PARALLEL_CALLS}
+            },
             "required": ["tool_calls"],
             "additionalProperties": False,
         }

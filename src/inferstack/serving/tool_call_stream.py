@@ -82,7 +82,12 @@ class ToolCallStream:
         call = StreamedCall(id=new_call_id(), name=json.loads(f'"{name.group(1)}"'))
         self.calls.append(call)
         index = len(self.calls) - 1
-        header = {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        header = {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         deltas.append({"tool_calls": [header]})
         self._pos = name.end()
         self._state = "arguments_key"

@@ -11,14 +11,19 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.processes import RunningProcess, inferstack_process, test_env
+from tests.support.processes import RunningProcess, child_env, inferstack_process
 
 MODEL = "smollm2-135m-instruct"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "inferstack", *args], capture_output=True, text=True, timeout=120,
-                          env=test_env())
+    return subprocess.run(
+        [sys.executable, "-m", "inferstack", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(),
+    )
 
 
 def test_version() -> None:
@@ -44,8 +49,19 @@ def test_invalid_setting_names_the_field() -> None:
 
 @pytest.fixture(scope="module")
 def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    args = ["serve", "--ray", "--replicas", "2", "--parallel", "1", "--max-queue", "0", "--no-embeddings",
-            "--ctx-size", "1024"]
+    args = [
+        "serve",
+        "--ray",
+        "--replicas",
+        "2",
+        "--parallel",
+        "1",
+        "--max-queue",
+        "0",
+        "--no-embeddings",
+        "--ctx-size",
+        "1024",
+    ]
     with inferstack_process(args, log_dir=tmp_path_factory.mktemp("ray"), timeout=240) as proc:
         yield proc
 
@@ -53,7 +69,11 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProc
 @pytest.mark.ray
 def test_ray_serve_two_replicas_answer_concurrent_requests(ray_server: RunningProcess) -> None:
     def ask(i: int) -> httpx.Response:
-        body = {"model": MODEL, "messages": [{"role": "user", "content": f"Say hello number {i}"}], "max_tokens": 24}
+        body = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": f"Say hello number {i}"}],
+            "max_tokens": 24,
+        }
         return httpx.post(ray_server.base_url + "/v1/chat/completions", json=body, timeout=120)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -66,10 +86,17 @@ def test_ray_serve_two_replicas_answer_concurrent_requests(ray_server: RunningPr
 
 @pytest.mark.ray
 def test_ray_listens_on_loopback_only(ray_server: RunningProcess) -> None:
-    ray_pids = {p.pid for p in psutil.process_iter(["cmdline"])
-                if any(part in " ".join(p.info["cmdline"] or []) for part in ("ray::", "raylet", "gcs_server"))}
+    ray_pids = {
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if any(part in " ".join(p.info["cmdline"] or []) for part in ("ray::", "raylet", "gcs_server"))
+    }
     assert ray_pids
-    exposed = [c for c in psutil.net_connections(kind="inet")
-               if c.status == psutil.CONN_LISTEN and c.pid in ray_pids
-               and c.laddr.ip not in ("127.0.0.1", "::ffff:127.0.0.1", "::1")]
+    exposed = [
+        c
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+        and c.pid in ray_pids
+        and c.laddr.ip not in ("127.0.0.1", "::ffff:127.0.0.1", "::1")
+    ]
     assert exposed == []

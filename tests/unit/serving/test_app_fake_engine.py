@@ -52,8 +52,17 @@ def test_stream_matches_non_stream_and_reports_usage(client: TestClient) -> None
 
 
 def test_required_tool_call_is_valid(client: TestClient) -> None:
-    tool = {"type": "function", "function": {"name": "f", "parameters": {
-        "type": "object", "properties": {"q": {"type": "string", "minLength": 3}}, "required": ["q"]}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "f",
+            "parameters": {
+                "type": "object",
+                "properties": {"q": {"type": "string", "minLength": 3}},
+                "required": ["q"],
+            },
+        },
+    }
     body = chat(client, tools=[tool], tool_choice="required").json()  # type: ignore[attr-defined]
     call = body["choices"][0]["message"]["tool_calls"][0]
     assert body["choices"][0]["finish_reason"] == "tool_calls" and call["function"]["arguments"] == '{"q":"xxx"}'

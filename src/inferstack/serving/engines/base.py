@@ -7,7 +7,7 @@ nothing about HTTP or OpenAI response shapes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -82,7 +82,7 @@ class Engine(Protocol):
 
     async def prepare_text(self, text: str) -> PreparedPrompt: ...
 
-    def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncIterator[GenerationChunk]:
+    def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncGenerator[GenerationChunk, None]:
         """Stream generated text. Closing the iterator early cancels generation and frees the slot."""
         ...
 

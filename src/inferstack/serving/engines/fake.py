@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import math
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import orjson
@@ -40,8 +40,14 @@ def _token_id(piece: str) -> int:
 class FakeEngine:
     """`Engine` that needs no model. `token_delay` (seconds) simulates decoding speed."""
 
-    def __init__(self, *, model_id: str = "fake-model", context_length: int = 2048, slots: int = 4,
-                 token_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str = "fake-model",
+        context_length: int = 2048,
+        slots: int = 4,
+        token_delay: float = 0.0,
+    ) -> None:
         self._info = EngineInfo(kind="fake", model_id=model_id, context_length=context_length, slots=slots)
         self._token_delay = token_delay
         self._texts: dict[int, str] = {}
@@ -63,7 +69,7 @@ class FakeEngine:
     async def prepare_text(self, text: str) -> PreparedPrompt:
         return PreparedPrompt(tokens=[_token_id(p) for p in _pieces(text)], text=text)
 
-    async def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncIterator[GenerationChunk]:
+    async def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncGenerator[GenerationChunk, None]:
         if prompt.n_tokens + params.max_tokens > self._info.context_length:
             raise ContextLengthExceededError(
                 f"this model's context is {self._info.context_length} tokens; the prompt has "

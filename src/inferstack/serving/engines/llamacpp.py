@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +108,7 @@ class LlamaCppEngine:
             params.cpuparams_batch.n_threads = cfg.threads
         try:
             return xlc.Server(params)
-        except Exception as exc:  # noqa: BLE001 - native loader errors carry no useful type
+        except Exception as exc:
             raise EngineError(f"llama.cpp could not load {cfg.model_path}: {exc}") from exc
 
     async def close(self) -> None:
@@ -139,7 +139,7 @@ class LlamaCppEngine:
         payload = await self._post("/tokenize", {"content": text, "add_special": True, "parse_special": True})
         return PreparedPrompt(tokens=payload["tokens"], text=text)
 
-    async def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncIterator[GenerationChunk]:
+    async def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncGenerator[GenerationChunk, None]:
         if self._server is None:
             raise EngineError("the llama.cpp engine is not started")
         if prompt.n_tokens + params.max_tokens > self._config.ctx_size:

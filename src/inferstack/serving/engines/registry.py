@@ -13,7 +13,8 @@ def build_engine(settings: ServeSettings) -> Engine:
         from inferstack.serving.engines.fake import FakeEngine
 
         return FakeEngine(
-            model_id=settings.served_model_name or "fake-model", context_length=settings.ctx_size,
+            model_id=settings.served_model_name or "fake-model",
+            context_length=settings.ctx_size,
             slots=settings.parallel,
         )
     if settings.engine == "llamacpp":
@@ -44,7 +45,12 @@ def build_embedder(settings: ServeSettings) -> Embedder | None:
         from inferstack.serving.engines.fake import FakeEmbedder
 
         return FakeEmbedder()
-    from inferstack.serving.engines.sentence_embedder import SentenceTransformerConfig, SentenceTransformerEmbedder
+    from inferstack.serving.engines.sentence_embedder import (
+        SentenceTransformerConfig,
+        SentenceTransformerEmbedder,
+    )
 
     model, model_id = resolve_embedding_model(settings.embedding_model)
-    return SentenceTransformerEmbedder(SentenceTransformerConfig(model=model, model_id=model_id, threads=settings.threads))
+    return SentenceTransformerEmbedder(
+        SentenceTransformerConfig(model=model, model_id=model_id, threads=settings.threads)
+    )

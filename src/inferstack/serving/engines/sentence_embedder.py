@@ -54,7 +54,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(self._config.threads)
         try:
             return SentenceTransformer(self._config.model, device="cpu")
-        except Exception as exc:  # noqa: BLE001 - loader errors come from many libraries
+        except Exception as exc:
             raise EngineError(f"could not load embedding model '{self._config.model}': {exc}") from exc
 
     async def close(self) -> None:
@@ -74,7 +74,10 @@ class SentenceTransformerEmbedder:
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         vectors = self._model.encode(
-            texts, batch_size=self._config.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            texts,
+            batch_size=self._config.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         result: list[list[float]] = vectors.tolist()

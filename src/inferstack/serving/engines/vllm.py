@@ -12,7 +12,7 @@ import importlib.util
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +47,14 @@ def vllm_config(settings: ServeSettings) -> VllmConfig:
     v = settings.vllm
     model = settings.model or DEFAULT_VLLM_MODEL
     args = [
-        "--tensor-parallel-size", str(v.tensor_parallel_size),
-        "--dtype", v.dtype,
-        "--max-num-seqs", str(v.max_num_seqs),
-        "--gpu-memory-utilization", str(v.gpu_memory_utilization),
+        "--tensor-parallel-size",
+        str(v.tensor_parallel_size),
+        "--dtype",
+        v.dtype,
+        "--max-num-seqs",
+        str(v.max_num_seqs),
+        "--gpu-memory-utilization",
+        str(v.gpu_memory_utilization),
     ]
     if v.max_model_len is not None:
         args += ["--max-model-len", str(v.max_model_len)]
@@ -86,8 +90,13 @@ class VllmEngine:
         self._process: asyncio.subprocess.Process | None = None
         self._url = config.url.rstrip("/") if config.url else ""
         self._http: aiohttp.ClientSession | None = None
-        self._info = EngineInfo(kind="vllm", model_id=config.served_model_name, context_length=0,
-                                slots=config.parallel, metadata={"model": config.model})
+        self._info = EngineInfo(
+            kind="vllm",
+            model_id=config.served_model_name,
+            context_length=0,
+            slots=config.parallel,
+            metadata={"model": config.model},
+        )
 
     @property
     def info(self) -> EngineInfo:
@@ -99,18 +108,31 @@ class VllmEngine:
             port = _free_port()
             self._url = f"http://127.0.0.1:{port}"
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-                "--model", self._config.model, "--served-model-name", self._config.served_model_name,
-                "--host", "127.0.0.1", "--port", str(port), *self._config.args,
+                sys.executable,
+                "-m",
+                "vllm.entrypoints.openai.api_server",
+                "--model",
+                self._config.model,
+                "--served-model-name",
+                self._config.served_model_name,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *self._config.args,
             )
         await self._wait_healthy()
         models = await self._get("/v1/models")
         entry = next((m for m in models.get("data", []) if m.get("id") == self._config.served_model_name), None)
         if entry is None:
             raise EngineError(f"vLLM at {self._url} does not serve '{self._config.served_model_name}'")
-        self._info = EngineInfo(kind="vllm", model_id=self._config.served_model_name,
-                                context_length=int(entry.get("max_model_len") or 0), slots=self._config.parallel,
-                                metadata={"model": self._config.model, "url": self._url})
+        self._info = EngineInfo(
+            kind="vllm",
+            model_id=self._config.served_model_name,
+            context_length=int(entry.get("max_model_len") or 0),
+            slots=self._config.parallel,
+            metadata={"model": self._config.model, "url": self._url},
+        )
 
     async def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self._config.startup_timeout_s
@@ -154,28 +176,38 @@ class VllmEngine:
             return payload
 
     async def prepare_chat(self, turns: Sequence[ChatTurn]) -> PreparedPrompt:
-        payload = await self._post("/tokenize", {
-            "model": self._config.served_model_name,
-            "messages": [{"role": t.role, "content": t.content} for t in turns],
-            "add_generation_prompt": True,
-        })
+        payload = await self._post(
+            "/tokenize",
+            {
+                "model": self._config.served_model_name,
+                "messages": [{"role": t.role, "content": t.content} for t in turns],
+                "add_generation_prompt": True,
+            },
+        )
         return PreparedPrompt(tokens=payload["tokens"])
 
     async def prepare_text(self, text: str) -> PreparedPrompt:
         payload = await self._post("/tokenize", {"model": self._config.served_model_name, "prompt": text})
         return PreparedPrompt(tokens=payload["tokens"], text=text)
 
-    async def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncIterator[GenerationChunk]:
+    async def generate(self, prompt: PreparedPrompt, params: SamplingParams) -> AsyncGenerator[GenerationChunk, None]:
         if self._http is None:
             raise EngineError("the vLLM engine is not started")
         if prompt.n_tokens + params.max_tokens > self._info.context_length:
             raise ContextLengthExceededError(
                 f"this model's context is {self._info.context_length} tokens; the prompt has {prompt.n_tokens} "
-                f"and max_tokens asks for {params.max_tokens}", param="messages")
+                f"and max_tokens asks for {params.max_tokens}",
+                param="messages",
+            )
         body: dict[str, Any] = {
-            "model": self._config.served_model_name, "prompt": list(prompt.tokens), "max_tokens": params.max_tokens,
-            "temperature": params.temperature, "top_p": params.top_p, "stream": True,
-            "stream_options": {"include_usage": True}, "presence_penalty": params.presence_penalty,
+            "model": self._config.served_model_name,
+            "prompt": list(prompt.tokens),
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "presence_penalty": params.presence_penalty,
             "frequency_penalty": params.frequency_penalty,
         }
         if params.seed is not None:
@@ -202,6 +234,10 @@ class VllmEngine:
                         yield GenerationChunk(text=choice["text"])
                 usage = event.get("usage")
                 if usage:
-                    yield GenerationChunk(text="", finish_reason=finish, prompt_tokens=usage.get("prompt_tokens"),
-                                          completion_tokens=usage.get("completion_tokens"))
+                    yield GenerationChunk(
+                        text="",
+                        finish_reason=finish,
+                        prompt_tokens=usage.get("prompt_tokens"),
+                        completion_tokens=usage.get("completion_tokens"),
+                    )
                     return
