@@ -286,9 +286,9 @@ def test_json_schema_response_format_validates(client: openai.OpenAI) -> None:
     schema = {
         "type": "object",
         "properties": {
-            "name": {"type": "string"},
+            "name": {"type": "string", "maxLength": 40},
             "age": {"type": "integer", "minimum": 0},
-            "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 3},
         },
         "required": ["name", "age", "tags"],
         "additionalProperties": False,
