@@ -64,8 +64,11 @@ def _level_title(settings: BenchSettings, target: Target, level: float) -> str:
 class BenchmarkRun:
     """One run's state; `execute` drives it, `stop` ends it early."""
 
-    def __init__(self, settings: BenchSettings, display: Display, ceiling: ClientCeiling | None) -> None:
+    def __init__(
+        self, settings: BenchSettings, display: Display, ceiling: ClientCeiling | None, workload: Workload
+    ) -> None:
         self.settings = settings
+        self.workload = workload
         self.display = display
         self.stop = asyncio.Event()
         self.targets = [settings.target] + ([settings.compare] if settings.compare is not None else [])
@@ -83,8 +86,7 @@ class BenchmarkRun:
         self.display.note(f"warning: {message}")
 
     async def execute(self) -> BenchmarkResult:
-        workload = Workload.from_spec(self.settings.workload)
-        bodies = [workload.bodies_for(t.model) for t in self.targets]
+        bodies = [self.workload.bodies_for(t.model) for t in self.targets]
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(BenchClient(t, self.settings.timeouts)) for t in self.targets]
             await self._warm_up(clients, bodies)
@@ -242,10 +244,13 @@ async def run_benchmark(
     display: Display | None = None,
     *,
     ceiling: ClientCeiling | None = None,
+    workload: Workload | None = None,
     handle_signals: bool = False,
 ) -> BenchmarkResult:
-    """Run the benchmark described by `settings`; with `handle_signals`, Ctrl-C yields partial results."""
-    run = BenchmarkRun(settings, display or SilentDisplay(), ceiling)
+    """Run the benchmark described by `settings` (its workload unless one is given, already loaded);
+    with `handle_signals`, Ctrl-C yields partial results."""
+    workload = workload or Workload.from_spec(settings.workload)
+    run = BenchmarkRun(settings, display or SilentDisplay(), ceiling, workload)
     if not handle_signals:
         return await run.execute()
     with _interrupt_handling(run):

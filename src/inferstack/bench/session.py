@@ -18,6 +18,7 @@ from inferstack.bench.report import write_report
 from inferstack.bench.results import BenchmarkResult
 from inferstack.bench.settings import BenchSettings, CeilingCheck
 from inferstack.bench.summary import print_summary
+from inferstack.bench.workload import Workload
 
 QUICK_CALIBRATION_S = 1.0
 EXIT_OK = 0
@@ -50,10 +51,12 @@ def client_ceiling(check: CeilingCheck, console: Console) -> ClientCeiling | Non
 
 
 def run_session(settings: BenchSettings, output_dir: Path, console: Console) -> SessionOutcome:
+    workload = Workload.from_spec(settings.workload)  # a bad prompts file fails before anything runs
     ceiling = client_ceiling(settings.ceiling, console)
     try:
         with RichDisplay(console) as display:
-            result = run_async(run_benchmark(settings, display, ceiling=ceiling, handle_signals=True))
+            run = run_benchmark(settings, display, ceiling=ceiling, workload=workload, handle_signals=True)
+            result = run_async(run)
     except asyncio.CancelledError:  # a second Ctrl-C aborts without writing
         console.print("aborted", style="red")
         return SessionOutcome(result=None, output_dir=output_dir, exit_code=EXIT_INTERRUPTED)
