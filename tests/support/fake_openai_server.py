@@ -119,7 +119,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token-delay-ms", type=float, default=2.0)
     args = parser.parse_args()
-    web.run_app(make_app(args.token_delay_ms / 1000), host="127.0.0.1", port=args.port, print=None)
+    app = make_app(args.token_delay_ms / 1000)
+    # Do not wait for fake-slow handlers on shutdown: tests stop this server with SIGTERM.
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, shutdown_timeout=0.5)
 
 
 if __name__ == "__main__":

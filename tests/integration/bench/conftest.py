@@ -1,0 +1,24 @@
+"""Upstreams for the bench integration tests, each a real process on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.bench_upstreams import fake_openai_server, null_server
+from tests.support.processes import RunningProcess
+
+
+@pytest.fixture(scope="session")
+def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
+    """The FakeOpenAIServer (see tests/support/fake_openai_server.py for its models)."""
+    with fake_openai_server(tmp_path_factory.mktemp("fake-upstream"), token_delay_ms=2) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def null_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
+    """inferstack's own null server."""
+    with null_server(tmp_path_factory.mktemp("null-upstream")) as proc:
+        yield proc
