@@ -1,4 +1,4 @@
-"""Model server overhead: tokens/s and TTFT through the HTTP API vs the same engine called in-process.
+"""Model server overhead: chat tokens/s and TTFT through the HTTP API vs the same engine in-process.
 
 Both run in one process tree at the same time (the server as a subprocess, the engine here) and the
 measurements alternate round by round, so drift on the machine hits both sides alike. Generation
@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from inferstack.serving.engines.base import SamplingParams
+from inferstack.serving.engines.base import ChatTurn, SamplingParams
 from inferstack.serving.engines.llamacpp import LlamaCppConfig, LlamaCppEngine
 from inferstack.serving.model_files import resolve_gguf
 
@@ -38,7 +38,7 @@ class Sample:
 
 async def inprocess_one(engine: LlamaCppEngine, max_tokens: int) -> Sample:
     start = time.perf_counter()
-    prompt = await engine.prepare_text(PROMPT)
+    prompt = await engine.prepare_chat([ChatTurn("user", PROMPT)])
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0, seed=1)
     first = 0.0
     tokens = 0
@@ -51,17 +51,18 @@ async def inprocess_one(engine: LlamaCppEngine, max_tokens: int) -> Sample:
 
 
 async def http_one(session: aiohttp.ClientSession, url: str, max_tokens: int) -> Sample:
-    body = {"model": "smollm2-135m-instruct", "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0,
+    body = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": PROMPT}],
+            "max_tokens": max_tokens, "temperature": 0,
             "seed": 1, "stream": True, "stream_options": {"include_usage": True}}
     start = time.perf_counter()
     first = 0.0
     tokens = 0
-    async with session.post(url + "/v1/completions", json=body) as response:
+    async with session.post(url + "/v1/chat/completions", json=body) as response:
         async for raw in response.content:
             if not raw.startswith(b"data: {"):
                 continue
             event = orjson.loads(raw[6:])
-            if event["choices"] and event["choices"][0]["text"] and not first:
+            if event["choices"] and event["choices"][0]["delta"].get("content") and not first:
                 first = time.perf_counter() - start
             if event.get("usage"):
                 tokens = event["usage"]["completion_tokens"]
