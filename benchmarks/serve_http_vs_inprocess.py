@@ -51,9 +51,15 @@ async def inprocess_one(engine: LlamaCppEngine, max_tokens: int) -> Sample:
 
 
 async def http_one(session: aiohttp.ClientSession, url: str, max_tokens: int) -> Sample:
-    body = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": PROMPT}],
-            "max_tokens": max_tokens, "temperature": 0,
-            "seed": 1, "stream": True, "stream_options": {"include_usage": True}}
+    body = {
+        "model": "smollm2-135m-instruct",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "seed": 1,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     start = time.perf_counter()
     first = 0.0
     tokens = 0
@@ -87,9 +93,22 @@ async def level(run_one, concurrency: int, requests: int) -> tuple[float, list[f
 
 def start_server(port: int, parallel: int, ctx: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "inferstack", "serve", "--port", str(port), "--parallel", str(parallel),
-         "--ctx-size", str(ctx), "--no-embeddings"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "inferstack",
+            "serve",
+            "--port",
+            str(port),
+            "--parallel",
+            str(parallel),
+            "--ctx-size",
+            str(ctx),
+            "--no-embeddings",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -138,10 +157,14 @@ async def main() -> None:
     med = {k: statistics.median(v) for k, v in results.items()}
     ttft_in = statistics.median(ttfts["inproc"]) * 1000
     ttft_http = statistics.median(ttfts["http"]) * 1000
-    print(f"tokens/s  c=1: in-process {med['inproc_c1']:.1f}  http {med['http_c1']:.1f}  "
-          f"ratio {med['http_c1'] / med['inproc_c1']:.3f}")
-    print(f"tokens/s  c=4: in-process {med['inproc_c4']:.1f}  http {med['http_c4']:.1f}  "
-          f"ratio {med['http_c4'] / med['inproc_c4']:.3f}")
+    print(
+        f"tokens/s  c=1: in-process {med['inproc_c1']:.1f}  http {med['http_c1']:.1f}  "
+        f"ratio {med['http_c1'] / med['inproc_c1']:.3f}"
+    )
+    print(
+        f"tokens/s  c=4: in-process {med['inproc_c4']:.1f}  http {med['http_c4']:.1f}  "
+        f"ratio {med['http_c4'] / med['inproc_c4']:.3f}"
+    )
     print(f"aggregate c=4 / c=1 over HTTP: {med['http_c4'] / med['http_c1']:.2f}x")
     print(f"TTFT p50 c=1: in-process {ttft_in:.2f} ms  http {ttft_http:.2f} ms  overhead {ttft_http - ttft_in:.2f} ms")
     print("per-round tokens/s:", {k: [round(x, 1) for x in v] for k, v in results.items()})

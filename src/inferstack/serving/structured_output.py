@@ -131,9 +131,9 @@ def closed_schema(schema: Any, *, inside_all_of: bool = False) -> Any:
     if is_object and not open_by_design and not inside_all_of and "properties" in result:
         result["additionalProperties"] = False
     kind = result.get("type")
-    if kind == "string" and "maxLength" not in result and result.get("minLength", 0) <= GENERATION_MAX_STRING:
-        if not any(k in result for k in ("enum", "const", "pattern", "format")):
-            result["maxLength"] = GENERATION_MAX_STRING
+    unbounded_string = kind == "string" and not any(k in result for k in ("maxLength", "enum", "const", "pattern"))
+    if unbounded_string and "format" not in result and result.get("minLength", 0) <= GENERATION_MAX_STRING:
+        result["maxLength"] = GENERATION_MAX_STRING
     if kind == "array" and "maxItems" not in result and result.get("minItems", 0) <= GENERATION_MAX_ITEMS:
         result["maxItems"] = GENERATION_MAX_ITEMS
     return result
