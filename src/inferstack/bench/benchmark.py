@@ -183,12 +183,15 @@ class BenchmarkRun:
         metrics = level.metrics
         ceiling = self.result.ceiling
         if ceiling is not None:
-            limit = ceiling.for_mode(stream=self.settings.workload.stream)
-            share = metrics.request_throughput / limit if limit > 0 else 0.0
+            stream = self.settings.workload.stream
+            share = ceiling.share_used(metrics.request_throughput, stream=stream, chunks=metrics.chunks_per_request)
             if share >= self.settings.ceiling.warn_fraction:
+                shape = f" of ~{metrics.chunks_per_request:.0f} chunks" if stream else ""
                 self.warn(
-                    f"{target.label} at level {level.level:g}: {metrics.request_throughput:.0f} req/s is "
-                    f"{share:.0%} of this client's calibrated ceiling ({limit:.0f} req/s); "
+                    f"{target.label} at level {level.level:g}: {metrics.request_throughput:,.0f} req/s{shape} "
+                    f"uses about {share:.0%} of this client's calibrated capacity "
+                    f"({ceiling.non_stream.requests_per_s:,.0f} req/s without streaming, "
+                    f"{ceiling.stream.requests_per_s:,.0f} with {ceiling.stream_tokens} chunks); "
                     "the client may be the bottleneck, not the target"
                 )
         lag = metrics.schedule_lag_ms

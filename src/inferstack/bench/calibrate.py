@@ -60,6 +60,20 @@ class ClientCeiling:
     def for_mode(self, *, stream: bool) -> float:
         return (self.stream if stream else self.non_stream).requests_per_s
 
+    def seconds_per_request(self, *, stream: bool, chunks: float) -> float:
+        """Client CPU-seconds one request costs, by a linear model fitted to the two measurements: a fixed
+        cost per request (the non-streaming figure) plus a cost per stream chunk (what streaming
+        `stream_tokens` chunks added), so long streams are judged by their chunk rate, not only req/s."""
+        fixed = 1 / self.non_stream.requests_per_s
+        if not stream:
+            return fixed
+        per_chunk = max(0.0, (1 / self.stream.requests_per_s - fixed) / self.stream_tokens)
+        return fixed + per_chunk * chunks
+
+    def share_used(self, requests_per_s: float, *, stream: bool, chunks: float) -> float:
+        """The fraction of this client's capacity a level used."""
+        return requests_per_s * self.seconds_per_request(stream=stream, chunks=chunks)
+
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 

@@ -131,6 +131,7 @@ class LevelMetrics:
     output_token_throughput: float
     total_token_throughput: float
     tokens: TokenCounts
+    stream_chunks: int
     ttft_ms: Distribution | None
     tpot_ms: Distribution | None
     itl_ms: Distribution | None
@@ -143,6 +144,10 @@ class LevelMetrics:
     @property
     def error_rate(self) -> float:
         return (self.requests - self.successes) / self.requests if self.requests else 0.0
+
+    @property
+    def chunks_per_request(self) -> float:
+        return self.stream_chunks / self.successes if self.successes else 0.0
 
     @property
     def throughput(self) -> float:
@@ -186,6 +191,7 @@ def summarise(records: Sequence[RequestRecord], duration_s: float, slo: Slo) -> 
         output_token_throughput=_per_second(tokens.completion, duration_s),
         total_token_throughput=_per_second(tokens.completion + tokens.prompt, duration_s),
         tokens=tokens,
+        stream_chunks=sum(len(r.chunk_times) for r in ok),
         ttft_ms=Distribution.of(t * _MS for r in ok if (t := ttft_s(r)) is not None),
         tpot_ms=Distribution.of(t * _MS for r in ok if (t := tpot_s(r)) is not None),
         itl_ms=Distribution.of(gap * _MS for r in ok for gap in itls_s(r)),

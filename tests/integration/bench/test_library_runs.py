@@ -144,4 +144,4 @@ async def test_a_client_near_its_ceiling_is_warned_about(null_upstream: RunningP
     tiny = ModeCeiling(requests_per_s=1.0, requests=1, errors=0, client_cpu=1.0, server_cpu=0.0)
     ceiling = ClientCeiling(tiny, tiny, 16, 1, 1.0, "", "", "", "", 1)
     result = await run_benchmark(settings(null_upstream.base_url, "null", load={"levels": (1,)}), ceiling=ceiling)
-    assert any("calibrated ceiling" in w for w in result.warnings)
+    assert any("calibrated capacity" in w for w in result.warnings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from inferstack.bench.calibrate import ClientCeiling, ModeCeiling, load_ceiling, save_ceiling
 from inferstack.bench.calibration_report import limiting_side
 
@@ -43,3 +45,25 @@ def test_limiting_side_follows_the_cpu_figures() -> None:
     assert limiting_side(ModeCeiling(1.0, 1, 0, client_cpu=0.95, server_cpu=0.2)) == "client CPU"
     assert limiting_side(ModeCeiling(1.0, 1, 0, client_cpu=0.5, server_cpu=0.99)) == "null server"
     assert limiting_side(ModeCeiling(1.0, 1, 0, client_cpu=0.5, server_cpu=None)) == "unclear"
+
+
+def test_capacity_model_charges_a_fixed_cost_per_request_and_a_cost_per_chunk() -> None:
+    # 10,000 req/s without streaming: 100 µs a request. 5,000 req/s streaming 16 chunks: 200 µs,
+    # so each chunk costs (200 - 100) / 16 = 6.25 µs.
+    ceiling = ClientCeiling(
+        non_stream=ModeCeiling(10_000.0, 1, 0, 1.0, 0.1),
+        stream=ModeCeiling(5_000.0, 1, 0, 1.0, 0.1),
+        stream_tokens=16,
+        concurrency=32,
+        duration_s=5.0,
+        measured_at="",
+        python="",
+        aiohttp="",
+        event_loop="",
+        cpu_count=2,
+    )
+    assert ceiling.seconds_per_request(stream=False, chunks=0) == pytest.approx(100e-6)
+    assert ceiling.seconds_per_request(stream=True, chunks=16) == pytest.approx(200e-6)
+    assert ceiling.seconds_per_request(stream=True, chunks=160) == pytest.approx(1100e-6)
+    assert ceiling.share_used(500, stream=True, chunks=160) == pytest.approx(0.55)
+    assert ceiling.share_used(7_000, stream=False, chunks=0) == pytest.approx(0.70)
