@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
@@ -86,7 +87,8 @@ class BenchmarkRun:
         self.display.note(f"warning: {message}")
 
     async def execute(self) -> BenchmarkResult:
-        bodies = [self.workload.bodies_for(t.model) for t in self.targets]
+        run_tag = secrets.token_hex(4)  # differs per run, so caches warmed by earlier runs miss too
+        bodies = [self.workload.bodies_for(t.model, run_tag=run_tag) for t in self.targets]
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(BenchClient(t, self.settings.timeouts)) for t in self.targets]
             await self._warm_up(clients, bodies)

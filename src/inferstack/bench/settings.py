@@ -78,6 +78,7 @@ class WorkloadSpec(_Frozen):
     stream: bool = True
     seed: int = 0
     ignore_eos: bool = False
+    unique_prompts: bool = Field(default=False, description="Tag each request so no cache can answer it.")
 
     @model_validator(mode="after")
     def _one_source(self) -> WorkloadSpec:

@@ -101,19 +101,39 @@ def synthetic_prompts(input_tokens: int, *, seed: int, count: int = SYNTHETIC_PO
     return [Prompt(f"synthetic-{i}", (("user", " ".join(rng.choices(words, k=input_tokens))),)) for i in range(count)]
 
 
-class RequestBodies:
-    """Serialised chat-completion bodies for one model, picked by request index in the seeded order."""
+# Marks where a unique tag goes in a serialised body; NULs never occur in real prompts.
+_TAG_MARK = "\x00inferstack-tag\x00"
+_TAG_MARK_JSON = orjson.dumps(_TAG_MARK)[1:-1]
 
-    def __init__(self, bodies: Sequence[bytes], order: Sequence[int], *, stream: bool) -> None:
-        self._bodies = list(bodies)
+
+class RequestBodies:
+    """Serialised chat-completion bodies for one model, picked by request index in the seeded order.
+
+    With a `run_tag`, every body sent starts its first message with `<run_tag>-<n>: `, n counting every
+    request of the run, so no prefix cache or response cache can answer it from memory.
+    """
+
+    def __init__(
+        self, bodies: Sequence[bytes], order: Sequence[int], *, stream: bool, run_tag: str | None = None
+    ) -> None:
         self._order = list(order)
         self.stream = stream
+        self._run_tag = run_tag
+        self._sent = 0
+        self._parts: list[tuple[bytes, bytes]] = []
+        for body in bodies:
+            head, _, tail = body.partition(_TAG_MARK_JSON) if run_tag is not None else (body, b"", b"")
+            self._parts.append((head, tail))
 
     def __len__(self) -> int:
-        return len(self._bodies)
+        return len(self._parts)
 
     def body(self, index: int) -> bytes:
-        return self._bodies[self._order[index % len(self._order)]]
+        head, tail = self._parts[self._order[index % len(self._order)]]
+        if self._run_tag is None:
+            return head
+        self._sent += 1
+        return head + f"{self._run_tag}-{self._sent}: ".encode() + tail
 
     def prompt_index(self, index: int) -> int:
         return self._order[index % len(self._order)]
@@ -146,10 +166,12 @@ class Workload:
             return self.spec.output_tokens
         return prompt.max_tokens or DEFAULT_MAX_TOKENS
 
-    def request_body(self, prompt: Prompt, model: str) -> dict[str, Any]:
+    def request_body(self, prompt: Prompt, model: str, *, tag_mark: str = "") -> dict[str, Any]:
+        messages = [{"role": role, "content": content} for role, content in prompt.messages]
+        messages[0]["content"] = tag_mark + messages[0]["content"]
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": role, "content": content} for role, content in prompt.messages],
+            "messages": messages,
             "max_tokens": self.max_tokens(prompt),
             "stream": self.spec.stream,
         }
@@ -159,6 +181,9 @@ class Workload:
             body["ignore_eos"] = True
         return body
 
-    def bodies_for(self, model: str) -> RequestBodies:
-        bodies = [orjson.dumps(self.request_body(p, model)) for p in self.prompts]
-        return RequestBodies(bodies, self.order, stream=self.spec.stream)
+    def bodies_for(self, model: str, *, run_tag: str | None = None) -> RequestBodies:
+        """Bodies for `model`; with `run_tag` (and `unique_prompts` set) each request is made unique."""
+        tag = run_tag if self.spec.unique_prompts else None
+        mark = _TAG_MARK if tag is not None else ""
+        bodies = [orjson.dumps(self.request_body(p, model, tag_mark=mark)) for p in self.prompts]
+        return RequestBodies(bodies, self.order, stream=self.spec.stream, run_tag=tag)

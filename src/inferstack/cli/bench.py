@@ -105,6 +105,13 @@ def bench(
         bool, typer.Option(help="Send ignore_eos (vLLM) for fixed output lengths.", rich_help_panel=_WORKLOAD)
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of prompt order and arrivals.", rich_help_panel=_WORKLOAD)] = 0,
+    unique_prompts: Annotated[
+        bool,
+        typer.Option(
+            help="Start each prompt with a unique tag, so prefix and response caches cannot answer it.",
+            rich_help_panel=_WORKLOAD,
+        ),
+    ] = False,
     compare_url: Annotated[
         str | None, typer.Option(help="Second target, run alternately with --url.", rich_help_panel=_COMPARE)
     ] = None,
@@ -191,6 +198,7 @@ def bench(
                 "stream": stream,
                 "seed": seed,
                 "ignore_eos": ignore_eos,
+                "unique_prompts": unique_prompts,
             },
             "slo": {"ttft_ms": slo_ttft_ms, "tpot_ms": slo_tpot_ms},
             "sweep": {

@@ -107,3 +107,17 @@ def test_bad_prompt_files_are_reported_with_their_line(tmp_path: Path, content: 
 def test_missing_file_is_a_workload_error(tmp_path: Path) -> None:
     with pytest.raises(WorkloadError, match="cannot read"):
         load_prompts(tmp_path / "absent.jsonl")
+
+
+def test_unique_prompts_tag_every_request_of_the_run_differently() -> None:
+    workload = Workload.from_spec(WorkloadSpec(unique_prompts=True, seed=2))
+    bodies = workload.bodies_for("m", run_tag="ab12")
+    sent = [orjson.loads(bodies.body(i % 20)) for i in range(40)]
+    firsts = [b["messages"][0]["content"] for b in sent]
+    assert firsts[0].startswith("ab12-1: ") and firsts[39].startswith("ab12-40: ")
+    assert len(set(firsts)) == 40
+    plain = Workload.from_spec(WorkloadSpec(seed=2)).bodies_for("m", run_tag="ab12")
+    assert [orjson.loads(plain.body(i))["messages"] for i in range(20)] == [
+        [{**b["messages"][0], "content": c.split(": ", 1)[1]}, *b["messages"][1:]]
+        for b, c in zip(sent[:20], firsts[:20], strict=True)
+    ]
