@@ -9,6 +9,7 @@ It speaks the real wire protocol over HTTP (JSON and SSE). The requested model n
     fake-slow           waits 60 s before answering (the client's timeout must fire)
     fake-cut-stream     sends two chunks, then drops the connection
     fake-stream-error   sends one chunk, then an OpenAI error event
+    fake-needs-key      answers like fake-model only with `Authorization: Bearer sk-fake`, else 401
 
 GET /health answers 200; GET /stats reports how many chat requests arrived.
 
@@ -73,7 +74,9 @@ async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json(loads=orjson.loads)
     model = body.get("model", "")
     tokens = int(body.get("max_tokens") or 8)
-    if model == "fake-unauthorized":
+    if model == "fake-unauthorized" or (
+        model == "fake-needs-key" and request.headers.get("Authorization") != "Bearer sk-fake"
+    ):
         error = {"error": {"message": "bad key", "type": "authentication_error", "code": "invalid_api_key"}}
         return web.json_response(error, status=401)
     if model == "fake-html":

@@ -34,6 +34,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _interrupted() -> typer.Exit:
+    typer.secho("inferstack bench: interrupted", fg=typer.colors.YELLOW, err=True)
+    return typer.Exit(code=130)
+
+
 def _console() -> Console:
     """A terminal console, or a wide one for logs and pipes so tables are not truncated."""
     console = Console()
@@ -219,6 +224,8 @@ def bench(
         outcome = run_session(settings, output_dir, _console())
     except InferstackError as exc:
         raise _fail(exc.message) from None
+    except KeyboardInterrupt:  # before the run started (e.g. while calibrating): nothing to write
+        raise _interrupted() from None
     raise typer.Exit(code=outcome.exit_code)
 
 
@@ -241,6 +248,8 @@ def calibrate(
     except InferstackError as exc:
         typer.secho(f"inferstack bench calibrate: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        raise _interrupted() from None
     path = ceiling_file or default_ceiling_file()
     save_ceiling(path, ceiling)
     print_ceiling(ceiling, _console())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from inferstack.bench.benchmark import run_benchmark
 from inferstack.bench.results import BenchmarkResult
@@ -121,6 +122,14 @@ async def test_failures_are_counted_by_type(fake_upstream: RunningProcess, model
     assert m.errors == {error_type: 2} and m.successes == 0
     assert m.error_examples[error_type]
     assert not result.any_success
+
+
+async def test_the_api_key_is_sent_as_a_bearer_token(fake_upstream: RunningProcess) -> None:
+    without = await run(settings(fake_upstream.base_url, "fake-needs-key", load={"levels": (1,), "requests": 2}))
+    assert without.targets[0].levels[0].metrics.errors == {"http_401": 2}
+    s = settings(fake_upstream.base_url, "fake-needs-key", load={"levels": (1,), "requests": 2})
+    with_key = await run(s.model_copy(update={"target": s.target.model_copy(update={"api_key": SecretStr("sk-fake")})}))
+    assert with_key.targets[0].levels[0].metrics.successes == 2
 
 
 async def test_an_unreachable_target_is_given_up_quickly() -> None:
