@@ -17,11 +17,10 @@ from inferstack.core.errors import EngineError
 from inferstack.openai_api.chat import ChatCompletionRequest, chat_chunk, chat_completion
 from inferstack.openai_api.errors import error_body_for
 from inferstack.openai_api.sse import DONE_EVENT, sse_event
-from inferstack.openai_api.usage import usage_dict
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_prompt import chat_turns
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
-from inferstack.serving.generation import GenerationRunner, token_budget
+from inferstack.serving.generation import GenerationRunner, final_usage, token_budget
 from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_output
 from inferstack.serving.tool_call_stream import ToolCallStream
 
@@ -81,28 +80,22 @@ class ChatService:
         )
 
     async def complete(self, prep: PreparedChat) -> dict[str, Any]:
-        parts: list[str] = []
-        last = GenerationChunk(text="")
-        async with aclosing(self._runner.run(prep.ticket, prep.prompt, prep.params)) as chunks:
-            async for chunk in chunks:
-                parts.append(chunk.text)
-                last = chunk
-        text = "".join(parts)
-        finish: str = last.finish_reason or "stop"
+        generated = await self._runner.collect(prep.ticket, prep.prompt, prep.params)
+        text = generated.text
+        finish = generated.finish_reason
         message: dict[str, Any] = {"role": "assistant", "content": text}
         if prep.plan.mode == "tools":
             if finish == "length":
                 message["content"] = _cut_off_answer(text)
             else:
                 message, finish = _tool_message(prep.plan.parse(text))
-        usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
         return chat_completion(
             completion_id=prep.completion_id,
             created=prep.created,
             model=prep.model,
             message=message,
             finish_reason=finish,
-            usage=usage,
+            usage=generated.usage,
         )
 
     async def stream(self, prep: PreparedChat) -> AsyncGenerator[bytes, None]:
@@ -144,8 +137,7 @@ class ChatService:
             return
         yield event({}, finish)
         if prep.include_usage:
-            usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
-            yield event(None, usage=usage)
+            yield event(None, usage=final_usage(last, prep.prompt))
         yield DONE_EVENT
 
 

@@ -13,11 +13,10 @@ from inferstack.core.errors import EngineError
 from inferstack.openai_api.completions import CompletionRequest, completion
 from inferstack.openai_api.errors import error_body_for
 from inferstack.openai_api.sse import DONE_EVENT, sse_event
-from inferstack.openai_api.usage import usage_dict
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_service import sampling_params
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
-from inferstack.serving.generation import GenerationRunner, token_budget
+from inferstack.serving.generation import GenerationRunner, final_usage, token_budget
 
 
 @dataclass
@@ -72,14 +71,8 @@ class CompletionService:
         )
 
     async def complete(self, prep: PreparedCompletion) -> dict[str, Any]:
-        parts = [prep.prefix]
-        last = GenerationChunk(text="")
-        async with aclosing(self._runner.run(prep.ticket, prep.prompt, prep.params)) as chunks:
-            async for chunk in chunks:
-                parts.append(chunk.text)
-                last = chunk
-        usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
-        return self._body(prep, "".join(parts), last.finish_reason or "stop", usage, chunk=False)
+        generated = await self._runner.collect(prep.ticket, prep.prompt, prep.params)
+        return self._body(prep, prep.prefix + generated.text, generated.finish_reason, generated.usage, chunk=False)
 
     async def stream(self, prep: PreparedCompletion) -> AsyncGenerator[bytes, None]:
         if prep.prefix:
@@ -97,8 +90,7 @@ class CompletionService:
             return
         yield sse_event(self._body(prep, "", last.finish_reason or "stop", None, chunk=True))
         if prep.include_usage:
-            usage = usage_dict(last.prompt_tokens or prep.prompt.n_tokens, last.completion_tokens or 0)
-            body = self._body(prep, "", None, usage, chunk=True)
+            body = self._body(prep, "", None, final_usage(last, prep.prompt), chunk=True)
             body["choices"] = []
             yield sse_event(body)
         yield DONE_EVENT

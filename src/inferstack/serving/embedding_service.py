@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferstack.core.errors import ContextLengthExceededError
+from inferstack.core.errors import ContextLengthExceededError, InvalidRequestError
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.openai_api.embeddings import EmbeddingRequest, embedding_list
 from inferstack.serving.engines.base import Embedder
@@ -18,7 +18,10 @@ class EmbeddingService:
     async def embed(self, request: EmbeddingRequest, model: str) -> dict[str, Any]:
         info = self._embedder.info
         if request.dimensions is not None and request.dimensions != info.dimension:
-            raise_dimensions(request.dimensions, info.dimension)
+            raise InvalidRequestError(
+                f"this embedding model produces {info.dimension} dimensions and cannot return {request.dimensions}",
+                param="dimensions",
+            )
         texts = request.texts
         counts = await self._embedder.count_tokens(texts)
         for index, count in enumerate(counts):
@@ -32,11 +35,3 @@ class EmbeddingService:
         self._metrics.embedding_inputs.inc(len(texts))
         self._metrics.prompt_tokens.inc(sum(counts))
         return embedding_list(vectors, model=model, prompt_tokens=sum(counts), encoding_format=request.encoding_format)
-
-
-def raise_dimensions(asked: int, native: int) -> None:
-    from inferstack.core.errors import InvalidRequestError
-
-    raise InvalidRequestError(
-        f"this embedding model produces {native} dimensions and cannot return {asked}", param="dimensions"
-    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from inferstack.core.errors import ContextLengthExceededError
 from inferstack.observability.serving_metrics import ServingMetrics
+from inferstack.openai_api.usage import usage_dict
 from inferstack.serving.admission import Admission, Ticket
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
 
@@ -37,6 +39,20 @@ def token_budget(prompt: PreparedPrompt, requested: int | None, context_length: 
     return Budget(prompt.n_tokens, requested)
 
 
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """A whole (non-streamed) generation: its text, why it stopped, and OpenAI usage."""
+
+    text: str
+    finish_reason: str
+    usage: dict[str, int]
+
+
+def final_usage(last: GenerationChunk, prompt: PreparedPrompt) -> dict[str, int]:
+    """Usage from the engine's last chunk, falling back to the prompt as tokenised here."""
+    return usage_dict(last.prompt_tokens or prompt.n_tokens, last.completion_tokens or 0)
+
+
 class GenerationRunner:
     def __init__(self, engine: Engine, admission: Admission, metrics: ServingMetrics) -> None:
         self._engine = engine
@@ -46,6 +62,15 @@ class GenerationRunner:
     def admit(self) -> Ticket:
         """Reserve capacity before the response starts, so overload is a real 503."""
         return self._admission.ticket()
+
+    async def collect(self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams) -> Generated:
+        parts: list[str] = []
+        last = GenerationChunk(text="")
+        async with aclosing(self.run(ticket, prompt, params)) as chunks:
+            async for chunk in chunks:
+                parts.append(chunk.text)
+                last = chunk
+        return Generated("".join(parts), last.finish_reason or "stop", final_usage(last, prompt))
 
     async def run(
         self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams
