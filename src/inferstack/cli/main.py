@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from inferstack import __version__
-from inferstack.cli import bench, serve
+from inferstack.cli import agent, bench, ingest, mcp, serve
 
 app = typer.Typer(
     name="inferstack",
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
+for _module in (ingest, agent, mcp):
+    _module.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -6,27 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
+from inferstack.cli.settings_loader import settings_from_cli
 from inferstack.core.errors import InferstackError
-from inferstack.core.settings import load_settings
 from inferstack.observability.logging import configure_logging
 from inferstack.serving.settings import ServeSettings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"inferstack serve: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
-def settings_from_cli(config: Path | None, overrides: dict[str, Any]) -> ServeSettings:
-    try:
-        return load_settings(ServeSettings, config_file=config, section="serve", overrides=overrides)
-    except ValidationError as exc:
-        problems = "; ".join(f"serve.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise _fail(f"invalid configuration: {problems}") from None
-    except InferstackError as exc:
-        raise _fail(exc.message) from None
 
 
 def serve(
@@ -73,7 +57,7 @@ def serve(
         "api_key": api_key,
         "engine": engine,
     }
-    settings = settings_from_cli(config, overrides)
+    settings = settings_from_cli(ServeSettings, command="serve", section="serve", config=config, overrides=overrides)
     chosen = {k: v for k, v in ray_overrides.items() if v is not None}
     if chosen:
         settings = settings.model_copy(update={"ray": settings.ray.model_copy(update=chosen)})

@@ -1,0 +1,29 @@
+"""Builds a service's settings from `--config` YAML, env and CLI flags; turns problems into exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from inferstack.core.errors import InferstackError
+from inferstack.core.settings import S, load_settings
+
+
+def fail(command: str, message: str, code: int = 2) -> typer.Exit:
+    """Print `inferstack <command>: message` in red on stderr and return the Exit to raise."""
+    typer.secho(f"inferstack {command}: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=code)
+
+
+def settings_from_cli(cls: type[S], *, command: str, section: str, config: Path | None, overrides: dict[str, Any]) -> S:
+    """Load `cls` from the `section` of `config` + env + non-None `overrides`; errors name the field."""
+    try:
+        return load_settings(cls, config_file=config, section=section, overrides=overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{section}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise fail(command, f"invalid configuration: {problems}") from None
+    except InferstackError as exc:
+        raise fail(command, exc.message) from None
