@@ -1,0 +1,1 @@
+"""Vector store implementations, one module each, all behind `VectorStore` (see `base.py`)."""
