@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from inferstack.core.errors import InferstackError
-from inferstack.core.settings import S, load_settings
+from inferstack.core.settings import S, read_config_section, settings_from_section
 
 
 def fail(command: str, message: str, code: int = 2) -> typer.Exit:
@@ -18,10 +18,22 @@ def fail(command: str, message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code=code)
 
 
-def settings_from_cli(cls: type[S], *, command: str, section: str, config: Path | None, overrides: dict[str, Any]) -> S:
-    """Load `cls` from the `section` of `config` + env + non-None `overrides`; errors name the field."""
+def settings_from_cli(
+    cls: type[S],
+    *,
+    command: str,
+    section: str,
+    config: Path | None,
+    overrides: dict[str, Any],
+    section_data: dict[str, Any] | None = None,
+) -> S:
+    """Load `cls` from the `section` of `config` (or `section_data` when given) + env + non-None `overrides`.
+
+    Validation errors exit with code 2 and name the offending field as `section.field`.
+    """
     try:
-        return load_settings(cls, config_file=config, section=section, overrides=overrides)
+        data = section_data if section_data is not None else read_config_section(config, section)
+        return settings_from_section(cls, data, overrides)
     except ValidationError as exc:
         problems = "; ".join(f"{section}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise fail(command, f"invalid configuration: {problems}") from None

@@ -59,7 +59,12 @@ def read_config_section(config_file: Path | None, section: str) -> dict[str, Any
 
 
 def load_settings(cls: type[S], *, config_file: Path | None, section: str, overrides: dict[str, Any]) -> S:
-    token = _yaml_section.set(read_config_section(config_file, section))
+    return settings_from_section(cls, read_config_section(config_file, section), overrides)
+
+
+def settings_from_section(cls: type[S], section_data: dict[str, Any], overrides: dict[str, Any]) -> S:
+    """Build `cls` from an already-read YAML section (lowest precedence), env, then non-None `overrides`."""
+    token = _yaml_section.set(section_data)
     try:
         return cls(**{k: v for k, v in overrides.items() if v is not None})
     finally:
