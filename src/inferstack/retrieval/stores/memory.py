@@ -1,0 +1,118 @@
+"""`InMemoryVectorStore`: exact cosine search over a numpy matrix, for small collections and unit tests.
+
+Nothing is persisted; the store lives as long as the object. Vectors are L2-normalised on the way in,
+so a search is one matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferstack.retrieval.stores.base import Chunk, SearchHit
+from inferstack.retrieval.stores.validation import as_unit_vector, check_top_k, check_where
+
+
+class InMemoryVectorStore:
+    """Chunks held in a dict; the vector matrix is rebuilt lazily after writes."""
+
+    def __init__(self, dimension: int) -> None:
+        if dimension < 1:
+            raise ValueError("dimension must be positive")
+        self._dimension = dimension
+        self._chunks: dict[str, Chunk] = {}
+        self._vectors: dict[str, npt.NDArray[np.float32]] = {}
+        self._matrix: npt.NDArray[np.float32] | None = None
+        self._ids: list[str] = []
+        self._lock = asyncio.Lock()
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    async def upsert(self, chunks: Sequence[Chunk]) -> None:
+        prepared = [(chunk, as_unit_vector(chunk.vector, self._dimension, chunk.id)) for chunk in chunks]
+        async with self._lock:
+            for chunk, vector in prepared:
+                self._chunks[chunk.id] = chunk
+                self._vectors[chunk.id] = vector
+            self._matrix = None
+
+    async def search(
+        self, vector: Sequence[float], top_k: int, where: Mapping[str, str | int] | None = None
+    ) -> list[SearchHit]:
+        check_top_k(top_k)
+        check_where(where)
+        query = as_unit_vector(vector, self._dimension, "query")
+        async with self._lock:
+            matrix, ids = self._current_matrix()
+            if not ids:
+                return []
+            scores = matrix @ query
+            if where:
+                mask = np.fromiter((_matches(self._chunks[i], where) for i in ids), dtype=bool, count=len(ids))
+                scores = np.where(mask, scores, -np.inf)
+                available = int(mask.sum())
+            else:
+                available = len(ids)
+            k = min(top_k, available)
+            if k == 0:
+                return []
+            best = np.argpartition(-scores, k - 1)[:k] if k < len(ids) else np.arange(len(ids))
+            best = best[np.argsort(-scores[best], kind="stable")]
+            return [_hit(self._chunks[ids[i]], float(scores[i])) for i in best[:k]]
+
+    async def delete_source(self, source: str) -> int:
+        async with self._lock:
+            doomed = [chunk_id for chunk_id, chunk in self._chunks.items() if chunk.source == source]
+            for chunk_id in doomed:
+                del self._chunks[chunk_id]
+                del self._vectors[chunk_id]
+            if doomed:
+                self._matrix = None
+            return len(doomed)
+
+    async def count(self) -> int:
+        return len(self._chunks)
+
+    async def count_where(self, where: Mapping[str, str | int]) -> int:
+        """How many chunks match `where` (same semantics as `search`)."""
+        check_where(where)
+        return sum(1 for chunk in self._chunks.values() if _matches(chunk, where))
+
+    async def sources(self) -> set[str]:
+        return {chunk.source for chunk in self._chunks.values()}
+
+    async def drop(self) -> None:
+        async with self._lock:
+            self._chunks.clear()
+            self._vectors.clear()
+            self._matrix = None
+
+    async def close(self) -> None:
+        return None
+
+    def _current_matrix(self) -> tuple[npt.NDArray[np.float32], list[str]]:
+        if self._matrix is None:
+            self._ids = list(self._vectors)
+            if self._ids:
+                self._matrix = np.stack([self._vectors[i] for i in self._ids])
+            else:
+                self._matrix = np.zeros((0, self._dimension), dtype=np.float32)
+        return self._matrix, self._ids
+
+
+def _matches(chunk: Chunk, where: Mapping[str, str | int]) -> bool:
+    for key, expected in where.items():
+        actual: Any = chunk.source if key == "source" else chunk.metadata.get(key)
+        if isinstance(actual, bool) or actual != expected:
+            return False
+    return True
+
+
+def _hit(chunk: Chunk, score: float) -> SearchHit:
+    return SearchHit(id=chunk.id, text=chunk.text, source=chunk.source, score=score, metadata=dict(chunk.metadata))
