@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from inferstack import __version__
-from inferstack.cli import agent, bench, ingest, mcp, serve
+from inferstack.cli import agent, bench, gateway, ingest, keys, mcp, serve
 
 app = typer.Typer(
     name="inferstack",
@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
-for _module in (ingest, agent, mcp):
+for _module in (gateway, keys, ingest, agent, mcp):
     _module.register(app)
 
 

@@ -1,0 +1,70 @@
+"""`inferstack gateway`: one OpenAI-compatible endpoint over many deployments (reads LiteLLM configs too)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from inferstack.cli.settings_loader import fail
+from inferstack.core.errors import InferstackError
+from inferstack.gateway.settings import GatewaySettings
+from inferstack.observability.logging import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def load_cli_gateway_settings(command: str, config: Path | None, overrides: dict[str, Any]) -> GatewaySettings:
+    from inferstack.gateway.config_file import load_gateway_settings
+
+    try:
+        settings, translated = load_gateway_settings(config, overrides, os.environ)
+    except ValidationError as exc:
+        problems = "; ".join(f"gateway.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise fail(command, f"invalid configuration: {problems}") from None
+    except InferstackError as exc:
+        raise fail(command, exc.message) from None
+    if translated.ignored:
+        log.warning(
+            "%s config: these settings are not used by inferstack and were ignored: %s",
+            translated.source_format,
+            ", ".join(translated.ignored),
+        )
+    return settings
+
+
+def gateway(
+    config: Annotated[
+        Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 4000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite key store lives [default: .inferstack].")
+    ] = None,
+) -> None:
+    """Route OpenAI requests to model deployments with keys, budgets, limits, cache and guardrails."""
+    overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers, "data_dir": data_dir}
+    configure_logging("info", service="gateway")
+    settings = load_cli_gateway_settings("gateway", config, overrides)
+    configure_logging(settings.log_level, service="gateway")
+    if not settings.model_list:
+        raise fail("gateway", "no models configured: add a model_list to the 'gateway' section of the config")
+    from inferstack.gateway.runner import run_gateway
+
+    try:
+        code = run_gateway(
+            settings, config, {k: v if not isinstance(v, Path) else str(v) for k, v in overrides.items()}
+        )
+    except (InferstackError, ValueError) as exc:
+        raise fail("gateway", str(exc), code=1) from None
+    raise typer.Exit(code=code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gateway")(gateway)

@@ -1,0 +1,166 @@
+"""Assembles the gateway app: services on `app.state`, routes, middleware, and their start/stop order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from inferstack.gateway.cache.base import ResponseCache
+from inferstack.gateway.cache.memory import MemoryCache
+from inferstack.gateway.cache.redis_cache import RedisCache
+from inferstack.gateway.guardrails.pipeline import GuardrailSet
+from inferstack.gateway.keys.database import Database
+from inferstack.gateway.keys.registry import KeyRegistry, run_periodic_sync
+from inferstack.gateway.keys.store import KeyStore
+from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.proxy import ProxyService
+from inferstack.gateway.routes import health, keys
+from inferstack.gateway.routes.openai import register_openai_routes
+from inferstack.gateway.routing.deployment import Deployment
+from inferstack.gateway.routing.health_checks import check_once, run_health_checks
+from inferstack.gateway.routing.router import Router
+from inferstack.gateway.settings import GatewaySettings
+from inferstack.gateway.upstream import OpenAIUpstream, UpstreamFailure
+from inferstack.gateway.usage_writer import UsageWriter
+from inferstack.http.errors import install_error_handlers
+from inferstack.http.middleware import BodySizeLimit, RequestMetrics, build_middleware
+
+log = logging.getLogger(__name__)
+
+_METRIC_ROUTES = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/models",
+    "/chat/completions",
+    "/completions",
+    "/embeddings",
+    "/key/generate",
+    "/key/info",
+    "/key/list",
+    "/key/update",
+    "/key/delete",
+    "/spend/logs",
+)
+
+
+def _model_guardrails(settings: GatewaySettings) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, tuple[str, ...]] = {}
+    for deployment in settings.model_list:
+        names = merged.get(deployment.model_name, ())
+        merged[deployment.model_name] = names + tuple(n for n in deployment.guardrails if n not in names)
+    return merged
+
+
+def _cache(settings: GatewaySettings) -> tuple[ResponseCache | None, str]:
+    config = settings.cache
+    if not config.enabled:
+        return None, "disabled"
+    if config.backend == "redis":
+        if config.redis_url is None:
+            raise ValueError("cache.redis_url is required when cache.backend is redis")
+        return RedisCache(config.redis_url.get_secret_value(), ttl_s=config.ttl_s, namespace=config.namespace), "redis"
+    return MemoryCache(max_entries=config.max_entries, ttl_s=config.ttl_s), "memory"
+
+
+def build_app(settings: GatewaySettings) -> ASGIApp:
+    """The gateway as an ASGI app; everything connects in the lifespan, so building it does no I/O."""
+    metrics = GatewayMetrics()
+    guardrails = GuardrailSet(settings.guardrails, _model_guardrails(settings))
+
+    def on_failure(deployment: Deployment, failure: UpstreamFailure, opened: bool) -> None:
+        if opened:
+            metrics.cooldowns.labels(deployment.id).inc()
+
+    router = Router(settings.model_list, settings.router, on_failure=on_failure)
+    database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = KeyStore(Database.open(database_url, settings.data_dir))
+    master = settings.master_key.get_secret_value() if settings.master_key else None
+    registry = KeyRegistry(store, master_key=master, require_keys=settings.require_keys)
+    usage = UsageWriter(store, interval_s=settings.usage_flush_interval_s, on_flushed=registry.flushed)
+    upstream = OpenAIUpstream()
+    cache, cache_description = _cache(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        applied = await store.open()
+        if applied:
+            log.info("key store %s: applied migrations %s", store.db.description, ", ".join(applied))
+        await registry.load()
+        await upstream.start()
+        usage.start()
+        tasks = [asyncio.create_task(run_periodic_sync(registry, settings.key_sync_interval_s), name="key-sync")]
+        if settings.router.health_check_interval_s > 0:
+            await check_once(router, upstream, settings.router.health_check_timeout_s)
+            tasks.append(
+                asyncio.create_task(
+                    run_health_checks(
+                        router,
+                        upstream,
+                        settings.router.health_check_interval_s,
+                        settings.router.health_check_timeout_s,
+                    ),
+                    name="health-checks",
+                )
+            )
+        app.state.started = True
+        log.info(
+            "gateway ready: %d models, %d deployments, keys in %s, cache %s",
+            len(router.models),
+            len(router.all_deployments()),
+            store.db.description,
+            cache_description,
+        )
+        try:
+            yield
+        finally:
+            app.state.started = False
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            await usage.close()
+            await upstream.close()
+            if cache is not None:
+                await cache.close()
+            await store.close()
+
+    app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.started = False
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.router = router
+    app.state.key_store = store
+    app.state.registry = registry
+    app.state.usage = usage
+    app.state.guardrails = guardrails
+    app.state.cache_description = cache_description
+    app.state.proxy = ProxyService(
+        router=router,
+        upstream=upstream,
+        registry=registry,
+        usage=usage,
+        guardrails=guardrails,
+        metrics=metrics,
+        cache=cache,
+        cache_config=settings.cache,
+    )
+    install_error_handlers(app)
+    register_openai_routes(app)
+    app.include_router(keys.router)
+    app.include_router(health.router)
+    return build_middleware(
+        app,
+        [
+            lambda inner: RequestMetrics(
+                inner, requests=metrics.http_requests, seconds=metrics.http_seconds, routes=_METRIC_ROUTES
+            ),
+            lambda inner: BodySizeLimit(inner, max_bytes=settings.max_body_bytes),
+        ],
+    )

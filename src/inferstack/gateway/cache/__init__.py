@@ -1,0 +1,1 @@
+"""Exact-match response cache: in-memory LRU by default, Redis when configured."""

@@ -1,0 +1,36 @@
+"""In-process LRU response cache with a TTL."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+
+class MemoryCache:
+    def __init__(self, *, max_entries: int, ttl_s: float) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max = max_entries
+        self._ttl = ttl_s
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if time.monotonic() >= expires:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes) -> None:
+        self._entries[key] = (time.monotonic() + self._ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,77 @@
+"""Append-only, named schema migrations for the key store and usage log. Never edit one; add the next."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from inferstack.gateway.keys.database import Database
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+# The same SQL runs on SQLite and PostgreSQL: TEXT for JSON, DOUBLE PRECISION for money and epoch seconds.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_virtual_keys",
+        """CREATE TABLE virtual_keys (
+            token TEXT PRIMARY KEY,
+            key_name TEXT NOT NULL,
+            key_alias TEXT,
+            models TEXT NOT NULL,
+            max_budget DOUBLE PRECISION,
+            spend DOUBLE PRECISION NOT NULL DEFAULT 0,
+            rpm_limit INTEGER,
+            tpm_limit INTEGER,
+            expires_at DOUBLE PRECISION,
+            metadata TEXT NOT NULL,
+            guardrails TEXT NOT NULL,
+            revoked INTEGER NOT NULL DEFAULT 0,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+    Migration("0002_virtual_keys_updated_at", "CREATE INDEX virtual_keys_updated_at ON virtual_keys (updated_at)"),
+    Migration(
+        "0003_spend_logs",
+        """CREATE TABLE spend_logs (
+            request_id TEXT PRIMARY KEY,
+            token TEXT NOT NULL,
+            model TEXT NOT NULL,
+            deployment TEXT,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            spend DOUBLE PRECISION NOT NULL,
+            cache_hit INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            duration_ms DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+    Migration("0004_spend_logs_token_time", "CREATE INDEX spend_logs_token_time ON spend_logs (token, started_at)"),
+    Migration("0005_spend_logs_model_time", "CREATE INDEX spend_logs_model_time ON spend_logs (model, started_at)"),
+)
+
+
+async def migrate(db: Database) -> list[str]:
+    """Apply every migration not yet recorded, in order; returns the names applied now."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+    )
+    done = {row[0] for row in await db.fetchall("SELECT name FROM schema_migrations")}
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.name in done:
+            continue
+        await db.transaction(
+            [
+                (migration.sql, ()),
+                ("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (migration.name, time.time())),
+            ]
+        )
+        applied.append(migration.name)
+    return applied

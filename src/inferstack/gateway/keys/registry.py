@@ -1,0 +1,200 @@
+"""The hot-path view of virtual keys: authentication, model access, budget and RPM/TPM, all from memory.
+
+The store is consulted only for keys this process has not seen (negative results are cached briefly) and
+by a periodic sync that applies changes made elsewhere (CLI, other workers) and refreshes spend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+from inferstack.core.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from inferstack.gateway.keys.records import VirtualKey, key_token
+from inferstack.gateway.keys.store import KeyStore
+from inferstack.gateway.rolling_window import RollingWindow
+
+log = logging.getLogger(__name__)
+
+MASTER_TOKEN = "master"  # noqa: S105 - the usage-log identity of the master key, not a secret
+ANONYMOUS_TOKEN = "anonymous"  # noqa: S105 - usage-log identity when keys are not required
+_NEGATIVE_TTL_S = 5.0
+_NEGATIVE_MAX = 10_000
+
+
+class BudgetExceededError(InvalidRequestError):
+    default_code = "budget_exceeded"
+
+
+@dataclass
+class KeyState:
+    """A key plus what this process has counted for it since the last sync."""
+
+    record: VirtualKey
+    unflushed_spend: float = 0.0
+    requests: RollingWindow = field(default_factory=RollingWindow)
+    tokens: RollingWindow = field(default_factory=RollingWindow)
+
+    @property
+    def token(self) -> str:
+        return self.record.token
+
+    @property
+    def spend(self) -> float:
+        return self.record.spend + self.unflushed_spend
+
+    @property
+    def is_master(self) -> bool:
+        return self.record.token in {MASTER_TOKEN, ANONYMOUS_TOKEN}
+
+
+def _unlimited(token: str) -> KeyState:
+    return KeyState(VirtualKey(token=token, key_name=token))
+
+
+class KeyRegistry:
+    def __init__(self, store: KeyStore, *, master_key: str | None, require_keys: bool) -> None:
+        self._store = store
+        self._master_digest = bytes.fromhex(key_token(master_key)) if master_key else None
+        self._require_keys = require_keys
+        self._keys: dict[str, KeyState] = {}
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._master = _unlimited(MASTER_TOKEN)
+        self._anonymous = _unlimited(ANONYMOUS_TOKEN)
+        self._synced_at = 0.0
+
+    @property
+    def has_master_key(self) -> bool:
+        return self._master_digest is not None
+
+    async def load(self) -> None:
+        started = time.time()
+        for record in await self._store.list_keys(include_revoked=False):
+            self._keys[record.token] = KeyState(record)
+        self._synced_at = started
+
+    async def sync(self) -> None:
+        """Apply key changes made elsewhere and take their stored spend (our unflushed spend stays on top)."""
+        started = time.time()
+        for record in await self._store.changed_since(self._synced_at - 1.0):
+            self.apply(record)
+        self._synced_at = started
+
+    def apply(self, record: VirtualKey) -> None:
+        state = self._keys.get(record.token)
+        if record.revoked:
+            self._keys.pop(record.token, None)
+        elif state is None:
+            self._keys[record.token] = KeyState(record)
+            self._unknown.pop(record.token, None)
+        else:
+            # Spend only grows; a row read just before our own flush committed must not roll it back.
+            state.record = replace(record, spend=max(record.spend, state.record.spend))
+
+    def live_spend(self, token: str) -> float | None:
+        """Spend as enforced right now (stored + not yet written), for keys this process holds."""
+        state = self._keys.get(token)
+        return None if state is None else state.spend
+
+    def forget(self, token: str) -> None:
+        self._keys.pop(token, None)
+
+    def is_master(self, presented: str) -> bool:
+        return self._master_digest is not None and secrets.compare_digest(
+            bytes.fromhex(key_token(presented)), self._master_digest
+        )
+
+    async def authenticate(self, authorization: str | None) -> KeyState:
+        """The caller's key state from an `Authorization` header value; raises 401 on anything wrong."""
+        presented = _bearer(authorization)
+        if presented is None:
+            if not self._require_keys and self._master_digest is None:
+                return self._anonymous
+            raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
+        if self.is_master(presented):
+            return self._master
+        token = key_token(presented)
+        state = self._keys.get(token) or await self._lookup(token)
+        if state is None:
+            raise AuthenticationError("invalid API key")
+        if state.record.expired(time.time()):
+            raise AuthenticationError("API key expired", code="key_expired")
+        return state
+
+    async def _lookup(self, token: str) -> KeyState | None:
+        now = time.monotonic()
+        seen = self._unknown.get(token)
+        if seen is not None and now - seen < _NEGATIVE_TTL_S:
+            return None
+        record = await self._store.get(token)
+        if record is None or record.revoked:
+            self._unknown[token] = now
+            self._unknown.move_to_end(token)
+            while len(self._unknown) > _NEGATIVE_MAX:
+                self._unknown.popitem(last=False)
+            return None
+        state = self._keys.setdefault(token, KeyState(record))
+        return state
+
+    def admit(self, state: KeyState, model: str) -> None:
+        """Model access, budget, RPM and TPM for one request; counts the request when admitted."""
+        if state.is_master:
+            return
+        record = state.record
+        if not record.allows_model(model):
+            raise PermissionDeniedError(f"this key may not use model '{model}'", code="model_not_allowed")
+        if record.max_budget is not None and state.spend >= record.max_budget:
+            raise BudgetExceededError(
+                f"budget exceeded: spend ${state.spend:.6f} of max_budget ${record.max_budget:.6f}"
+            )
+        now = time.time()
+        if record.rpm_limit is not None and state.requests.total(now) >= record.rpm_limit:
+            wait = state.requests.seconds_until_below(record.rpm_limit, now)
+            raise RateLimitError(f"rate limit: {record.rpm_limit} requests per minute", retry_after=max(1.0, wait))
+        if record.tpm_limit is not None and state.tokens.total(now) >= record.tpm_limit:
+            wait = state.tokens.seconds_until_below(record.tpm_limit, now)
+            raise RateLimitError(
+                f"rate limit: {record.tpm_limit} tokens per minute", retry_after=max(1.0, wait), code="tpm_exceeded"
+            )
+        state.requests.add(1, now)
+
+    def charge(self, state: KeyState, tokens: int, spend: float) -> None:
+        """Count a finished request's tokens and cost (persisted by the usage writer)."""
+        if tokens:
+            state.tokens.add(tokens, time.time())
+        state.unflushed_spend += spend
+
+    def flushed(self, token: str, spend: float) -> None:
+        """The usage writer persisted `spend` for `token`: move it from unflushed to stored."""
+        state = self._keys.get(token)
+        if state is not None:
+            state.unflushed_spend -= spend
+            state.record = replace(state.record, spend=state.record.spend + spend)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+async def run_periodic_sync(registry: KeyRegistry, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await registry.sync()
+        except Exception as exc:  # noqa: BLE001 - a DB outage must not stop the gateway; retried next tick
+            log.warning("key sync failed: %s", exc)

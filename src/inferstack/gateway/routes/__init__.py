@@ -1,0 +1,1 @@
+"""HTTP routes of the gateway: thin handlers that take their services from `app.state`."""

@@ -1,0 +1,94 @@
+"""A deployment's runtime state: in-flight count, latency, failures, cool-down, health, and its own limits."""
+
+from __future__ import annotations
+
+import time
+
+from inferstack.gateway.rolling_window import RollingWindow
+from inferstack.gateway.settings import DeploymentConfig
+
+_LATENCY_ALPHA = 0.2
+
+
+class Deployment:
+    __slots__ = (
+        "config",
+        "consecutive_failures",
+        "cooldown_until",
+        "healthy",
+        "id",
+        "in_flight",
+        "last_error",
+        "latency_s",
+        "requests",
+        "tokens",
+        "upstream_auth",
+    )
+
+    def __init__(self, config: DeploymentConfig, deployment_id: str) -> None:
+        self.config = config
+        self.id = deployment_id
+        self.in_flight = 0
+        self.latency_s: float | None = None
+        self.consecutive_failures = 0
+        self.cooldown_until = 0.0
+        self.healthy = True
+        self.last_error: str | None = None
+        self.requests = RollingWindow()
+        self.tokens = RollingWindow()
+        key = config.api_key.get_secret_value() if config.api_key else None
+        self.upstream_auth = f"Bearer {key}" if key else None
+
+    def cooling_down(self, now: float) -> bool:
+        return now < self.cooldown_until
+
+    def usable(self, now: float) -> bool:
+        """Healthy, not cooling down, and under its own parallelism and RPM/TPM limits."""
+        if not self.healthy or now < self.cooldown_until:
+            return False
+        config = self.config
+        if config.max_parallel_requests is not None and self.in_flight >= config.max_parallel_requests:
+            return False
+        if config.rpm is not None and self.requests.total(now) >= config.rpm:
+            return False
+        return not (config.tpm is not None and self.tokens.total(now) >= config.tpm)
+
+    def started(self, now: float) -> None:
+        self.in_flight += 1
+        self.requests.add(1, now)
+
+    def succeeded(self, latency_s: float) -> None:
+        self.in_flight -= 1
+        self.consecutive_failures = 0
+        self.latency_s = (
+            latency_s
+            if self.latency_s is None
+            else (_LATENCY_ALPHA * latency_s + (1 - _LATENCY_ALPHA) * self.latency_s)
+        )
+
+    def failed(self, reason: str, *, allowed_fails: int, cooldown_s: float) -> bool:
+        """Record a failure; returns True when this failure starts a cool-down (circuit opens)."""
+        self.in_flight -= 1
+        self.consecutive_failures += 1
+        self.last_error = reason
+        if self.consecutive_failures >= allowed_fails and cooldown_s > 0:
+            self.cooldown_until = time.monotonic() + cooldown_s
+            self.consecutive_failures = 0
+            return True
+        return False
+
+    def finished_without_verdict(self) -> None:
+        """The attempt ended for a reason that says nothing about the deployment (client left, 4xx)."""
+        self.in_flight -= 1
+
+    def status(self, now: float) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "model": self.config.model,
+            "api_base": self.config.api_base,
+            "healthy": self.healthy,
+            "cooling_down_s": round(max(0.0, self.cooldown_until - now), 3),
+            "in_flight": self.in_flight,
+            "latency_ms": None if self.latency_s is None else round(self.latency_s * 1000, 3),
+            "last_error": self.last_error,
+        }

@@ -1,0 +1,73 @@
+"""Run the gateway under uvicorn: one process by default, or N worker processes sharing the port.
+
+Workers each hold their own in-memory limits and metrics; keys and spend are shared through the database
+(synced every `key_sync_interval_s`), and the response cache is shared when it is Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from inferstack.gateway.app import build_app
+from inferstack.gateway.config_file import load_gateway_settings
+from inferstack.gateway.keys.database import Database
+from inferstack.gateway.keys.migrations import migrate
+from inferstack.gateway.settings import GatewaySettings
+from inferstack.observability.logging import configure_logging
+from inferstack.observability.tracing import configure_tracing
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN_S = 30
+_WORKER_CONFIG = "_INFERSTACK_GATEWAY_WORKER_CONFIG"
+
+
+def _uvicorn_kwargs(settings: GatewaySettings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "lifespan": "on",
+    }
+
+
+def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: dict[str, Any]) -> int:
+    configure_tracing("gateway", settings.tracing)
+    if settings.workers == 1:
+        server = uvicorn.Server(uvicorn.Config(build_app(settings), **_uvicorn_kwargs(settings)))
+        server.run()
+        return 0 if server.started else 1
+    # Migrate once here so workers never race on the schema.
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    asyncio.run(_migrate(Database.open(url, settings.data_dir)))
+    os.environ[_WORKER_CONFIG] = json.dumps({"path": str(config_path) if config_path else None, "overrides": overrides})
+    uvicorn.run(
+        "inferstack.gateway.runner:worker_app", factory=True, workers=settings.workers, **_uvicorn_kwargs(settings)
+    )
+    return 0
+
+
+async def _migrate(db: Database) -> None:
+    try:
+        await migrate(db)
+    finally:
+        await db.close()
+
+
+def worker_app() -> Any:
+    """Factory each worker process calls: rebuild the same settings from the same file and env."""
+    spec = json.loads(os.environ[_WORKER_CONFIG])
+    path = Path(spec["path"]) if spec["path"] else None
+    settings, _ = load_gateway_settings(path, spec["overrides"], os.environ)
+    configure_logging(settings.log_level, service=f"gateway[{os.getpid()}]")
+    configure_tracing("gateway", settings.tracing)
+    return build_app(settings)

@@ -1,0 +1,116 @@
+"""Gateway settings: the `gateway` section of the stack config (or a LiteLLM proxy config), plus env.
+
+Declared once here; `config_file.py` turns LiteLLM's `model_list` / `litellm_settings` / `router_settings` /
+`general_settings` into these fields, so an existing LiteLLM config works unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from inferstack.core.settings import LayeredSettings
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DeploymentConfig(_Frozen):
+    """One upstream serving a public model name."""
+
+    model_name: str = Field(description="Public model name clients send.")
+    model: str = Field(description="Upstream model id (provider prefix such as 'hosted_vllm/' already removed).")
+    api_base: str = Field(description="Upstream OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    api_key: SecretStr | None = None
+    id: str | None = Field(default=None, description="Stable deployment id (defaults to model_name#index).")
+    weight: float = Field(default=1.0, gt=0)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_parallel_requests: int | None = Field(default=None, gt=0)
+    input_cost_per_token: float = Field(default=0.0, ge=0)
+    output_cost_per_token: float = Field(default=0.0, ge=0)
+    guardrails: tuple[str, ...] = ()
+
+    @field_validator("api_base")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("api_base must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class RouterConfig(_Frozen):
+    policy: str = Field(default="simple-shuffle", description="simple-shuffle | least-busy | latency-based-routing")
+    num_retries: int = Field(default=2, ge=0, le=10)
+    retry_backoff_s: float = Field(default=0.05, ge=0, description="First retry delay; doubles per retry, jittered.")
+    timeout_s: float = Field(default=600.0, gt=0, description="Default per-attempt upstream timeout.")
+    fallbacks: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="model -> models to try next.")
+    allowed_fails: int = Field(default=3, ge=1, description="Consecutive failures before a deployment cools down.")
+    cooldown_s: float = Field(default=30.0, ge=0)
+    health_check_interval_s: float = Field(default=15.0, ge=0, description="Active health checks; 0 disables.")
+    health_check_timeout_s: float = Field(default=3.0, gt=0)
+
+
+class CacheConfig(_Frozen):
+    enabled: bool = False
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: SecretStr | None = None
+    ttl_s: float = Field(default=600.0, gt=0)
+    max_entries: int = Field(default=10_000, gt=0, description="LRU size of the in-memory cache.")
+    cache_sampled: bool = Field(default=False, description="Also cache requests with temperature > 0.")
+    namespace: str = "inferstack"
+
+
+class GuardrailConfig(_Frozen):
+    name: str
+    kind: str = Field(default="pii", description="Registered guardrail kind.")
+    mode: Literal["pre_call", "post_call", "both"] = "pre_call"
+    action: Literal["block", "mask"] = "block"
+    entities: tuple[str, ...] = ()
+    default_on: bool = Field(default=False, description="Apply to every request, not only opted-in models/keys.")
+
+
+class GatewaySettings(LayeredSettings):
+    """Everything `inferstack gateway` needs; env prefix INFERSTACK_GATEWAY_, nested with `__`."""
+
+    model_config = SettingsConfigDict(env_prefix="INFERSTACK_GATEWAY_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: str = "info"
+    master_key: SecretStr | None = Field(default=None, description="Admin key; required for the key API.")
+    data_dir: Path = Path(".inferstack")
+    database_url: SecretStr | None = Field(
+        default=None, description="postgresql://… for PostgreSQL; default SQLite at <data_dir>/gateway.db."
+    )
+    require_keys: bool = Field(default=True, description="When false and no master key is set, the gateway is open.")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    model_list: tuple[DeploymentConfig, ...] = ()
+    router: RouterConfig = RouterConfig()
+    cache: CacheConfig = CacheConfig()
+    guardrails: tuple[GuardrailConfig, ...] = ()
+    usage_flush_interval_s: float = Field(default=1.0, gt=0)
+    key_sync_interval_s: float = Field(default=2.0, gt=0, description="How often key changes made elsewhere apply.")
+    tracing: Literal["none", "console"] = "none"
+
+    @field_validator("model_list")
+    @classmethod
+    def _unique_ids(cls, value: tuple[DeploymentConfig, ...]) -> tuple[DeploymentConfig, ...]:
+        ids = [d.id for d in value if d.id]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise ValueError(f"duplicate deployment ids: {sorted(duplicates)}")
+        return value
+
+    def public_models(self) -> list[str]:
+        return sorted({d.model_name for d in self.model_list})
+
+    def summary(self) -> dict[str, Any]:
+        """The effective settings with secrets masked (SecretStr dumps as '**********')."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,69 @@
+"""Relays an upstream SSE stream event by event, reading usage as it passes and hiding what we injected.
+
+Events are forwarded as soon as they are complete (an event is a block ending in a blank line). Only events
+that mention `"usage"` are parsed, so the relay costs a byte search per event on the common path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+_SEPARATOR = b"\n\n"
+
+
+@dataclass
+class RelayState:
+    usage: dict[str, Any] | None = None
+    done: bool = False
+    events: list[bytes] = field(default_factory=list)
+
+
+def _event_payload(event: bytes) -> bytes | None:
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            return line[5:].strip()
+    return None
+
+
+async def relay_events(
+    chunks: AsyncIterator[bytes], state: RelayState, *, hide_usage_chunk: bool
+) -> AsyncIterator[bytes]:
+    """Yield complete SSE events (each ending in a blank line) from raw upstream chunks."""
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk.replace(b"\r\n", b"\n")
+        if _SEPARATOR not in pending:
+            continue
+        *complete, pending = pending.split(_SEPARATOR)
+        out = []
+        for event in complete:
+            if not event.strip():
+                continue
+            if b'"usage"' in event:
+                payload = _event_payload(event)
+                if payload is not None and payload != b"[DONE]":
+                    parsed = orjson.loads(payload)
+                    if isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
+                        state.usage = parsed["usage"]
+                        if hide_usage_chunk and not parsed.get("choices"):
+                            continue
+            elif event.startswith(b"data: [DONE]"):
+                state.done = True
+            out.append(event + _SEPARATOR)
+        if out:
+            yield b"".join(out)
+    if pending.strip():
+        yield pending + _SEPARATOR
+
+
+def parse_event(event: bytes) -> dict[str, Any] | None:
+    """The JSON object of one `data:` event, or None for [DONE] / comments."""
+    payload = _event_payload(event)
+    if payload is None or payload == b"[DONE]":
+        return None
+    parsed = orjson.loads(payload)
+    return parsed if isinstance(parsed, dict) else None

@@ -1,0 +1,33 @@
+"""OpenTelemetry tracing setup. Spans are created with the OTel API everywhere; this installs a provider.
+
+`none` keeps the API's no-op tracer (near-zero cost); `console` prints finished spans to stdout. An OTLP
+exporter can be added by installing `opentelemetry-exporter-otlp` and using the standard OTEL_* env vars.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+_configured = False
+
+
+def configure_tracing(service: str, exporter: str) -> None:
+    """Install a tracer provider once per process: `none` or `console`."""
+    global _configured
+    if exporter == "none" or _configured:
+        return
+    if exporter != "console":
+        raise ValueError(f"unknown tracing exporter '{exporter}'; use none or console")
+    install_exporter(service, ConsoleSpanExporter())
+
+
+def install_exporter(service: str, exporter: SpanExporter) -> TracerProvider:
+    global _configured
+    provider = TracerProvider(resource=Resource.create({"service.name": f"inferstack-{service}"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return provider
