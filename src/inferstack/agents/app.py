@@ -1,0 +1,208 @@
+"""Assemble the agent API: services from settings and injected dependencies, routes, error handling, middleware.
+
+`AgentDependencies` carries what comes from the `knowledge` section (vector store, embedder, ingestion runner),
+so tests can inject an in-memory store and a fake embedder while the CLI builds the real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from inferstack import __version__
+from inferstack.agents import routes
+from inferstack.agents.agentic import AgenticRunner
+from inferstack.agents.chat_model import ChatModel
+from inferstack.agents.health import HealthProbe
+from inferstack.agents.ingest_jobs import IngestionRunner, IngestJobs
+from inferstack.agents.judge import LlmContextPrecisionJudge
+from inferstack.agents.knowledge import KnowledgeBase
+from inferstack.agents.mcp_tools import McpToolClient
+from inferstack.agents.metrics import AgentMetrics
+from inferstack.agents.output_files import OutputFiles
+from inferstack.agents.relevance import RelevanceGrader
+from inferstack.agents.routing import Thresholds
+from inferstack.agents.service import QueryDefaults, QueryRunner, QueryService
+from inferstack.agents.sessions import SessionStore
+from inferstack.agents.settings import AgentSettings
+from inferstack.agents.state import AgentState
+from inferstack.agents.supervisor import AnswerLimits, Supervisor
+from inferstack.agents.time_sensitivity import TimeSensitivityDetector
+from inferstack.agents.toolset import ToolServices
+from inferstack.agents.web_search import WebSearch, WebSearcher
+from inferstack.http.errors import install_error_handlers
+from inferstack.http.middleware import (
+    BearerAuth,
+    BodySizeLimit,
+    Middleware,
+    RequestMetrics,
+    build_middleware,
+    key_digest,
+)
+from inferstack.retrieval.embedders.base import Embedder
+from inferstack.retrieval.stores.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/health", "/metrics")
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class AgentDependencies:
+    """What the agent gets from the knowledge configuration; `close` releases anything else they hold."""
+
+    store: VectorStore
+    embedder: Embedder
+    ingest: IngestionRunner
+    default_ingest_roots: tuple[Path, ...] = ()
+    summary: dict[str, Any] = field(default_factory=dict)
+    close: Callable[[], Awaitable[None]] = _nothing
+
+
+def config_summary(settings: AgentSettings, knowledge: dict[str, Any]) -> dict[str, Any]:
+    """The configuration worth showing on GET /status: no keys, only whether they are set."""
+    return {
+        "mode": settings.mode,
+        "model": settings.model,
+        "model_base_url": settings.model_base_url,
+        "upstream_api_key_set": settings.api_key is not None,
+        "server_api_key_required": settings.server_api_key is not None,
+        "top_k": settings.top_k,
+        "max_tokens": settings.max_tokens,
+        "relevance": settings.relevance.model_dump(),
+        "session_turns": settings.session_turns,
+        "max_sessions": settings.max_sessions,
+        "web_search_url": settings.web_search_url or None,
+        "filesystem_url": settings.filesystem_url or None,
+        "output_dir": str(settings.output_dir),
+        "knowledge": knowledge,
+    }
+
+
+def _mcp_clients(settings: AgentSettings) -> dict[str, McpToolClient]:
+    clients: dict[str, McpToolClient] = {}
+    timeouts = settings.timeouts
+    for name, url in (("web_search", settings.web_search_url), ("filesystem", settings.filesystem_url)):
+        if url:
+            clients[name] = McpToolClient(url, name=name, timeout_s=timeouts.tool_s, health_timeout_s=timeouts.health_s)
+    return clients
+
+
+def _runner(
+    settings: AgentSettings,
+    chat: ChatModel,
+    knowledge: KnowledgeBase,
+    sessions: SessionStore,
+    mcp: dict[str, McpToolClient],
+    web: WebSearcher | None,
+) -> QueryRunner:
+    if web is None and "web_search" in mcp:
+        web = WebSearch(mcp["web_search"])
+    relevance = settings.relevance
+    if settings.mode == "agentic":
+        files = OutputFiles(mcp["filesystem"]) if "filesystem" in mcp else None
+        services = ToolServices(
+            knowledge=knowledge,
+            relevance_threshold=relevance.threshold,
+            max_context_chars=settings.max_context_chars,
+            web=web,
+            files=files,
+        )
+        return AgenticRunner(chat=chat, services=services, sessions=sessions, max_turns=settings.agentic_max_turns)
+    judge = (
+        LlmContextPrecisionJudge(chat, max_chunk_chars=settings.max_context_chars) if relevance.judge == "llm" else None
+    )
+    return Supervisor(
+        chat=chat,
+        knowledge=knowledge,
+        grader=RelevanceGrader(judge, judge_weight=relevance.judge_weight, judge_chunks=relevance.judge_chunks),
+        detector=TimeSensitivityDetector(settings.time_sensitive_terms),
+        sessions=sessions,
+        thresholds=Thresholds(relevant=relevance.threshold, hybrid=relevance.hybrid_threshold),
+        limits=AnswerLimits(max_context_chars=settings.max_context_chars),
+        web=web,
+    )
+
+
+def build_app(
+    settings: AgentSettings,
+    deps: AgentDependencies,
+    *,
+    chat_client: openai.AsyncOpenAI | None = None,
+    web: WebSearcher | None = None,
+) -> ASGIApp:
+    """The agent ASGI app; `web` replaces the web-search MCP client (any `WebSearcher`)."""
+    metrics = AgentMetrics()
+    chat = ChatModel(settings, chat_client)
+    knowledge = KnowledgeBase(deps.store, deps.embedder)
+    sessions = SessionStore(max_turns=settings.session_turns, max_sessions=settings.max_sessions)
+    mcp = _mcp_clients(settings)
+    service = QueryService(
+        _runner(settings, chat, knowledge, sessions, mcp, web),
+        sessions,
+        metrics,
+        QueryDefaults(top_k=settings.top_k, timeout_s=settings.timeouts.query_s),
+    )
+    jobs = IngestJobs(deps.ingest, metrics, max_jobs=settings.max_ingest_jobs, on_success=knowledge.mark_updated)
+    http = httpx.AsyncClient()
+    upstream_key = settings.api_key.get_secret_value() if settings.api_key else None
+    health = HealthProbe(
+        http=http,
+        models_url=settings.model_base_url,
+        api_key=upstream_key,
+        store=deps.store,
+        mcp_servers=mcp,
+        timeout_s=settings.timeouts.health_s,
+    )
+    state = AgentState(
+        service=service,
+        sessions=sessions,
+        knowledge=knowledge,
+        jobs=jobs,
+        health=health,
+        metrics=metrics,
+        ingest_roots=tuple(settings.ingest_roots) or deps.default_ingest_roots,
+        summary=config_summary(settings, deps.summary),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        log.info("agent ready: mode=%s model=%s at %s", settings.mode, settings.model, settings.model_base_url)
+        try:
+            yield
+        finally:
+            await jobs.close()
+            await chat.close()
+            await http.aclose()
+            await deps.embedder.close()
+            await deps.store.close()
+            await deps.close()
+
+    api = FastAPI(title="inferstack agent", version=__version__, lifespan=lifespan)
+    api.state.agent = state
+    api.include_router(routes.router)
+    install_error_handlers(api)
+
+    layers: list[Middleware] = [
+        lambda app: RequestMetrics(
+            app, requests=metrics.requests, seconds=metrics.request_seconds, routes=routes.ROUTE_PATHS
+        ),
+        lambda app: BodySizeLimit(app, max_bytes=settings.max_body_bytes),
+    ]
+    if settings.server_api_key is not None:
+        digest = key_digest(settings.server_api_key.get_secret_value())
+        layers.append(lambda app: BearerAuth(app, key_digests=[digest], public_paths=PUBLIC_PATHS))
+    return build_middleware(api, layers)

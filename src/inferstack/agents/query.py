@@ -1,0 +1,126 @@
+"""What a query is and what answering it produces: the request, its sources, timings and streamed events.
+
+Framework-free dataclasses shared by the supervisor, the agentic runner and the HTTP routes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferstack.agents.relevance import RelevanceGrade
+from inferstack.agents.routing import Route
+
+SNIPPET_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str
+    session_id: str
+    top_k: int
+    use_web_search: bool | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage the answer was given from: a knowledge chunk or a web result."""
+
+    kind: str  # "knowledge" | "web"
+    source: str
+    snippet: str
+    score: float
+    chunk_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"source": self.source, "snippet": self.snippet, "score": self.score, "kind": self.kind}
+        if self.chunk_id is not None:
+            body["chunk_id"] = self.chunk_id
+        if self.metadata:
+            body["metadata"] = dict(self.metadata)
+        return body
+
+
+class StageClock:
+    """Milliseconds spent per stage of one query; stages that did not run report 0."""
+
+    STAGES = ("retrieval", "grading", "web_search", "generation")
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self.ms: dict[str, float] = dict.fromkeys(self.STAGES, 0.0)
+
+    def add(self, stage: str, started: float) -> float:
+        elapsed = (time.perf_counter() - started) * 1000.0
+        self.ms[stage] += elapsed
+        return elapsed
+
+    def as_dict(self) -> dict[str, float]:
+        body = {f"{stage}_ms": round(value, 1) for stage, value in self.ms.items()}
+        body["total_ms"] = round((time.perf_counter() - self._started) * 1000.0, 1)
+        return body
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """Decided before the answer is generated: streamed first."""
+
+    route: Route
+    sources: tuple[Source, ...]
+    relevance: RelevanceGrade | None
+    session_id: str
+    time_sensitive: str | None
+    warnings: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "route": self.route.value,
+            "sources": [source.as_dict() for source in self.sources],
+            "relevance": None if self.relevance is None else round(self.relevance.score, 4),
+            "relevance_detail": relevance_dict(self.relevance),
+            "session_id": self.session_id,
+            "time_sensitive": self.time_sensitive,
+            "warnings": list(self.warnings),
+        }
+
+
+def relevance_dict(grade: RelevanceGrade | None) -> dict[str, Any] | None:
+    if grade is None:
+        return None
+    return {
+        "score": round(grade.score, 4),
+        "similarity": round(grade.similarity, 4),
+        "precision": None if grade.precision is None else round(grade.precision, 4),
+        "method": grade.method,
+    }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    answer: str
+    plan: QueryPlan
+    timings: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, **self.plan.as_dict(), "timings": self.timings}
+
+
+@dataclass(frozen=True)
+class PlanEvent:
+    plan: QueryPlan
+
+
+@dataclass(frozen=True)
+class DeltaEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    result: QueryResult
+
+
+QueryEvent = PlanEvent | DeltaEvent | DoneEvent

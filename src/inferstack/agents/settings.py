@@ -1,0 +1,104 @@
+"""Settings of `inferstack agent` (YAML section `agent`, env prefix `INFERSTACK_AGENT_`, nested with `__`).
+
+The knowledge store and embedding model are configured in the `knowledge` section, owned by ingestion; this
+section covers the API, the chat model, orchestration thresholds, sessions and the MCP servers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from inferstack.core.settings import LayeredSettings
+
+AgentMode = Literal["supervisor", "agentic"]
+
+
+class RelevanceSettings(BaseModel):
+    """How retrieved chunks are graded before the supervisor trusts them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Relevance at or above which the knowledge base answers on its own.",
+    )
+    hybrid_threshold: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="Relevance at or above which a below-threshold answer mixes knowledge with web results.",
+    )
+    judge: Literal["off", "llm"] = Field(
+        default="off",
+        description="'llm' adds a context-precision judgement by the chat model (needs a capable model).",
+    )
+    judge_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Weight of the judge's precision in the combined score."
+    )
+    judge_chunks: int = Field(default=3, ge=1, le=10, description="How many top chunks the judge reads.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RelevanceSettings:
+        if self.hybrid_threshold > self.threshold:
+            raise ValueError("hybrid_threshold must not exceed threshold")
+        return self
+
+
+class TimeoutSettings(BaseModel):
+    """Seconds each dependency may take before the call counts as failed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_s: float = Field(default=60.0, gt=0, description="One chat completion through the gateway.")
+    tool_s: float = Field(default=20.0, gt=0, description="One MCP tool call.")
+    health_s: float = Field(default=2.0, gt=0, description="One dependency probe of GET /health.")
+    query_s: float = Field(default=120.0, gt=0, description="A whole /query request.")
+
+
+class AgentSettings(LayeredSettings):
+    model_config = SettingsConfigDict(env_prefix="INFERSTACK_AGENT_", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    model_base_url: str = Field(
+        default="http://127.0.0.1:4000/v1", description="OpenAI-compatible base URL (the gateway)."
+    )
+    model: str = Field(default="smollm2-135m-instruct", description="Chat model id at model_base_url.")
+    api_key: SecretStr | None = Field(default=None, description="Key the agent sends upstream (the gateway's).")
+    server_api_key: SecretStr | None = Field(default=None, description="Bearer key clients must send, if set.")
+    mode: AgentMode = Field(
+        default="supervisor",
+        description="'supervisor': orchestration enforced in code; 'agentic': the model drives the tools.",
+    )
+    top_k: int = Field(default=5, ge=1, le=20)
+    max_tokens: int = Field(default=256, ge=1, le=8192, description="Cap on each answer's completion tokens.")
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    max_context_chars: int = Field(
+        default=600, ge=50, description="Each retrieved chunk or web result is cut to this many characters."
+    )
+    relevance: RelevanceSettings = Field(default_factory=RelevanceSettings)
+    time_sensitive_terms: list[str] = Field(
+        default_factory=list, description="Extra words or phrases that send a question to web search."
+    )
+    session_turns: int = Field(default=4, ge=0, le=100, description="Question/answer pairs kept per session.")
+    max_sessions: int = Field(default=1000, ge=1, description="Sessions kept; the least recently used goes first.")
+    agentic_max_turns: int = Field(default=6, ge=1, le=50, description="Model calls per query in agentic mode.")
+    web_search_url: str = Field(default="http://127.0.0.1:8001/mcp", description="Web-search MCP; empty disables.")
+    filesystem_url: str = Field(default="http://127.0.0.1:8002/mcp", description="Filesystem MCP; empty disables.")
+    output_dir: Path = Field(default=Path("output"), description="Where file_write may write (the filesystem root).")
+    data_dir: Path | None = Field(default=None, description="Overrides the knowledge store's data directory.")
+    ingest_roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories POST /ingest may read; empty means the knowledge documents dir and the sample.",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_ingest_jobs: int = Field(default=100, ge=1, description="Finished ingest jobs remembered for GET.")
+    model_max_retries: int = Field(default=1, ge=0, le=5)
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    log_level: str = "INFO"
