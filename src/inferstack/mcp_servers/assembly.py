@@ -1,0 +1,104 @@
+"""What every inferstack MCP server shares: the HTTP app (MCP at `/mcp`, `GET /health`, `GET /metrics`) and
+running it over streamable HTTP (uvicorn, graceful SIGTERM) or over stdio.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import uvicorn
+from anyio import CancelScope
+from mcp.server import MCPServer
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from inferstack.http.responses import json_response
+from inferstack.mcp_servers.tool_calls import ToolCalls
+
+log = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+GRACEFUL_SHUTDOWN_S = 10
+
+# (ready, details): details are merged into the /health body; never put secrets in them.
+HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class McpService:
+    """One MCP server ready to run: its SDK server, its tool-call metrics and its readiness probe."""
+
+    name: str
+    server: MCPServer[Any]
+    tool_calls: ToolCalls
+    health: HealthProbe
+
+
+def build_http_app(service: McpService, *, host: str) -> Starlette:
+    """The ASGI app: MCP streamable HTTP at `/mcp` plus `/health` and `/metrics`. Build it once per service."""
+
+    async def health(_: Request) -> Response:
+        ready, details = service.health()
+        body = {"status": "ok" if ready else "unavailable", "service": service.name, **details}
+        return json_response(body, status_code=200 if ready else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(service.tool_calls.render(), media_type=CONTENT_TYPE_LATEST)
+
+    service.server.custom_route("/health", methods=["GET"])(health)
+    service.server.custom_route("/metrics", methods=["GET"])(metrics)
+    # On a loopback host the SDK also turns on DNS-rebinding protection (Host and Origin must be loopback).
+    return service.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+
+
+def run_http(service: McpService, *, host: str, port: int) -> int:
+    """Serve until SIGTERM or SIGINT; open requests get `GRACEFUL_SHUTDOWN_S` seconds to finish."""
+    config = uvicorn.Config(
+        build_http_app(service, host=host),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        lifespan="on",
+    )
+    log.info("%s MCP server: http://%s:%d%s", service.name, host, port, MCP_PATH)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def log_to_stderr() -> None:
+    """Move stdout log handlers to stderr: over stdio, stdout carries the protocol and nothing else."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
+def run_stdio(service: McpService) -> int:
+    """Serve one client over stdin/stdout until stdin closes, or SIGTERM / SIGINT."""
+    log.info("%s MCP server on stdio", service.name)
+    anyio.run(_serve_stdio, service.server)
+    return 0
+
+
+async def _serve_stdio(server: MCPServer[Any]) -> None:
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_cancel_on_signal, tasks.cancel_scope)
+        await server.run_stdio_async()
+        tasks.cancel_scope.cancel()
+
+
+async def _cancel_on_signal(scope: CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for received in signals:
+            log.info("%s received; stopping", signal.Signals(received).name)
+            scope.cancel()
+            return
