@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: install up serve test test-unit lint format bench clean
+.PHONY: install up serve test test-unit test-services lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -35,7 +35,11 @@ format: install
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: lint
+# Redis and PostgreSQL for the gateway's cache and key-store tests (installed/started if missing).
+test-services:
+	scripts/test-services.sh
+
+test: lint test-services
 	$(BIN)/pytest -q
 
 test-unit: install

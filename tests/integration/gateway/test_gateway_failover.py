@@ -1,0 +1,106 @@
+"""Retries, fallbacks, cool-down and health checks with real upstream processes that fail or die."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.gateway import MASTER_KEY, control, deployment, fake_upstream, gateway_process, upstream_stats
+
+HEADERS = {"Authorization": f"Bearer {MASTER_KEY}"}
+
+
+def _chat(base_url: str, model: str, text: str = "hi", **extra: Any) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+    return httpx.post(base_url + "/v1/chat/completions", json=body, headers=HEADERS, timeout=30)
+
+
+def test_upstream_killed_mid_load_loses_no_request(tmp_path: Path) -> None:
+    with fake_upstream(tmp_path, "a") as a, fake_upstream(tmp_path, "b") as b:
+        config = {
+            "model_list": [deployment("ha", a), deployment("ha", b)],
+            "router": {
+                "num_retries": 2,
+                "retry_backoff_s": 0.01,
+                "cooldown_s": 60,
+                "allowed_fails": 1,
+                "health_check_interval_s": 0,
+            },
+        }
+        with gateway_process(tmp_path, config) as gateway:
+            stop_at = threading.Event()
+
+            def one(i: int) -> int:
+                if i == 60:
+                    a.process.send_signal(signal.SIGKILL)
+                    stop_at.set()
+                return _chat(gateway.base_url, "ha", f"n{i}").status_code
+
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(one, range(300)))
+            assert stop_at.is_set()
+            assert codes == [200] * 300, f"client-visible errors: {[c for c in codes if c != 200]}"
+            health = httpx.get(gateway.base_url + "/health/readiness").json()["models"]["ha"]
+            dead = next(d for d in health if d["api_base"].startswith(a.base_url))
+            assert dead["cooling_down_s"] > 0 and "cannot connect" in (dead["last_error"] or "")
+            assert upstream_stats(b)["requests"] > 0
+
+
+def test_fallback_to_another_model_then_clear_error_when_all_fail(tmp_path: Path) -> None:
+    with fake_upstream(tmp_path, "primary") as primary, fake_upstream(tmp_path, "backup") as backup:
+        config = {
+            "model_list": [deployment("main", primary, api_key="sk-upstream-secret"), deployment("spare", backup)],
+            "router": {
+                "num_retries": 1,
+                "retry_backoff_s": 0.01,
+                "fallbacks": {"main": ["spare"]},
+                "health_check_interval_s": 0,
+                "allowed_fails": 100,
+            },
+        }
+        with gateway_process(tmp_path, config) as gateway:
+            control(primary, fail=500)
+            answered = _chat(gateway.base_url, "main", "route me")
+            assert answered.status_code == 200
+            assert answered.json()["choices"][0]["message"]["content"] == "[backup] route me"
+            assert upstream_stats(primary)["requests"] == 2, "one try plus one retry before falling back"
+            control(backup, fail=429)
+            failed = _chat(gateway.base_url, "main")
+            assert failed.status_code == 502
+            error = failed.json()["error"]
+            assert "HTTP 500" in error["message"] and "HTTP 429" in error["message"]
+            assert "sk-upstream-secret" not in failed.text and "sk-upstream-secret" not in gateway.log()
+            # A 4xx from the upstream is the client's problem: passed through, never retried.
+            control(primary, fail=400)
+            control(backup, fail=None)
+            before = upstream_stats(primary)["requests"]
+            rejected = _chat(gateway.base_url, "main")
+            assert rejected.status_code == 400 and upstream_stats(primary)["requests"] == before + 1
+
+
+def test_active_health_checks_take_a_deployment_out_and_back(tmp_path: Path) -> None:
+    with fake_upstream(tmp_path, "a") as a:
+        config = {
+            "model_list": [deployment("solo", a)],
+            "router": {"num_retries": 0, "health_check_interval_s": 0.3, "health_check_timeout_s": 1},
+        }
+        with gateway_process(tmp_path, config) as gateway:
+            control(a, fail=503)
+            deadline = time.monotonic() + 10
+            while httpx.get(gateway.base_url + "/health/readiness").status_code != 503:
+                assert time.monotonic() < deadline, "health check never marked the deployment down"
+                time.sleep(0.1)
+            refused = _chat(gateway.base_url, "solo")
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_healthy_deployment"
+            assert "Retry-After" in refused.headers
+            control(a, fail=None)
+            while httpx.get(gateway.base_url + "/health/readiness").status_code != 200:
+                assert time.monotonic() < deadline + 10, "deployment never came back"
+                time.sleep(0.1)
+            assert _chat(gateway.base_url, "solo").status_code == 200

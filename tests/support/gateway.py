@@ -1,0 +1,154 @@
+"""Start fake upstreams, real Redis and the real `inferstack gateway` for gateway tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.processes import (
+    REPO_ROOT,
+    RunningProcess,
+    child_env,
+    free_port,
+    inferstack_process,
+    stop,
+    wait_healthy,
+)
+
+MASTER_KEY = "sk-test-master-key"
+
+
+@contextmanager
+def fake_upstream(log_dir: Path, name: str) -> Iterator[RunningProcess]:
+    port = free_port()
+    log_path = log_dir / f"upstream-{name}-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fake_upstream", "--port", str(port), "--name", name],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=child_env(),
+            cwd=REPO_ROOT,
+        )
+        proc = RunningProcess(process, f"http://127.0.0.1:{port}", log_path)
+        try:
+            wait_healthy(proc, "/health", timeout=30)
+            yield proc
+        finally:
+            stop(proc)
+
+
+def control(upstream: RunningProcess, **changes: Any) -> None:
+    httpx.post(upstream.base_url + "/_control", json=changes, timeout=5).raise_for_status()
+
+
+def upstream_stats(upstream: RunningProcess) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(upstream.base_url + "/_stats", timeout=5).json()
+    return stats
+
+
+@contextmanager
+def redis_server(log_dir: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: run `make test-services` (make test does)"
+    port = free_port()
+    log_path = log_dir / f"redis-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            import redis
+
+            client = redis.Redis(port=port)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def database_url() -> str:
+    path = REPO_ROOT / ".test-database-url"
+    assert path.exists(), "PostgreSQL is not prepared: run `make test-services` (make test does)"
+    return path.read_text().strip()
+
+
+def write_config(path: Path, gateway: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump({"gateway": gateway}))
+    return path
+
+
+@contextmanager
+def gateway_process(
+    tmp: Path,
+    config: dict[str, Any] | Path,
+    *,
+    master_key: str | None = MASTER_KEY,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[RunningProcess]:
+    config_path = config if isinstance(config, Path) else write_config(tmp / "gateway.yaml", config)
+    env = child_env(**(extra_env or {}))
+    if master_key:
+        env["INFERSTACK_GATEWAY_MASTER_KEY"] = master_key
+    with inferstack_process(
+        ["gateway", "--config", str(config_path), "--data-dir", str(tmp / "data")],
+        log_dir=tmp,
+        health_path="/health/readiness",
+        env=env,
+        timeout=60,
+    ) as proc:
+        yield proc
+
+
+def deployment(name: str, upstream: RunningProcess, **extra: Any) -> dict[str, Any]:
+    return {"model_name": name, "model": "fake", "api_base": upstream.base_url + "/v1", **extra}
+
+
+def admin(gateway: RunningProcess, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    return httpx.request(method, gateway.base_url + path, headers=headers, timeout=30, **kwargs)
+
+
+def new_key(gateway: RunningProcess, **fields: Any) -> str:
+    response = admin(gateway, "POST", "/key/generate", json=fields)
+    assert response.status_code == 200, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+__all__ = [
+    "MASTER_KEY",
+    "RunningProcess",
+    "admin",
+    "control",
+    "database_url",
+    "deployment",
+    "fake_upstream",
+    "gateway_process",
+    "new_key",
+    "redis_server",
+    "stop",
+    "upstream_stats",
+    "wait_healthy",
+    "write_config",
+]
