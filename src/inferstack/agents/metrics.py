@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
@@ -44,10 +46,12 @@ class AgentMetrics:
         )
         self.ingest_jobs_running = Gauge("inferstack_agent_ingest_jobs_running", "Ingest jobs running", registry=r)
 
-    def observe_timings(self, timings: dict[str, float]) -> None:
-        for key, value in timings.items():
-            if value > 0 and key.endswith("_ms"):
-                self.stage_seconds.labels(key.removesuffix("_ms")).observe(value / 1000.0)
+    def observe_timings(self, timings: dict[str, float], stages: Sequence[str]) -> None:
+        """Observe `<stage>_ms` for each of `stages` that ran (a stage that did not run reports 0)."""
+        for stage in stages:
+            value = timings.get(f"{stage}_ms", 0.0)
+            if value > 0:
+                self.stage_seconds.labels(stage).observe(value / 1000.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -110,7 +110,10 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class PlanEvent:
+    """The plan, with the milliseconds spent so far by the stages that produced it."""
+
     plan: QueryPlan
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

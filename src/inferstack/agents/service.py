@@ -17,6 +17,9 @@ from inferstack.agents.query import DoneEvent, PlanEvent, Query, QueryEvent, Que
 from inferstack.agents.sessions import SessionStore
 from inferstack.core.errors import InferstackError, OverloadedError, UpstreamError
 
+PLAN_STAGES = ("retrieval", "grading", "web_search")
+DONE_STAGES = ("generation", "total")
+
 
 class QueryTimeoutError(InferstackError):
     status_code = 504
@@ -88,12 +91,13 @@ class QueryService:
                 async for event in events:
                     if isinstance(event, PlanEvent):
                         route = event.plan.route.value
+                        self.metrics.observe_timings(event.timings, PLAN_STAGES)
                         if any(w.startswith("web search unavailable") for w in event.plan.warnings):
                             self.metrics.web_search_failures.inc()
                     if isinstance(event, DoneEvent):
                         done = True
                         self.metrics.queries.labels(route, "ok").inc()
-                        self.metrics.observe_timings(event.result.timings)
+                        self.metrics.observe_timings(event.result.timings, DONE_STAGES)
                     yield event
         except BaseException as exc:
             if not done:

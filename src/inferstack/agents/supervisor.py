@@ -140,7 +140,7 @@ class Supervisor:
         clock = StageClock()
         history = self.sessions.history(query.session_id)
         plan, hits, web = await self._plan(query, history, clock)
-        yield PlanEvent(plan)
+        yield PlanEvent(plan, clock.as_dict())
 
         parts: list[str] = []
         if plan.route is Route.NONE:

@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 Reply = Callable[[dict[str, Any]], str]
+ToolCall = dict[str, Any]  # {"name": ..., "arguments": {...}}
 
 
 def _default_reply(body: dict[str, Any]) -> str:
@@ -24,6 +25,7 @@ class FakeChatUpstream:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.reply: Reply = _default_reply
+        self.script: list[str | ToolCall] = []  # when non-empty, each request pops its reply from here
         self.fail_status: int | None = None
         self.token_delay_s = 0.0
         self.streams_started = 0
@@ -63,7 +65,10 @@ class FakeChatUpstream:
         if self.fail_status is not None:
             error = {"error": {"message": "fake upstream failure", "type": "server_error", "code": None}}
             return web.json_response(error, status=self.fail_status)
-        text = self.reply(body)
+        scripted = self.script.pop(0) if self.script else None
+        if isinstance(scripted, dict):
+            return await self._tool_call(request, body, scripted)
+        text = scripted if scripted is not None else self.reply(body)
         words = text.split(" ")
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
@@ -90,6 +95,19 @@ class FakeChatUpstream:
             self.streams_cut += 1
             raise
         self.streams_finished += 1
+        return response
+
+    async def _tool_call(self, request: web.Request, body: dict[str, Any], call: ToolCall) -> web.StreamResponse:
+        assert body.get("stream"), "tool calls are only scripted for streaming requests"
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        function = {"name": call["name"], "arguments": orjson.dumps(call["arguments"]).decode()}
+        delta = {
+            "tool_calls": [{"index": 0, "id": f"call_{len(self.requests)}", "type": "function", "function": function}]
+        }
+        await response.write(self._chunk(delta))
+        await response.write(self._chunk({}, "tool_calls"))
+        await response.write(b"data: [DONE]\n\n")
         return response
 
     @staticmethod
