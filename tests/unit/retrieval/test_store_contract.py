@@ -16,6 +16,8 @@ from inferstack.retrieval.embedders.fake import FakeEmbedder
 from inferstack.retrieval.stores.base import Chunk, VectorStore, VectorStoreError
 from inferstack.retrieval.stores.memory import InMemoryVectorStore
 from inferstack.retrieval.stores.milvus import MilvusConfig, MilvusVectorStore
+from inferstack.retrieval.stores.opensearch import OpenSearchConfig, OpenSearchVectorStore
+from tests.support.fake_opensearch import FakeOpenSearchServer
 
 DIM = 32
 EMBEDDER = FakeEmbedder(DIM)
@@ -32,8 +34,14 @@ def _milvus(tmp_path: Path) -> Any:
 STORES: dict[str, Callable[[Path], Any]] = {"memory": _memory, "milvus": _milvus}
 
 
-@pytest_asyncio.fixture(params=sorted(STORES), loop_scope="function")
+@pytest_asyncio.fixture(params=[*sorted(STORES), "opensearch"], loop_scope="function")
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
+    if request.param == "opensearch":
+        async with FakeOpenSearchServer() as server:
+            instance = OpenSearchVectorStore(OpenSearchConfig(url=server.url, index="contract", dimension=DIM))
+            yield instance
+            await instance.close()
+        return
     instance = STORES[request.param](tmp_path)
     yield instance
     await instance.close()
