@@ -29,6 +29,7 @@ from inferstack.gateway.upstream import OpenAIUpstream, UpstreamFailure
 from inferstack.gateway.usage_writer import UsageWriter
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import BodySizeLimit, RequestMetrics, build_middleware
+from inferstack.observability.tracing import shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
             if cache is not None:
                 await cache.close()
             await store.close()
+            shutdown_tracing()
 
     app = FastAPI(title="inferstack gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.started = False

@@ -31,3 +31,10 @@ def install_exporter(service: str, exporter: SpanExporter) -> TracerProvider:
     trace.set_tracer_provider(provider)
     _configured = True
     return provider
+
+
+def shutdown_tracing() -> None:
+    """Export spans still buffered; call when the service stops."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()

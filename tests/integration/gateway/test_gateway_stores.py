@@ -159,3 +159,11 @@ def test_invalid_gateway_config_names_the_field(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "provider 'bedrock/' is not supported" in result.stderr
+
+
+def test_upstream_calls_are_traced(tmp_path: Path, upstream: RunningProcess) -> None:
+    config = {"model_list": [deployment("m", upstream)], "router": {"health_check_interval_s": 0}, "tracing": "console"}
+    with gateway_process(tmp_path, config) as gateway:
+        assert _chat(gateway, MASTER_KEY, "trace me").status_code == 200
+    log = gateway.log()
+    assert '"name": "gateway.upstream"' in log and '"inferstack.deployment": "m#0"' in log
