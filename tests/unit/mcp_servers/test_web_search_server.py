@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from inferstack.mcp_servers.assembly import McpService, build_http_app
 from inferstack.mcp_servers.settings import WebSearchServerSettings
 from inferstack.mcp_servers.web_search import build_web_search_service
+from inferstack.tools.web_search import TavilyClient
 from tests.support.fake_tavily import FakeTavilyServer, fake_results
 from tests.support.processes import free_port
 
@@ -121,3 +122,21 @@ def test_http_health_says_whether_a_key_is_configured_without_showing_it() -> No
         assert response.status_code == 200
         assert response.json()["tavily_api_key_configured"] is configured
         assert KEY not in response.text
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_tavily_connection_pool_is_closed_when_the_server_stops(
+    fake: FakeTavilyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+    original = TavilyClient.aclose
+
+    async def recording_aclose(self: TavilyClient) -> None:
+        closed.append(True)
+        await original(self)
+
+    monkeypatch.setattr(TavilyClient, "aclose", recording_aclose)
+    async with Client(service_for(fake.base_url).server) as client:
+        assert not (await client.call_tool("web_search", {"query": "q"})).is_error
+        assert closed == []
+    assert closed == [True]
