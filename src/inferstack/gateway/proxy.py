@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ class ProxyReply:
 
 @dataclass
 class ProxyStream:
-    events: AsyncIterator[bytes]
+    events: AsyncGenerator[bytes, None]
     headers: dict[str, str]
 
 
@@ -106,6 +107,28 @@ class ProxyService:
         body = _parse(raw_body, route)
         model = body["model"]
         call = _Call(route, key, model, body)
+        self.metrics.in_flight.inc()
+        streaming = False
+        try:
+            result = await self._dispatch(call)
+            if isinstance(result, ProxyStream):
+                streaming = True
+                result.events = self._count_in_flight(result.events)
+            return result
+        finally:
+            if not streaming:
+                self.metrics.in_flight.dec()
+
+    async def _count_in_flight(self, events: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        try:
+            async with aclosing(events):  # close the relay now (releasing the upstream), not at GC
+                async for block in events:
+                    yield block
+        finally:
+            self.metrics.in_flight.dec()
+
+    async def _dispatch(self, call: _Call) -> ProxyReply | ProxyStream:
+        route, key, model, body = call.route, call.key, call.model, call.body
         try:
             self.router.require_model(model)
             self.registry.admit(key, model)
@@ -223,7 +246,7 @@ class ProxyService:
         response: aiohttp.ClientResponse,
         *,
         hide_usage: bool,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         state = RelayState()
         stream_started = time.perf_counter()
         ok = False
@@ -327,7 +350,7 @@ class ProxyService:
         )
 
 
-async def _replay(blocks: list[bytes]) -> AsyncIterator[bytes]:
+async def _replay(blocks: list[bytes]) -> AsyncGenerator[bytes, None]:
     for block in blocks:
         yield block
 

@@ -281,6 +281,7 @@ def test_metrics_and_health(gateway: RunningProcess) -> None:
     ):
         assert series in metrics, series
     assert httpx.get(gateway.base_url + "/health/liveliness").status_code == 200
+    assert "inferstack_gateway_in_flight 0.0" in metrics, "streams and replies must release their in-flight count"
     ready = httpx.get(gateway.base_url + "/health/readiness").json()
     assert ready["status"] == "ready" and set(ready["models"]) >= {"chat", "other"}
 
