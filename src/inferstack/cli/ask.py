@@ -1,0 +1,76 @@
+"""`inferstack ask` and `inferstack chat`: question the running stack's agent from the terminal."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from inferstack.cli.settings_loader import fail
+from inferstack.cli.stack_options import ConfigOption, DataDirOption, stack_config
+from inferstack.core.errors import InferstackError
+from inferstack.stack.client import StackClient
+
+_EXIT_WORDS = {"exit", "quit", "bye", ":q"}
+
+
+def _print_answer(answer: dict[str, Any]) -> None:
+    typer.echo(answer.get("answer", ""))
+    typer.secho(f"\nroute: {answer.get('route')}  relevance: {answer.get('relevance')}", dim=True)
+    for index, source in enumerate(answer.get("sources") or [], start=1):
+        score = source.get("score")
+        score_text = f"{score:.3f}" if isinstance(score, int | float) else "-"
+        typer.secho(f"  [{index}] {source.get('source')}  (score {score_text})", dim=True)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the agent's JSON answer.")] = False,
+    session: Annotated[str | None, typer.Option("--session", help="Continue this conversation.")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Ask the running stack; prints the answer, its route and its sources."""
+    client = StackClient(stack_config("ask", config, data_dir))
+    try:
+        answer = client.ask(question, session)
+    except InferstackError as exc:
+        raise fail("ask", exc.message, code=1) from None
+    if json_output:
+        typer.echo(orjson.dumps(answer).decode())
+    else:
+        _print_answer(answer)
+
+
+def chat(
+    session: Annotated[str | None, typer.Option("--session", help="Resume this session id.")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Interactive questions in one session (exit, quit or bye to leave)."""
+    client = StackClient(stack_config("chat", config, data_dir))
+    session_id = session or uuid.uuid4().hex[:12]
+    typer.secho(f"session {session_id} — type exit, quit or bye to leave", dim=True)
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo()
+            return
+        if not question:
+            continue
+        if question.lower() in _EXIT_WORDS:
+            return
+        try:
+            answer = client.ask(question, session_id)
+        except InferstackError as exc:
+            typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+            continue
+        _print_answer(answer)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
+    app.command("chat")(chat)

@@ -1,0 +1,264 @@
+"""`inferstack up`: prepare the data dir and keys, start every service in order, ingest on first run,
+print how to use the stack, then supervise until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from inferstack.stack.config_file import StackConfig, write_effective
+from inferstack.stack.data_dir import (
+    StackFiles,
+    already_ingested,
+    ensure_master_key,
+    read_secret,
+    record_ingested,
+    write_json,
+    write_secret,
+)
+from inferstack.stack.supervisor import ServiceSpec, StackStartError, Supervisor
+
+Echo = Callable[[str, str], None]
+_INGEST_POLL_S = 0.5
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", "inferstack", *args]
+
+
+def service_specs(config: StackConfig, config_path: Path, files: StackFiles, master_key: str) -> list[ServiceSpec]:
+    ports = config.stack.ports
+    cfg = ["--config", str(config_path)]
+    specs = [
+        ServiceSpec("serve", _python("serve", *cfg), ports.serve, "/health"),
+        ServiceSpec(
+            "gateway",
+            _python("gateway", *cfg),
+            ports.gateway,
+            "/health/readiness",
+            env={"INFERSTACK_GATEWAY_MASTER_KEY": master_key},
+        ),
+    ]
+    if config.stack.web_search:
+        specs.append(ServiceSpec("web-search", _python("mcp", "web-search", *cfg), ports.web_search, "/health"))
+    if config.stack.filesystem:
+        specs.append(ServiceSpec("filesystem", _python("mcp", "filesystem", *cfg), ports.filesystem, "/health"))
+    specs.append(ServiceSpec("agent", _python("agent", *cfg), ports.agent, "/health"))
+    return specs
+
+
+async def ensure_agent_key(config: StackConfig, files: StackFiles, master_key: str) -> str:
+    """The agent's virtual key: created through the gateway's admin API on first run, then reused."""
+    existing = read_secret(files.agent_key)
+    if existing:
+        return existing
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+        session.post(
+            config.url("gateway", "/key/generate"),
+            json={"key_alias": "inferstack-agent", "metadata": {"created_by": "inferstack up"}},
+            headers={"Authorization": f"Bearer {master_key}"},
+        ) as response,
+    ):
+        body = await response.json()
+        if response.status != 200:
+            raise StackStartError(f"gateway refused to create the agent's key: {body.get('error', body)}")
+    key = str(body["key"])
+    write_secret(files.agent_key, key)
+    return key
+
+
+async def ingest_first_run(config: StackConfig, files: StackFiles, echo: Echo) -> None:
+    knowledge = config.knowledge_dir
+    if already_ingested(files, knowledge):
+        echo("up", f"knowledge base already ingested from {knowledge} (not re-ingesting)")
+        return
+    echo("up", f"ingesting {knowledge} (first run) …")
+    started = time.monotonic()
+    report = await run_ingest(config, knowledge, force=False, echo=echo)
+    record_ingested(files, knowledge, report)
+    echo("up", f"ingested in {time.monotonic() - started:.1f} s: {summarise_report(report)}")
+
+
+async def run_ingest(config: StackConfig, path: Path, *, force: bool, echo: Echo) -> dict[str, Any]:
+    """POST /ingest to the running agent and poll the job to its end; raises StackStartError on failure."""
+    headers = _agent_headers(config)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.post(
+            config.url("agent", "/ingest"), json={"path": str(path), "force": force}, headers=headers
+        ) as response:
+            body = await response.json()
+            if response.status not in (200, 202):
+                raise StackStartError(f"agent refused the ingest job: {_error_text(body)}")
+        job_id = body["job_id"]
+        last = ""
+        while True:
+            await asyncio.sleep(_INGEST_POLL_S)
+            async with session.get(config.url("agent", f"/ingest/{job_id}"), headers=headers) as response:
+                job = await response.json()
+            status = job.get("status")
+            progress = job.get("progress") or {}
+            line = _progress_text(progress)
+            if line and line != last:
+                echo("up", f"ingest: {line}")
+                last = line
+            if status in {"succeeded", "completed", "done", "finished"}:
+                report: dict[str, Any] = job.get("report") or {}
+                return report
+            if status in {"failed", "error", "cancelled"}:
+                raise StackStartError(f"ingesting {path} failed: {job.get('error') or job}")
+
+
+def _agent_headers(config: StackConfig) -> dict[str, str]:
+    agent = config.validated["agent"]
+    key = getattr(agent, "server_api_key", None)
+    return {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else {}
+
+
+def _error_text(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("message"))
+    return str(body)
+
+
+def _progress_text(progress: dict[str, Any]) -> str:
+    if not progress:
+        return ""
+    parts = [f"{k.replace('_', ' ')} {v}" for k, v in progress.items() if isinstance(v, int | float | str)]
+    return ", ".join(parts)
+
+
+def summarise_report(report: dict[str, Any]) -> str:
+    keys = ("files_added", "files_modified", "files_deleted", "files_unchanged", "chunks_written", "chunks_removed")
+    parts = [f"{k.replace('_', ' ')} {report[k]}" for k in keys if k in report]
+    return ", ".join(parts) or str(report)
+
+
+def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_master: bool, echo: Echo) -> None:
+    chat_model = config.effective["agent"]["model"]
+    lines = [
+        "",
+        "inferstack is ready.",
+        f"  agent API      {config.url('agent')}          (POST /query, /query/stream, /ingest)",
+        f"  gateway        {config.url('gateway', '/v1')}    (OpenAI API; keys, limits, cache)",
+        f"  model server   {config.url('serve', '/v1')}",
+    ]
+    if config.stack.web_search:
+        lines.append(f"  web search MCP {config.url('web_search', '/mcp')}")
+    if config.stack.filesystem:
+        lines.append(f"  filesystem MCP {config.url('filesystem', '/mcp')}")
+    lines += [
+        f"  master key     {files.master_key}" + ("  (new; printed once below)" if new_master else ""),
+        f"  logs           {files.logs}",
+        "",
+        "Try:",
+        '  inferstack ask "How does continuous batching raise GPU utilisation?"',
+        f"  curl -s {config.url('agent', '/query')} -H 'Content-Type: application/json' \\",
+        '       -d \'{"question": "What is a Kubernetes DaemonSet?"}\'',
+        f"  curl -s {config.url('gateway', '/v1/chat/completions')} \\",
+        f'       -H "Authorization: Bearer $(cat {files.master_key})" -H "Content-Type: application/json" \\',
+        f"""       -d '{{"model": "{chat_model}", "messages": [{{"role": "user", "content": "Hi"}}]}}'""",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    if new_master:
+        lines.insert(-1, f"Master key (shown once; also in {files.master_key}): {master_key}")
+    for line in lines:
+        echo("up", line)
+
+
+async def run_stack(config: StackConfig, echo: Echo) -> int:
+    files = StackFiles(config.stack.data_dir)
+    files.prepare()
+    config_path = write_effective(config, files.effective_config)
+    master_key, new_master = ensure_master_key(files)
+    specs = service_specs(config, config_path, files, master_key)
+    restart = config.stack.restart
+    supervisor = Supervisor(
+        host=config.stack.host,
+        log_dir=files.logs,
+        start_timeout_s=config.stack.start_timeout_s,
+        max_restarts=restart.max_restarts,
+        backoff_s=restart.backoff_s,
+        healthy_reset_s=restart.healthy_reset_s,
+        echo=echo,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    code = 0
+    try:
+        supervisor.check_ports(specs)
+        started = time.monotonic()
+        for spec in specs:
+            if spec.name == "agent":
+                agent_key = await ensure_agent_key(config, files, master_key)
+                spec.env.update(
+                    {"INFERSTACK_AGENT_API_KEY": agent_key, "INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY": agent_key}
+                )
+            echo("up", f"starting {spec.name} on port {spec.port} …")
+            await _until_stopped(supervisor.start(spec), stop)
+        await _until_stopped(ingest_first_run(config, files, echo), stop)
+        write_json(
+            files.runtime,
+            {
+                "pid": os.getpid(),
+                "started_at": time.time(),
+                "urls": {s.name: config.url(_port_field(s.name)) for s in specs},
+            },
+        )
+        echo("up", f"all services healthy in {time.monotonic() - started:.1f} s")
+        print_ready(config, files, master_key, new_master=new_master, echo=echo)
+        watcher = asyncio.create_task(supervisor.watch())
+        fatal = asyncio.create_task(supervisor.fatal.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({fatal, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (watcher, fatal, stopped):
+            task.cancel()
+        if supervisor.failure:
+            code = 1
+    except _Stopped:
+        echo("up", "stopping before the stack was ready")
+        code = 130
+    except StackStartError as exc:
+        echo("up", f"error: {exc}")
+        code = 1
+    finally:
+        echo("up", "stopping all services …")
+        await supervisor.stop_all()
+        with contextlib.suppress(FileNotFoundError):
+            files.runtime.unlink()
+        echo("up", "stopped")
+    return code
+
+
+def _port_field(service: str) -> str:
+    return service.replace("-", "_")
+
+
+class _Stopped(Exception):  # noqa: N818 - control flow for Ctrl-C during start-up
+    pass
+
+
+async def _until_stopped(work: Any, stop: asyncio.Event) -> Any:
+    """Await `work` unless Ctrl-C/SIGTERM arrives first (then cancel it and raise _Stopped)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise _Stopped
