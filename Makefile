@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 up: install
-	$(BIN)/inferstack serve
+	$(BIN)/inferstack up
 
 lint: install
 	$(BIN)/ruff format --check src tests benchmarks
