@@ -1,0 +1,64 @@
+"""Assemble an `IngestionPipeline` from `KnowledgeSettings`, and run one ingestion with its own store and embedder.
+
+`build_pipeline` is what an in-process owner of the store (the agent API) uses; `ingest_with_settings` is what
+`inferstack ingest` uses when no agent is running: it opens the store, runs, and closes everything.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from inferstack.ingestion.chunking import Chunker, ChunkingConfig
+from inferstack.ingestion.pipeline import IngestionConfig, IngestionPipeline
+from inferstack.ingestion.progress import ProgressCallback
+from inferstack.ingestion.report import IngestReport
+from inferstack.ingestion.tokenizer import TextTokenizer
+from inferstack.retrieval.embedders.base import Embedder
+from inferstack.retrieval.factory import build_embedder, build_vector_store
+from inferstack.retrieval.settings import KnowledgeSettings
+from inferstack.retrieval.stores.base import VectorStore
+
+
+def manifest_path(settings: KnowledgeSettings) -> Path:
+    """`<data_dir>/manifests/<store>-<collection>.json`: one manifest per collection, beside the local store."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{settings.store}-{settings.collection_name}")
+    return settings.data_dir / "manifests" / f"{name}.json"
+
+
+def build_pipeline(settings: KnowledgeSettings, store: VectorStore, embedder: Embedder) -> IngestionPipeline:
+    chunker = Chunker(
+        TextTokenizer(settings.tokenizer),
+        ChunkingConfig(
+            chunk_tokens=settings.chunk_tokens,
+            overlap=settings.chunk_overlap,
+            max_input_tokens=settings.embedding_max_tokens,
+        ),
+    )
+    config = IngestionConfig(
+        manifest_path=manifest_path(settings),
+        collection=settings.collection_name,
+        embedding_model=settings.embedding_model,
+        batch_size=settings.batch_size,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    return IngestionPipeline(store, embedder, chunker, config)
+
+
+async def ingest_with_settings(
+    settings: KnowledgeSettings,
+    target: Path,
+    *,
+    force: bool = False,
+    api_key: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Open the configured store and embedder, ingest `target`, close both (also on failure)."""
+    store = build_vector_store(settings)
+    embedder = build_embedder(settings, api_key=api_key)
+    try:
+        pipeline = build_pipeline(settings, store, embedder)
+        return await pipeline.run(target, force=force, on_progress=on_progress)
+    finally:
+        await embedder.close()
+        await store.close()
