@@ -7,7 +7,8 @@ format (JSON bodies, NDJSON `_bulk`, OpenSearch error objects and status codes) 
     GET /{index}/_mapping              the mapping as created
     POST /_bulk, /{index}/_bulk        `index` actions; `refresh` recorded; per-item errors
     POST /{index}/_search              `knn` query (k, lucene-style efficient `filter`), `size`,
-                                       `_source.excludes`, and a `terms` aggregation (size 0)
+                                       `_source.excludes`; a filter-only `bool` query (`_source: false`);
+                                       and a `terms` aggregation (size 0)
     POST /{index}/_delete_by_query     `term` / `bool.filter` of terms
     GET|POST /{index}/_count           optional `bool.filter` of terms
 
@@ -157,9 +158,12 @@ class FakeOpenSearchServer:
         body = await _json(request)
         if "aggs" in body or "aggregations" in body:
             return _json_response(_aggregate(index, body))
-        knn = body.get("query", {}).get("knn", {}).get("embedding")
+        query = body.get("query", {"match_all": {}})
+        if "knn" not in query:
+            return _json_response(_filter_search(name, index, query, body))
+        knn = query["knn"].get("embedding")
         if not isinstance(knn, dict):
-            raise _RejectError(400, "fake_unsupported_request", f"query {list(body.get('query', {}))}")
+            raise _RejectError(400, "fake_unsupported_request", "knn query on a field other than 'embedding'")
         vector, k = knn["vector"], int(knn["k"])
         if len(vector) != index.dimension:
             raise _RejectError(400, "illegal_argument_exception", "query vector has invalid dimension", name)
@@ -316,6 +320,21 @@ def _aggregate(index: FakeIndex, body: dict[str, Any]) -> dict[str, Any]:
         "hits": hits,
         "aggregations": {name: {"doc_count_error_upper_bound": 0, "sum_other_doc_count": other, "buckets": buckets}},
     }
+
+
+def _filter_search(name: str, index: FakeIndex, query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """A non-k-NN search: filter context, so every hit scores 0.0; `_source: false` leaves documents out."""
+    matching = sorted(doc_id for doc_id, doc in index.docs.items() if _matches_filter(doc, query))
+    size = int(body.get("size", 10))
+    if size > 10000:
+        raise _RejectError(400, "illegal_argument_exception", "Result window is too large", name)
+    hits: list[dict[str, Any]] = []
+    for doc_id in matching[:size]:
+        hit: dict[str, Any] = {"_index": name, "_id": doc_id, "_score": 0.0}
+        if body.get("_source", True) is not False:
+            hit["_source"] = index.docs[doc_id]
+        hits.append(hit)
+    return {"took": 1, "timed_out": False, "hits": {"total": {"value": len(matching), "relation": "eq"}, "hits": hits}}
 
 
 def _lucene_cosine_score(query: list[float], vector: list[float]) -> float:

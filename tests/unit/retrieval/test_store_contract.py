@@ -87,6 +87,8 @@ async def test_upsert_is_idempotent_by_id_and_delete_source_counts(store: Vector
     await store.upsert(DOCS)
     await store.upsert(DOCS[:2])
     assert await store.count() == 4
+    assert await store.ids_where({"source": "qa.csv"}) == {"q0", "q1"}  # type: ignore[attr-defined]
+    assert await store.count_where({"type": "text"}) == 2  # type: ignore[attr-defined]
     assert await store.delete_source("qa.csv") == 2
     assert await store.delete_source("qa.csv") == 0
     assert await store.count() == 2

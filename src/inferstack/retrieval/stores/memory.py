@@ -84,6 +84,11 @@ class InMemoryVectorStore:
         check_where(where)
         return sum(1 for chunk in self._chunks.values() if _matches(chunk, where))
 
+    async def ids_where(self, where: Mapping[str, str | int]) -> set[str]:
+        """Ids of every chunk matching `where`."""
+        check_where(where)
+        return {chunk.id for chunk in self._chunks.values() if _matches(chunk, where)}
+
     async def sources(self) -> set[str]:
         return {chunk.source for chunk in self._chunks.values()}
 

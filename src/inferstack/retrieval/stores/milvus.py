@@ -148,6 +148,18 @@ class MilvusVectorStore:
         expression = where_expression(where)
         return await self._run(lambda client: _count(client, self._config.collection, expression))
 
+    async def ids_where(self, where: Mapping[str, str | int]) -> set[str]:
+        """Ids of every chunk matching `where` (exact, unlike a filtered similarity search)."""
+        expression = where_expression(where)
+
+        def run(client: MilvusClient) -> set[str]:
+            rows = client.query(self._config.collection, filter=expression, output_fields=["id"], limit=_QUERY_PAGE)
+            if len(rows) >= _QUERY_PAGE:
+                raise VectorStoreError(f"more than {_QUERY_PAGE} chunks match; narrow the filter")
+            return {str(row["id"]) for row in rows}
+
+        return await self._run(run)
+
     async def sources(self) -> set[str]:
         return await self._run(self._sources)
 

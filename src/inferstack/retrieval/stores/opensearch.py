@@ -160,6 +160,16 @@ class OpenSearchVectorStore:
         check_where(where)
         return await self._count({"query": {"bool": {"filter": _terms(where)}}})
 
+    async def ids_where(self, where: Mapping[str, str | int]) -> set[str]:
+        """Ids of every chunk matching `where` (at most 10,000, OpenSearch's default result window)."""
+        check_where(where)
+        body = {"size": 10000, "query": {"bool": {"filter": _terms(where)}}, "_source": False}
+        try:
+            response = await self._call("search", self._client.search(index=self._config.index, body=body, ignore=404))
+        except _IndexMissingError:
+            return set()
+        return {str(hit["_id"]) for hit in response.get("hits", {}).get("hits", [])}
+
     async def sources(self) -> set[str]:
         body = {"size": 0, "aggs": {"sources": {"terms": {"field": "source", "size": _MAX_SOURCES}}}}
         try:
