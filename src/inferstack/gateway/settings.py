@@ -97,7 +97,7 @@ class GatewaySettings(LayeredSettings):
     guardrails: tuple[GuardrailConfig, ...] = ()
     usage_flush_interval_s: float = Field(default=1.0, gt=0)
     key_sync_interval_s: float = Field(default=2.0, gt=0, description="How often key changes made elsewhere apply.")
-    tracing: Literal["none", "console"] = "none"
+    tracing: Literal["none", "console", "otlp"] = "none"
 
     @field_validator("model_list")
     @classmethod

@@ -1,7 +1,8 @@
 """OpenTelemetry tracing setup. Spans are created with the OTel API everywhere; this installs a provider.
 
-`none` keeps the API's no-op tracer (near-zero cost); `console` prints finished spans to stdout. An OTLP
-exporter can be added by installing `opentelemetry-exporter-otlp` and using the standard OTEL_* env vars.
+`none` keeps the API's no-op tracer (near-zero cost); `console` prints finished spans to stdout; `otlp`
+sends them with OTLP/HTTP (needs `pip install opentelemetry-exporter-otlp-proto-http`; the endpoint and
+headers come from the standard OTEL_EXPORTER_OTLP_* environment variables).
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ _configured = False
 
 
 def configure_tracing(service: str, exporter: str) -> None:
-    """Install a tracer provider once per process: `none` or `console`."""
-    global _configured
+    """Install a tracer provider once per process: `none`, `console` or `otlp`."""
     if exporter == "none" or _configured:
         return
-    if exporter != "console":
-        raise ValueError(f"unknown tracing exporter '{exporter}'; use none or console")
-    install_exporter(service, ConsoleSpanExporter())
+    if exporter == "console":
+        install_exporter(service, ConsoleSpanExporter())
+    elif exporter == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            raise ValueError("tracing: otlp needs `pip install opentelemetry-exporter-otlp-proto-http`") from None
+        install_exporter(service, OTLPSpanExporter())
+    else:
+        raise ValueError(f"unknown tracing exporter '{exporter}'; use none, console or otlp")
 
 
 def install_exporter(service: str, exporter: SpanExporter) -> TracerProvider:

@@ -11,7 +11,7 @@ from inferstack.core.settings import LayeredSettings
 
 
 class VllmSettings(BaseModel):
-    """vLLM engine options; defaults follow the reference deployment of Qwen3-14B on 4 GPUs."""
+    """vLLM engine options (vLLM's own defaults; the README shows the reference's Qwen3-14B on 4 GPUs)."""
 
     model_config = ConfigDict(extra="forbid")
 
