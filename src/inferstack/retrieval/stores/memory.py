@@ -28,6 +28,7 @@ class InMemoryVectorStore:
         self._vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._matrix: npt.NDArray[np.float32] | None = None
         self._ids: list[str] = []
+        self._source_column: npt.NDArray[np.object_] = np.empty(0, dtype=object)
         self._lock = asyncio.Lock()
 
     @property
@@ -54,7 +55,7 @@ class InMemoryVectorStore:
                 return []
             scores = matrix @ query
             if where:
-                mask = np.fromiter((_matches(self._chunks[i], where) for i in ids), dtype=bool, count=len(ids))
+                mask = self._mask(ids, where)
                 scores = np.where(mask, scores, -np.inf)
                 available = int(mask.sum())
             else:
@@ -101,9 +102,21 @@ class InMemoryVectorStore:
     async def close(self) -> None:
         return None
 
+    def _mask(self, ids: list[str], where: Mapping[str, str | int]) -> npt.NDArray[np.bool_]:
+        """Rows matching `where`: the source compared as a column, other keys checked only on those rows."""
+        mask: npt.NDArray[np.bool_] = np.ones(len(ids), dtype=bool)
+        if "source" in where:
+            mask &= self._source_column == where["source"]
+        rest = {key: value for key, value in where.items() if key != "source"}
+        if rest:
+            for row in np.flatnonzero(mask):
+                mask[row] = _matches(self._chunks[ids[row]], rest)
+        return mask
+
     def _current_matrix(self) -> tuple[npt.NDArray[np.float32], list[str]]:
         if self._matrix is None:
             self._ids = list(self._vectors)
+            self._source_column = np.array([self._chunks[i].source for i in self._ids], dtype=object)
             if self._ids:
                 self._matrix = np.stack([self._vectors[i] for i in self._ids])
             else:

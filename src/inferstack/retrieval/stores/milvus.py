@@ -109,9 +109,7 @@ class MilvusVectorStore:
         check_top_k(top_k)
         query = as_unit_vector(vector, self._config.dimension, "query").tolist()
         expression = where_expression(where)
-        search_params: dict[str, Any] = {"metric_type": "COSINE"}
-        if not self._config.is_lite:
-            search_params["params"] = {"ef": max(64, top_k)}
+        search_params: dict[str, Any] = {"metric_type": "COSINE", "params": {"ef": max(64, top_k)}}
 
         def run(client: MilvusClient) -> list[SearchHit]:
             result = client.search(
