@@ -6,6 +6,7 @@ so tests can inject an in-memory store and a fake embedder while the CLI builds 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -69,6 +70,7 @@ class AgentDependencies:
     ingest: IngestionRunner
     default_ingest_roots: tuple[Path, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
+    last_updated: dt.datetime | None = None
     close: Callable[[], Awaitable[None]] = _nothing
 
 
@@ -147,7 +149,7 @@ def build_app(
     """The agent ASGI app; `web` replaces the web-search MCP client (any `WebSearcher`)."""
     metrics = AgentMetrics()
     chat = ChatModel(settings, chat_client)
-    knowledge = KnowledgeBase(deps.store, deps.embedder)
+    knowledge = KnowledgeBase(deps.store, deps.embedder, last_updated=deps.last_updated)
     sessions = SessionStore(max_turns=settings.session_turns, max_sessions=settings.max_sessions)
     mcp = _mcp_clients(settings)
     service = QueryService(

@@ -15,6 +15,7 @@ from inferstack.retrieval.embedders.base import Embedder
 from inferstack.retrieval.stores.base import SearchHit, VectorStore
 
 WINDOW_WORDS = 100
+WINDOW_CHARS = 500  # also bounds windows of long or unusual words (about 2 characters per token at worst)
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,21 @@ class KnowledgeStatus:
     last_updated: str | None
 
 
-def query_windows(text: str, words_per_window: int = WINDOW_WORDS) -> list[str]:
-    """`text` split into consecutive windows of at most `words_per_window` words (one window if short)."""
-    words = text.split()
-    if len(words) <= words_per_window:
-        return [" ".join(words) or text]
-    return [" ".join(words[i : i + words_per_window]) for i in range(0, len(words), words_per_window)]
+def query_windows(text: str, max_words: int = WINDOW_WORDS, max_chars: int = WINDOW_CHARS) -> list[str]:
+    """`text` as consecutive windows of at most `max_words` words and `max_chars` characters, covering all of it."""
+    pieces = [word[i : i + max_chars] for word in text.split() for i in range(0, len(word), max_chars)]
+    windows: list[str] = []
+    current: list[str] = []
+    length = 0
+    for piece in pieces:
+        if current and (len(current) == max_words or length + 1 + len(piece) > max_chars):
+            windows.append(" ".join(current))
+            current, length = [], 0
+        length += len(piece) + (1 if current else 0)
+        current.append(piece)
+    if current:
+        windows.append(" ".join(current))
+    return windows or [text]
 
 
 def merge_hits(hit_lists: Sequence[Sequence[SearchHit]], top_k: int) -> list[SearchHit]:
@@ -45,10 +55,10 @@ def merge_hits(hit_lists: Sequence[Sequence[SearchHit]], top_k: int) -> list[Sea
 
 
 class KnowledgeBase:
-    def __init__(self, store: VectorStore, embedder: Embedder) -> None:
+    def __init__(self, store: VectorStore, embedder: Embedder, *, last_updated: dt.datetime | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self._last_updated: dt.datetime | None = None
+        self._last_updated = last_updated
 
     async def search(self, queries: Sequence[str], top_k: int) -> list[SearchHit]:
         """The best `top_k` chunks for any of `queries` (each embedded in windows), in one embedding call."""

@@ -10,6 +10,7 @@ a warning and routing carries on without it; model and vector-store failures esc
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
@@ -107,11 +108,43 @@ def history_messages(history: Sequence[Turn], budget_chars: int) -> list[ChatMes
     return messages
 
 
-def retrieval_queries(question: str, history: Sequence[Turn]) -> list[str]:
-    """The question, plus the question joined to the previous one so a follow-up finds what it refers to."""
-    if not history:
-        return [question]
-    return [question, f"{history[-1].question} {question}"]
+_REFERRING_WORDS = frozenset(
+    [
+        "it",
+        "its",
+        "that",
+        "this",
+        "these",
+        "those",
+        "they",
+        "them",
+        "their",
+        "he",
+        "she",
+        "his",
+        "her",
+        "more",
+        "else",
+        "also",
+        "same",
+        "above",
+        "previous",
+    ]
+)
+FOLLOW_UP_MAX_WORDS = 12
+
+
+def is_follow_up(question: str) -> bool:
+    """A short question that refers back ("tell me more about that") rather than naming its subject."""
+    words = re.findall(r"[a-z']+", question.lower())
+    return len(words) <= FOLLOW_UP_MAX_WORDS and any(word in _REFERRING_WORDS for word in words)
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """The question; a follow-up is searched together with the session's previous question it refers to."""
+    if history and is_follow_up(question):
+        return f"{history[-1].question} {question}"
+    return question
 
 
 class Supervisor:
@@ -181,7 +214,7 @@ class Supervisor:
                 allow_web, route = False, None
         if route is None:
             started = time.perf_counter()
-            hits = await self.knowledge.search(retrieval_queries(query.question, history), query.top_k)
+            hits = await self.knowledge.search([retrieval_query(query.question, history)], query.top_k)
             clock.add("retrieval", started)
             started = time.perf_counter()
             grade = await self.grader.grade(query.question, hits)

@@ -25,7 +25,8 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"right now",
     r"this (?:morning|afternoon|evening|week|weekend|month|year)",
     r"last (?:night|week|weekend)",
-    r"latest",
+    r"latest (?:news|version|versions|release|releases|update|updates|results?|developments?|prices?|scores?|"
+    r"events|info|information|on|about|from|in)",
     r"current(?:ly)? (?:events?|price|prices|rate|rates|score|weather|status of|president|prime minister|ceo)",
     r"(?:stock|share|market|gas|fuel|bitcoin|crypto) prices?",
     r"price of (?:bitcoin|gold|oil|gas|[a-z]+ stock|[a-z]+ shares)",

@@ -111,3 +111,26 @@ def test_parse_verdict_accepts_yes_or_no_only() -> None:
         parse_verdict("maybe")
     with pytest.raises(UpstreamError):
         parse_verdict("yesterday")
+
+
+def test_query_windows_cover_the_whole_question_within_bounds() -> None:
+    from inferstack.agents.knowledge import query_windows
+
+    assert query_windows("short question") == ["short question"]
+    words = [f"w{i}" for i in range(250)]
+    windows = query_windows(" ".join(words), max_words=100, max_chars=10_000)
+    assert [len(w.split()) for w in windows] == [100, 100, 50]
+    assert " ".join(windows).split() == words
+    long_word = "x" * 1200
+    windows = query_windows(f"a {long_word} b", max_words=100, max_chars=500)
+    assert all(len(w) <= 500 for w in windows)
+    assert "".join(windows).replace(" ", "") == f"a{long_word}b"
+
+
+def test_merge_hits_keeps_each_chunk_once_with_its_best_score() -> None:
+    from inferstack.agents.knowledge import merge_hits
+
+    a, b = SearchHit("a", "t", "s", 0.4), SearchHit("b", "t", "s", 0.6)
+    merged = merge_hits([[a, b], [SearchHit("a", "t", "s", 0.9)]], top_k=5)
+    assert [(h.id, h.score) for h in merged] == [("a", 0.9), ("b", 0.6)]
+    assert len(merge_hits([[a, b]], top_k=1)) == 1

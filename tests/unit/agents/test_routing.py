@@ -61,3 +61,30 @@ def test_route_after_grading(relevance: float, web: bool, requested: bool | None
 )
 def test_route_without_web(planned: Route, relevance: float | None, expected: Route) -> None:
     assert route_without_web(planned, relevance, T) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up"),
+    [
+        ("Can you tell me more about that?", True),
+        ("How is it treated?", True),
+        ("And what about their side effects?", True),
+        ("How is asthma treated?", False),
+        ("What does a Kubernetes readiness probe check before traffic is sent to a pod?", False),
+        ("Which of these is the largest planet in the solar system and how far is it from the sun today?", False),
+    ],
+)
+def test_follow_up_detection(question: str, follow_up: bool) -> None:
+    from inferstack.agents.supervisor import is_follow_up
+
+    assert is_follow_up(question) is follow_up
+
+
+def test_a_follow_up_is_searched_with_the_previous_question_only_when_there_is_history() -> None:
+    from inferstack.agents.sessions import Turn
+    from inferstack.agents.supervisor import retrieval_query
+
+    history = (Turn("What is asthma?", "An airway disease.", "knowledge", 0.0),)
+    assert retrieval_query("How is it treated?", history) == "What is asthma? How is it treated?"
+    assert retrieval_query("How is it treated?", ()) == "How is it treated?"
+    assert retrieval_query("What is diabetes?", history) == "What is diabetes?"

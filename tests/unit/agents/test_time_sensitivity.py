@@ -13,6 +13,7 @@ from inferstack.agents.time_sensitivity import TimeSensitivityDetector
         ("What's the weather in Paris?", "weather"),
         ("Will it rain tomorrow in Oslo?", "tomorrow"),
         ("Latest news about the election", "latest news"),
+        ("What is the latest version of Python?", "latest version"),
         ("What happened today in the markets?", "today"),
         ("Show me today's headlines", "today's"),
         ("What is the current price of bitcoin?", "current price"),
@@ -41,6 +42,7 @@ def test_time_sensitive_questions_are_detected(question: str, matched: str) -> N
         "What are the symptoms of newsprint allergy?",  # 'news' only as a whole word
         "Describe the pricing model of insulin pumps",
         "What is a forecaster's bias?",
+        "Which PromQL function reacts only to the latest two points?",
     ],
 )
 def test_static_questions_stay_with_the_knowledge_base(question: str) -> None:
