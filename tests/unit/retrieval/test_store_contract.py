@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import pytest_asyncio
 
@@ -20,6 +21,7 @@ from inferstack.retrieval.stores.opensearch import OpenSearchConfig, OpenSearchV
 from tests.support.fake_opensearch import FakeOpenSearchServer
 
 DIM = 32
+CHUNKS = 400
 EMBEDDER = FakeEmbedder(DIM)
 
 
@@ -108,3 +110,25 @@ async def test_wrong_dimension_is_refused(store: VectorStore) -> None:
     with pytest.raises(VectorStoreError) as info:
         await store.upsert([Chunk(id="x", text="x", source="s", vector=[1.0] * (DIM + 1))])
     assert info.value.code == "dimension_mismatch"
+
+
+async def test_a_filter_matching_one_chunk_finds_it_from_any_query(store: VectorStore) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((CHUNKS, DIM))
+    await store.upsert(
+        [
+            Chunk(id=f"c{i}", text=f"t{i}", source=f"s{i % 4}.md", vector=vectors[i].tolist(), metadata={"n": i})
+            for i in range(CHUNKS)
+        ]
+    )
+    for attempt in range(10):
+        query = rng.standard_normal(DIM).tolist()
+        target = 37 + attempt * 31
+        hits = await store.search(query, 5, where={"source": f"s{target % 4}.md", "n": target})
+        assert [hit.id for hit in hits] == [f"c{target}"]
+        assert [hit.id for hit in await store.search(query, 3, where={"n": target})] == [f"c{target}"]
+        in_source = await store.search(query, 5, where={"source": "s1.md"})
+        assert len(in_source) == 5
+        assert all(hit.source == "s1.md" for hit in in_source)
+        scores = [hit.score for hit in in_source]
+        assert scores == sorted(scores, reverse=True)

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from inferstack.retrieval.stores.base import Chunk, SearchHit, VectorStoreError
-from inferstack.retrieval.stores.milvus_expressions import not_in_expression, string_literal, where_expression
+from inferstack.retrieval.stores.milvus_expressions import (
+    literal,
+    metadata_matches,
+    not_in_expression,
+    string_literal,
+    where_expression,
+)
 from inferstack.retrieval.stores.validation import as_unit_vector, check_top_k
 
 T = TypeVar("T")
@@ -107,14 +115,18 @@ class MilvusVectorStore:
         self, vector: Sequence[float], top_k: int, where: Mapping[str, str | int] | None = None
     ) -> list[SearchHit]:
         check_top_k(top_k)
-        query = as_unit_vector(vector, self._config.dimension, "query").tolist()
+        query = as_unit_vector(vector, self._config.dimension, "query")
         expression = where_expression(where)
         search_params: dict[str, Any] = {"metric_type": "COSINE", "params": {"ef": max(64, top_k)}}
 
         def run(client: MilvusClient) -> list[SearchHit]:
+            if where and self._config.is_lite:
+                exact = self._filtered_exact(client, query, top_k, where)
+                if exact is not None:
+                    return exact
             result = client.search(
                 self._config.collection,
-                data=[query],
+                data=[query.tolist()],
                 limit=top_k,
                 filter=expression,
                 output_fields=_OUTPUT_FIELDS,
@@ -123,6 +135,40 @@ class MilvusVectorStore:
             return [_hit(raw) for raw in result[0]] if result else []
 
         return await self._run(run)
+
+    def _filtered_exact(
+        self, client: MilvusClient, query: npt.NDArray[np.float32], top_k: int, where: Mapping[str, str | int]
+    ) -> list[SearchHit] | None:
+        """Exact top-k among the chunks matching `where`, or None when more than a query page match.
+
+        Milvus Lite's HNSW applies a filter during graph traversal, and a filter matching few chunks then often
+        returns fewer hits than exist, or none. So on Lite the matching chunks are fetched (narrowed by the
+        indexed `source` column first, metadata checked here) and ranked with numpy.
+        """
+        rest = {key: value for key, value in where.items() if key != "source"}
+        if "source" in where:
+            expression = f"source == {literal(where['source'])}"
+        else:
+            expression, rest = where_expression(where), {}
+        name = self._config.collection
+        fields = ["id", "vector", "metadata"] if rest else ["id", "vector"]
+        rows = client.query(name, filter=expression, output_fields=fields, limit=_QUERY_PAGE)
+        if len(rows) >= _QUERY_PAGE:
+            return None
+        if rest:
+            rows = [row for row in rows if metadata_matches(row.get("metadata") or {}, rest)]
+        if not rows:
+            return []
+        matrix = np.asarray([row["vector"] for row in rows], dtype=np.float32)
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), np.float32(1e-12))
+        scores = matrix @ query
+        best = np.argsort(-scores, kind="stable")[:top_k]
+        ids = [str(rows[i]["id"]) for i in best]
+        entities = {str(entity["id"]): entity for entity in client.get(name, ids=ids, output_fields=_OUTPUT_FIELDS)}
+        return [
+            _hit({"id": rows[i]["id"], "distance": float(scores[i]), "entity": entities.get(str(rows[i]["id"]), {})})
+            for i in best
+        ]
 
     async def delete_source(self, source: str) -> int:
         expression = f"source == {string_literal(source)}"

@@ -38,6 +38,18 @@ def where_expression(where: Mapping[str, str | int] | None) -> str:
     return " and ".join(f"{field_reference(key)} == {literal(value)}" for key, value in (where or {}).items())
 
 
+def metadata_matches(metadata: Mapping[str, object], where: Mapping[str, str | int]) -> bool:
+    """What `metadata["key"] == value` means to Milvus: strings equal strings, numbers equal numbers."""
+    for key, expected in where.items():
+        actual = metadata.get(key)
+        if isinstance(expected, str):
+            if not isinstance(actual, str) or actual != expected:
+                return False
+        elif isinstance(actual, bool) or not isinstance(actual, int | float) or actual != expected:
+            return False
+    return True
+
+
 def not_in_expression(field: str, values: Iterable[str]) -> str:
     listed = ", ".join(string_literal(value) for value in values)
     return f"{field} not in [{listed}]"
