@@ -90,7 +90,9 @@ class ChatModel:
             timeout=settings.timeouts.model_s,
             max_retries=settings.model_max_retries,
         )
-        self._params = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
+        self._params: dict[str, Any] = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
+        # Stop sequences shape plain answers only; an agent's turns (agentic mode) run without them.
+        self._answer_params: dict[str, Any] = {"stop": list(settings.stop)} if settings.stop else {}
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -108,7 +110,9 @@ class ChatModel:
         Closing this generator early (client gone) closes the upstream HTTP stream, which stops generation.
         """
         tracked = _StreamTrackingClient(self._client)
-        model = OpenAIModel(client=tracked, model_id=self.model_id, params={**self._params, **params})
+        model = OpenAIModel(
+            client=tracked, model_id=self.model_id, params={**self._params, **self._answer_params, **params}
+        )
         conversation: Any = [{"role": m.role, "content": [{"text": m.text}]} for m in messages]
         try:
             async with aclosing(model.stream(conversation, system_prompt=system_prompt)) as events:

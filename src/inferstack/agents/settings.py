@@ -79,8 +79,16 @@ class AgentSettings(LayeredSettings):
         description="'supervisor': orchestration enforced in code; 'agentic': the model drives the tools.",
     )
     top_k: int = Field(default=5, ge=1, le=20)
-    max_tokens: int = Field(default=256, ge=1, le=8192, description="Cap on each answer's completion tokens.")
+    # SmolLM2-135M rambles to whatever cap it is given; at ~30-60 tokens/s on 2 shared cores, 128 keeps the
+    # median answer near 1.5 s (benchmarks/agent_query.py). Raise it for a capable model.
+    max_tokens: int = Field(default=128, ge=1, le=8192, description="Cap on each answer's completion tokens.")
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    stop: list[str] = Field(
+        default_factory=lambda: ["\n\n"],
+        max_length=4,
+        description="Stop sequences of the answer; the blank line ends the small default model's first paragraph, "
+        "before it starts repeating itself. Set [] for a model that writes longer answers well.",
+    )
     max_context_chars: int = Field(
         default=600, ge=50, description="Each retrieved chunk or web result is cut to this many characters."
     )
