@@ -67,6 +67,11 @@ class _Call:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     serialized: dict[str, bytes] = field(default_factory=dict)
     recorded: bool = False
+    timeout_s: float | None = None
+
+    def attempt_timeout(self, deployment: Deployment, default_s: float) -> float:
+        """The request's own `timeout` when given, else the deployment's, else the router default."""
+        return self.timeout_s or deployment.config.timeout_s or default_s
 
     def upstream_body(self, deployment: Deployment) -> bytes:
         upstream_model = deployment.config.model
@@ -106,7 +111,7 @@ class ProxyService:
         key = await self.registry.authenticate(authorization)
         body = _parse(raw_body, route)
         model = body["model"]
-        call = _Call(route, key, model, body)
+        call = _Call(route, key, model, body, timeout_s=_request_timeout(body))
         self.metrics.in_flight.inc()
         streaming = False
         try:
@@ -185,7 +190,7 @@ class ProxyService:
         return ProxyReply(reply.status, body, headers)
 
     async def _post(self, call: _Call, deployment: Deployment) -> UpstreamReply:
-        timeout = deployment.config.timeout_s or self.router.config.timeout_s
+        timeout = call.attempt_timeout(deployment, self.router.config.timeout_s)
         started = time.perf_counter()
         with tracer.start_as_current_span("gateway.upstream") as span:
             span.set_attribute("inferstack.deployment", deployment.id)
@@ -212,7 +217,7 @@ class ProxyService:
             call.body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
 
         async def attempt(deployment: Deployment) -> aiohttp.ClientResponse:
-            timeout = deployment.config.timeout_s or self.router.config.timeout_s
+            timeout = call.attempt_timeout(deployment, self.router.config.timeout_s)
             started = time.perf_counter()
             try:
                 return await self.upstream.open_stream(
@@ -375,6 +380,16 @@ def _parse(raw_body: bytes, route: str) -> dict[str, Any]:
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequestError("stream: must be a boolean", param="stream")
     return body
+
+
+def _request_timeout(body: dict[str, Any]) -> float | None:
+    """LiteLLM's per-request `timeout` (seconds): used for each upstream attempt, not sent upstream."""
+    value = body.pop("timeout", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidRequestError("timeout: must be a positive number of seconds", param="timeout")
+    return float(value)
 
 
 def _parse_reply(body: bytes, deployment: Deployment) -> dict[str, Any]:

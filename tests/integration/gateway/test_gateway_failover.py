@@ -104,3 +104,19 @@ def test_active_health_checks_take_a_deployment_out_and_back(tmp_path: Path) -> 
                 assert time.monotonic() < deadline + 10, "deployment never came back"
                 time.sleep(0.1)
             assert _chat(gateway.base_url, "solo").status_code == 200
+
+
+def test_per_request_and_per_deployment_timeouts(tmp_path: Path) -> None:
+    with fake_upstream(tmp_path, "slow") as slow:
+        config = {
+            "model_list": [deployment("patient", slow), deployment("hasty", slow, timeout_s=0.3)],
+            "router": {"num_retries": 0, "health_check_interval_s": 0, "allowed_fails": 100},
+        }
+        with gateway_process(tmp_path, config) as gateway:
+            control(slow, delay_ms=1500)
+            timed_out = _chat(gateway.base_url, "patient", timeout=0.3)
+            assert timed_out.status_code == 502 and "no reply within 0.3 s" in timed_out.json()["error"]["message"]
+            assert "timeout" not in upstream_stats(slow)["last_body"], "LiteLLM's timeout field is not sent upstream"
+            assert _chat(gateway.base_url, "hasty").status_code == 502
+            assert _chat(gateway.base_url, "patient").status_code == 200
+            assert _chat(gateway.base_url, "patient", timeout="soon").status_code == 400
