@@ -31,6 +31,7 @@ def _config(tmp: Path) -> Path:
             {
                 "stack": {"ports": ports, "restart": {"backoff_s": 0.5, "max_restarts": 3}},
                 "serve": {"parallel": 2, "ctx_size": 2048},
+                "agent": {"ingest_roots": [str(tmp)]},
             }
         )
     )
@@ -152,6 +153,15 @@ def test_second_up_reuses_keys_and_knowledge(stack: Stack) -> None:
         assert "Master key (shown once" not in later
         asked = stack.cli("ask", "--json", "What is a Kubernetes DaemonSet?")
         assert asked.returncode == 0, asked.stderr
+        # `inferstack ingest` hands the job to the running stack's agent (which owns the Milvus Lite file).
+        docs = stack.config.parent / "team-docs"
+        docs.mkdir()
+        (docs / "zorblat.md").write_text("# Zorblat protocol\n\nThe zorblat protocol rotates badge keys every 17 days.")
+        ingested = stack.cli("ingest", str(docs), "--json")
+        assert ingested.returncode == 0, ingested.stderr
+        assert json.loads(ingested.stdout)["files_added"] == 1 and "accepted by the running stack" in ingested.stderr
+        found = json.loads(stack.cli("ask", "--json", "How often does the zorblat protocol rotate badge keys?").stdout)
+        assert any("zorblat.md" in s["source"] for s in found["sources"]), found
     assert (stack.data_dir / "master.key").read_text() == master
     assert (stack.data_dir / "agent.key").read_text() == agent_key
     assert stack.stack_processes() == []

@@ -1,7 +1,9 @@
 """`inferstack ingest PATH`: embed a folder (or one file) into the knowledge store, incrementally.
 
-Standalone mode: this process opens the vector store itself and calls the embeddings endpoint (normally the
-gateway). The work is done by `ingestion.standalone.ingest_with_settings`; this module parses flags and prints.
+When a stack started by `inferstack up` is running for the same --config/--data-dir, the job is handed to its
+agent API (`POST /ingest`), which owns the store. Otherwise, standalone mode: this process opens the vector
+store itself and calls the embeddings endpoint (normally the gateway). The work is done by
+`ingestion.standalone.ingest_with_settings`; this module parses flags and prints.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +21,9 @@ from rich.table import Table
 
 from inferstack.cli.settings_loader import fail, settings_from_cli
 from inferstack.core.errors import InferstackError
+
+if TYPE_CHECKING:
+    from inferstack.stack.client import StackClient
 
 EXIT_PARTIAL = 1
 EXIT_INTERRUPTED = 130
@@ -46,6 +52,10 @@ def ingest(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Embed documents (.md .txt .csv .json .jsonl .pdf .docx) into the vector store; only changes are re-embedded."""
+    client = _running_stack(config, data_dir)
+    if client is not None:
+        _ingest_via_agent(client, path, force=force, json_output=json_output)
+        return
     from inferstack.ingestion.progress import RichProgressBar
     from inferstack.ingestion.standalone import ingest_with_settings
     from inferstack.retrieval.settings import KnowledgeSettings
@@ -79,6 +89,48 @@ def ingest(
     else:
         _print_report(report.as_dict(), settings.summary())
     if not report.succeeded:
+        raise typer.Exit(code=EXIT_PARTIAL)
+
+
+def _running_stack(config: Path | None, data_dir: Path | None) -> StackClient | None:
+    """The client of a stack `up` is running for these options, if any."""
+    from inferstack.stack.client import StackClient
+    from inferstack.stack.config_file import default_config_path, load_stack_config
+
+    try:
+        loaded = load_stack_config(default_config_path(config), overrides={"data_dir": data_dir})
+    except InferstackError:
+        return None  # not a stack config: standalone mode reports its own configuration errors
+    client = StackClient(loaded)
+    return client if client.running_pid() is not None else None
+
+
+def _ingest_via_agent(client: StackClient, path: Path, *, force: bool, json_output: bool) -> None:
+    if not path.exists():
+        raise fail("ingest", f"{path} does not exist")
+    try:
+        job = client.ingest(str(path.resolve()), force=force)
+        typer.secho(f"ingest job {job['job_id']} accepted by the running stack's agent", err=True)
+        last = ""
+        while True:
+            time.sleep(0.5)
+            job = client.ingest_job(job["job_id"])
+            progress = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in (job.get("progress") or {}).items())
+            if progress and progress != last and not json_output:
+                typer.secho(f"  {progress}", err=True, dim=True)
+                last = progress
+            if job["status"] in {"succeeded", "failed", "cancelled"}:
+                break
+    except InferstackError as exc:
+        raise fail("ingest", exc.message, code=1) from None
+    if job["status"] != "succeeded":
+        raise fail("ingest", f"the job {job['status']}: {job.get('error') or 'no detail'}", code=EXIT_PARTIAL)
+    report = job.get("report") or {}
+    if json_output:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report, {"store": "the running stack"})
+    if report.get("files_failed"):
         raise typer.Exit(code=EXIT_PARTIAL)
 
 

@@ -138,9 +138,12 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     agent["web_search_url"] = f"http://{local}:{ports.web_search}/mcp" if stack.web_search else ""
     agent["filesystem_url"] = f"http://{local}:{ports.filesystem}/mcp" if stack.filesystem else ""
     agent.setdefault("output_dir", files["root"])
-    if stack.knowledge is not None:
-        roots = [str(r) for r in agent.get("ingest_roots") or []]
-        agent["ingest_roots"] = [*roots, str(stack.knowledge.resolve())]
+    # POST /ingest may always read the knowledge dir; by default also the directory `up` started from.
+    from inferstack.sample_knowledge import documents_dir
+
+    knowledge_dir = str(stack.knowledge.resolve() if stack.knowledge is not None else documents_dir())
+    roots = [str(r) for r in agent.get("ingest_roots") or [Path.cwd().resolve()]]
+    agent["ingest_roots"] = [*roots, knowledge_dir] if knowledge_dir not in roots else roots
     return sections
 
 
