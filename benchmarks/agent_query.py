@@ -37,7 +37,7 @@ import yaml
 
 from inferstack.sample_knowledge import documents_dir, eval_questions_path
 
-STAGES = ("retrieval_ms", "grading_ms", "web_search_ms", "generation_ms", "total_ms")
+STAGES = ("retrieval_ms", "grading_ms", "web_search_ms", "first_token_ms", "generation_ms", "total_ms")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -107,8 +107,8 @@ def summarise(results: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
         summary["client_ms"] = {"p50": round(percentile(walls, 50), 1), "p95": round(percentile(walls, 95), 1)}
         summary["stages_ms"] = {
             stage.removesuffix("_ms"): {
-                "p50": round(percentile([r["timings"][stage] for r in ok], 50), 1),
-                "p95": round(percentile([r["timings"][stage] for r in ok], 95), 1),
+                "p50": round(percentile([r["timings"].get(stage, 0.0) for r in ok], 50), 1),
+                "p95": round(percentile([r["timings"].get(stage, 0.0) for r in ok], 95), 1),
             }
             for stage in STAGES
         }

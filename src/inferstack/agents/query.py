@@ -52,14 +52,22 @@ class StageClock:
     def __init__(self) -> None:
         self._started = time.perf_counter()
         self.ms: dict[str, float] = dict.fromkeys(self.STAGES, 0.0)
+        self.first_token_ms: float | None = None
 
     def add(self, stage: str, started: float) -> float:
         elapsed = (time.perf_counter() - started) * 1000.0
         self.ms[stage] += elapsed
         return elapsed
 
+    def mark_first_token(self, generation_started: float) -> None:
+        """Time from the answer request to its first token (prompt processing, queueing, network)."""
+        if self.first_token_ms is None:
+            self.first_token_ms = (time.perf_counter() - generation_started) * 1000.0
+
     def as_dict(self) -> dict[str, float]:
         body = {f"{stage}_ms": round(value, 1) for stage, value in self.ms.items()}
+        if self.first_token_ms is not None:
+            body["first_token_ms"] = round(self.first_token_ms, 1)
         body["total_ms"] = round((time.perf_counter() - self._started) * 1000.0, 1)
         return body
 

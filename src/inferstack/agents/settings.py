@@ -90,7 +90,7 @@ class AgentSettings(LayeredSettings):
         "before it starts repeating itself. Set [] for a model that writes longer answers well.",
     )
     max_context_chars: int = Field(
-        default=600, ge=50, description="Each retrieved chunk or web result is cut to this many characters."
+        default=400, ge=50, description="Each retrieved chunk or web result is cut to this many characters."
     )
     relevance: RelevanceSettings = Field(default_factory=RelevanceSettings)
     time_sensitive_terms: list[str] = Field(

@@ -189,6 +189,7 @@ class Supervisor:
             ]
             async with aclosing(self.chat.stream_text(messages, render("answer_system"))) as deltas:
                 async for delta in deltas:
+                    clock.mark_first_token(started)
                     parts.append(delta)
                     yield DeltaEvent(delta)
             clock.add("generation", started)
