@@ -7,6 +7,7 @@ web framework. Concurrent queries share nothing but the services they call and t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -37,11 +38,10 @@ class QueryDefaults:
     timeout_s: float
 
 
-def outcome_of(exc: BaseException) -> str:
+def outcome_of(exc: BaseException, *, past_deadline: bool = False) -> str:
     if isinstance(exc, asyncio.CancelledError | GeneratorExit):
-        return "cancelled"
-    if isinstance(exc, QueryTimeoutError):
-        return "timeout"
+        # /query's deadline cancels the work too; only a cancellation before it is the client's doing.
+        return "timeout" if past_deadline else "cancelled"
     if isinstance(exc, OverloadedError):
         return "unavailable"
     if isinstance(exc, UpstreamError):
@@ -85,6 +85,7 @@ class QueryService:
         """The runner's events, with metrics recorded however the stream ends (done, error, client gone)."""
         route = "undecided"
         done = False
+        started = time.monotonic()
         self.metrics.queries_in_flight.inc()
         try:
             async with aclosing(self.runner.stream(query)) as events:
@@ -101,7 +102,8 @@ class QueryService:
                     yield event
         except BaseException as exc:
             if not done:
-                self.metrics.queries.labels(route, outcome_of(exc)).inc()
+                past_deadline = time.monotonic() - started >= self.defaults.timeout_s
+                self.metrics.queries.labels(route, outcome_of(exc, past_deadline=past_deadline)).inc()
             raise
         finally:
             self.metrics.queries_in_flight.dec()

@@ -158,3 +158,15 @@ async def test_server_api_key_is_required_except_on_health_and_metrics(make_clie
     assert (await client.get("/health")).status_code == 200
     assert (await client.get("/metrics")).status_code == 200
     assert_error(await client.get("/status"), 401, "authentication_error")
+
+
+async def test_a_query_past_its_deadline_gets_504_and_counts_as_timeout(
+    make_client: Any, upstream: FakeChatUpstream
+) -> None:
+    upstream.reply = lambda body: " ".join(["slow"] * 50)
+    upstream.token_delay_s = 0.05
+    client = make_client(timeouts={"query_s": 0.3})
+    response = await client.post("/query", json={"question": "bell palsy facial paralysis treatment"})
+    assert_error(response, 504, "timeout_error", "query_timeout")
+    metrics = (await client.get("/metrics")).text
+    assert 'inferstack_agent_queries_total{outcome="timeout",route="knowledge"} 1.0' in metrics
