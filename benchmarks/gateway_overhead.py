@@ -20,6 +20,7 @@ import contextlib
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -383,8 +384,8 @@ class Bench:
         phase = Phase({n: Measured("upstream" if n == "direct" else n) for n in names})
         retried_s = 0.0
         while len(phase.kept_noise) < rounds:
+            round_started = time.monotonic()  # waiting for quiet counts against the retry budget too
             quiet = await self.wait_until_quiet() if self.quiet_wait_s > 0 else True
-            round_started = time.monotonic()
             blocks = []
             for name in [*names, *reversed(names)]:
                 block = await self.block(
@@ -922,7 +923,12 @@ async def measure(options: Options, run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so SIGTERM, too, stops the servers this run started
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     options = parse_args(argv)
     started = datetime.now(UTC)
     run_dir = options.out / f"gateway-overhead-{started.strftime('%Y%m%d-%H%M%S')}"
