@@ -148,6 +148,11 @@ class UpstreamRejected(Exception):  # noqa: N818 - carries a non-retryable upstr
 
 
 def _describe(exc: aiohttp.ClientError) -> str:
+    """A short reason without URLs, headers or bodies (those may carry secrets)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "upstream closed the connection"
+    if isinstance(exc, aiohttp.ClientOSError) and exc.strerror:
+        return f"connection error: {exc.strerror}"
     return type(exc).__name__

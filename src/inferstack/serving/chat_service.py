@@ -89,6 +89,8 @@ class ChatService:
                 message["content"] = _cut_off_answer(text)
             else:
                 message, finish = _tool_message(prep.plan.parse(text))
+        elif prep.plan.mode == "json" and finish != "length":
+            prep.plan.check_json(text)
         return chat_completion(
             completion_id=prep.completion_id,
             created=prep.created,

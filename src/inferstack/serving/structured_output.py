@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 
-from inferstack.core.errors import EngineError
+from inferstack.core.errors import EngineError, InvalidRequestError
 from inferstack.openai_api.chat import ChatCompletionRequest, NamedToolChoice, ToolDefinition
 from inferstack.serving.tool_call_stream import StreamedCall, ToolCallStream
 
@@ -45,6 +45,17 @@ class OutputPlan:
     allow_content: bool = False
     parallel: bool = False
     instructions: str | None = None
+    output_schema: dict[str, Any] | None = None  # what a complete `json` answer must satisfy
+
+    def check_json(self, text: str) -> None:
+        """A complete `json`-mode answer must parse and satisfy the requested schema; else it is an engine error."""
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EngineError(f"the engine returned output that is not the requested JSON: {exc}") from exc
+        errors = sorted(Draft202012Validator(self.output_schema or {"type": "object"}).iter_errors(value), key=str)
+        if errors:
+            raise EngineError(f"the engine returned JSON that violates the requested schema: {errors[0].message}")
 
     def parse(self, text: str) -> ParsedOutput:
         """Read a complete constrained output back into content and validated tool calls."""
@@ -86,14 +97,85 @@ def plan_output(request: ChatCompletionRequest) -> OutputPlan:
     if fmt is None or fmt.type == "text":
         return OutputPlan(mode="text")
     if fmt.type == "json_object" or fmt.json_schema is None or fmt.json_schema.schema_ is None:
-        return OutputPlan(mode="json", json_schema={"type": "object"}, instructions="Answer with a JSON object.")
+        return OutputPlan(
+            mode="json",
+            json_schema=ANY_JSON_OBJECT,
+            instructions="Answer with a JSON object.",
+            output_schema={"type": "object"},
+        )
     schema = fmt.json_schema.schema_
+    reject_unsupported_keywords(schema, "response_format.json_schema.schema")
     return OutputPlan(
         mode="json",
         json_schema=closed_schema(schema),
         instructions="Answer with JSON that matches this JSON Schema:\n" + json.dumps(schema),
+        output_schema=schema,
     )
 
+
+# JSON Schema keywords constrained decoding (LLGuidance) cannot enforce; refused up front rather than ignored.
+UNSUPPORTED_KEYWORDS = frozenset(
+    {
+        "propertyNames",
+        "patternProperties",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "if",
+        "then",
+        "else",
+        "not",
+        "uniqueItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+    }
+)
+
+
+def reject_unsupported_keywords(schema: Any, param: str) -> None:
+    """400 when a schema relies on a keyword the decoder cannot enforce (the output could silently violate it)."""
+    if isinstance(schema, list):
+        for item in schema:
+            reject_unsupported_keywords(item, param)
+        return
+    if not isinstance(schema, dict):
+        return
+    found = sorted(UNSUPPORTED_KEYWORDS & set(schema))
+    if found:
+        raise InvalidRequestError(
+            f"{param}: JSON Schema keyword(s) {found} cannot be enforced by constrained decoding; "
+            "remove them or validate the output yourself",
+            param=param,
+        )
+    for key, value in schema.items():
+        if key in {"properties", "$defs", "definitions"} and isinstance(value, dict):
+            for sub in value.values():
+                reject_unsupported_keywords(sub, param)
+        elif key not in {"const", "enum", "default", "examples"}:
+            reject_unsupported_keywords(value, param)
+
+
+# `json_object` output: any JSON object whose values nest at most two levels, with strings <= 256 chars and
+# arrays <= 16 items, so values cannot run away. (LLGuidance cannot bound key length or key count: a model that
+# rambles inside a key still stops at max_tokens with finish_reason "length", as OpenAI documents.)
+_SCALAR: dict[str, Any] = {
+    "anyOf": [{"type": "string", "maxLength": 256}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
+}
+_INNER: dict[str, Any] = {
+    "anyOf": [
+        _SCALAR,
+        {"type": "array", "items": _SCALAR, "maxItems": 16},
+        {"type": "object", "additionalProperties": _SCALAR},
+    ]
+}
+ANY_JSON_OBJECT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"anyOf": [*_INNER["anyOf"], {"type": "array", "items": _INNER, "maxItems": 16}]},
+}
 
 # Bounds added to strings and arrays that set none, so a small model that starts repeating itself
 # inside a value still finishes the call within its token budget. Values at these bounds remain valid.
@@ -139,12 +221,18 @@ def closed_schema(schema: Any, *, inside_all_of: bool = False) -> Any:
     return result
 
 
+def _supported(tool: ToolDefinition) -> dict[str, Any]:
+    parameters = tool.function.parameters or _EMPTY_PARAMETERS
+    reject_unsupported_keywords(parameters, f"tools.{tool.function.name}.parameters")
+    return parameters
+
+
 def _call_schema(tool: ToolDefinition) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
             "name": {"const": tool.function.name},
-            "arguments": closed_schema(tool.function.parameters or _EMPTY_PARAMETERS),
+            "arguments": closed_schema(_supported(tool)),
         },
         "required": ["name", "arguments"],
         "additionalProperties": False,

@@ -48,7 +48,9 @@ def test_upstream_killed_mid_load_loses_no_request(tmp_path: Path) -> None:
             assert codes == [200] * 300, f"client-visible errors: {[c for c in codes if c != 200]}"
             health = httpx.get(gateway.base_url + "/health/readiness").json()["models"]["ha"]
             dead = next(d for d in health if d["api_base"].startswith(a.base_url))
-            assert dead["cooling_down_s"] > 0 and "cannot connect" in (dead["last_error"] or "")
+            reason = dead["last_error"] or ""
+            assert dead["cooling_down_s"] > 0
+            assert any(r in reason for r in ("cannot connect", "connection error", "closed the connection")), reason
             assert upstream_stats(b)["requests"] > 0
 
 

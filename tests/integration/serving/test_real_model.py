@@ -298,14 +298,27 @@ def test_json_schema_response_format_validates(client: openai.OpenAI) -> None:
             model=MODEL,
             messages=[{"role": "user", "content": prompt}],
             response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema}},
+            temperature=0,
         )
         jsonschema.validate(json.loads(reply.choices[0].message.content or ""), schema)
+    # json_object cannot bound key names (the decoder has no propertyNames/maxProperties), so a model that
+    # rambles inside keys stops at max_tokens with finish_reason "length", as OpenAI documents; at temperature 0
+    # this prompt completes.
     obj = client.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "Give me JSON."}],
         response_format={"type": "json_object"},
+        temperature=0,
     )
+    assert obj.choices[0].finish_reason == "stop", obj.choices[0].message.content
     assert isinstance(json.loads(obj.choices[0].message.content or ""), dict)
+    unenforceable = {"type": "object", "propertyNames": {"maxLength": 3}}
+    with pytest.raises(openai.BadRequestError, match="propertyNames"):
+        client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "x"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": unenforceable}},
+        )
 
 
 def test_embeddings_rank_related_sentences_closer(client: openai.OpenAI) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from inferstack.core.errors import EngineError
+from inferstack.core.errors import EngineError, InvalidRequestError
 from inferstack.openai_api.chat import ChatCompletionRequest
-from inferstack.serving.structured_output import closed_schema, plan_output
+from inferstack.serving.structured_output import ANY_JSON_OBJECT, closed_schema, plan_output
 
 TOOL = {
     "type": "function",
@@ -68,7 +68,31 @@ def test_json_schema_response_format() -> None:
     bounded = closed_schema({"type": "array", "items": {"type": "string"}})
     assert bounded == {"type": "array", "items": {"type": "string", "maxLength": 512}, "maxItems": 32}
     assert closed_schema({"type": "string", "enum": ["a"]}) == {"type": "string", "enum": ["a"]}
-    assert plan_output(request(response_format={"type": "json_object"})).json_schema == {"type": "object"}
+    json_object = plan_output(request(response_format={"type": "json_object"}))
+    assert json_object.json_schema == ANY_JSON_OBJECT and json_object.output_schema == {"type": "object"}
+    with pytest.raises(InvalidRequestError, match="propertyNames"):
+        plan_output(
+            request(
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "x",
+                        "schema": {"type": "object", "properties": {"a": {"type": "object", "propertyNames": {}}}},
+                    },
+                }
+            )
+        )
+    with pytest.raises(EngineError, match="violates the requested schema"):
+        plan_output(
+            request(
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": {"type": "object", "required": ["a"]}},
+                }
+            )
+        ).check_json('{"b": 1}')
+    with pytest.raises(EngineError, match="not the requested JSON"):
+        json_object.check_json('{"a": ')
 
 
 @pytest.mark.parametrize(
