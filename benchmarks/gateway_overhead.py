@@ -150,6 +150,15 @@ def ensure_litellm_venv(venv: Path, spec: str) -> Path:
     return executable
 
 
+def source_state() -> dict[str, str]:
+    """The commit measured, and any uncommitted changes under src/ (other work may be in progress)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"), "src_changes": git("status", "--short", "src/")}
+
+
 def package_version(python: Path, package: str) -> str:
     code = f"from importlib.metadata import version; print(version({package!r}))"
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -609,7 +618,9 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     names = [n for n in TARGETS if n in lat]
     lines = [
         f"Run {meta['started_at']} — {meta['machine']}; pinning: {meta['pinning']}",
-        f"load average before {meta['load_before']}, after {meta['load_after']}",
+        f"load average before {meta['load_before']}, after {meta['load_after']}; LiteLLM "
+        f"{meta.get('litellm_version', '-')}; source {meta['source']['commit']}"
+        + (" with uncommitted changes under src/" if meta["source"]["src_changes"] else ""),
         "",
         "| | " + " | ".join(names) + (" | inferstack / LiteLLM |" if "litellm" in lat else " |"),
         "| --- | " + " | ".join("---:" for _ in names) + (" | ---: |" if "litellm" in lat else " |"),
@@ -934,6 +945,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     run_dir = options.out / f"gateway-overhead-{started.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    source = source_state()
     result = run_async(measure(options, run_dir))
     meta: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
@@ -944,6 +956,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "event_loop": loop_name(),
         "aiohttp": version("aiohttp"),
         "load_before": load_before,
+        "source": source,
         "load_after": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         **result.pop("meta"),
     }
