@@ -4,7 +4,8 @@ It speaks the real wire protocol (JSON and SSE) for /v1/chat/completions, /v1/co
 /v1/models. Replies echo the last user message after `--name` ("[name] <text>"), so tests can see which
 upstream answered and what it received. Usage is reported as whitespace-split word counts.
 
-Control (for failure tests): POST /_control {"fail": 500|429|null, "delay_ms": 0} changes behaviour;
+Control (for failure tests): POST /_control {"fail": 500|429|null, "delay_ms": 0, "chunk_delay_ms": 0} changes
+behaviour (delay before answering; delay between streamed chunks);
 GET /_stats returns {"requests": n, "last_body": {...}}; POST /_reset zeroes the counters.
 
     python -m tests.support.fake_upstream --port 9001 --name a [--stream-chunks 8]
@@ -92,6 +93,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
             "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
         }
         await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        if request.app[STATE]["chunk_delay_ms"]:
+            await asyncio.sleep(request.app[STATE]["chunk_delay_ms"] / 1000)
     final = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -163,7 +166,7 @@ async def models(request: web.Request) -> web.Response:
 async def control(request: web.Request) -> web.Response:
     state = request.app[STATE]
     update = orjson.loads(await request.read())
-    for field in ("fail", "delay_ms"):
+    for field in ("fail", "delay_ms", "chunk_delay_ms"):
         if field in update:
             state[field] = update[field]
     return _json({"ok": True})
@@ -181,7 +184,15 @@ async def reset(request: web.Request) -> web.Response:
 
 def make_app(name: str) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
-    app[STATE] = {"name": name, "requests": 0, "last_body": None, "last_auth": None, "fail": None, "delay_ms": 0}
+    app[STATE] = {
+        "name": name,
+        "requests": 0,
+        "last_body": None,
+        "last_auth": None,
+        "fail": None,
+        "delay_ms": 0,
+        "chunk_delay_ms": 0,
+    }
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/embeddings", embeddings)

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from inferstack.gateway.cache.base import ResponseCache
 from inferstack.gateway.cache.memory import MemoryCache
 from inferstack.gateway.cache.redis_cache import RedisCache
+from inferstack.gateway.fast_path import ProxyFastPath
 from inferstack.gateway.guardrails.pipeline import GuardrailSet
 from inferstack.gateway.keys.database import Database
 from inferstack.gateway.keys.registry import KeyRegistry, run_periodic_sync
@@ -143,7 +144,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     app.state.usage = usage
     app.state.guardrails = guardrails
     app.state.cache_description = cache_description
-    app.state.proxy = ProxyService(
+    app.state.proxy = proxy = ProxyService(
         router=router,
         upstream=upstream,
         registry=registry,
@@ -164,5 +165,6 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
                 inner, requests=metrics.http_requests, seconds=metrics.http_seconds, routes=_METRIC_ROUTES
             ),
             lambda inner: BodySizeLimit(inner, max_bytes=settings.max_body_bytes),
+            lambda inner: ProxyFastPath(inner, proxy),
         ],
     )

@@ -122,3 +122,35 @@ def test_per_request_and_per_deployment_timeouts(tmp_path: Path) -> None:
             assert _chat(gateway.base_url, "hasty").status_code == 502
             assert _chat(gateway.base_url, "patient").status_code == 200
             assert _chat(gateway.base_url, "patient", timeout="soon").status_code == 400
+
+
+def test_client_disconnect_mid_stream_releases_the_upstream(tmp_path: Path) -> None:
+    import socket
+
+    with fake_upstream(tmp_path, "slowstream") as upstream:
+        config = {"model_list": [deployment("s", upstream)], "router": {"health_check_interval_s": 0}}
+        with gateway_process(tmp_path, config) as gateway:
+            control(upstream, chunk_delay_ms=300)
+            body = b'{"model": "s", "stream": true, "messages": [{"role": "user", "content": "' + b"w " * 40 + b'"}]}'
+            port = int(gateway.base_url.rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + f"Authorization: Bearer {MASTER_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                received = b""
+                while b"data: " not in received:
+                    chunk = sock.recv(65536)
+                    assert chunk, "the gateway closed the stream before any event"
+                    received += chunk
+            deadline = time.monotonic() + 10
+            while True:
+                metrics = httpx.get(gateway.base_url + "/metrics").text
+                if "inferstack_gateway_in_flight 0.0" in metrics:
+                    break
+                assert time.monotonic() < deadline, "the stream was not cancelled after the client left"
+                time.sleep(0.1)
+            assert 'status="499"' in metrics
+            health = httpx.get(gateway.base_url + "/health/readiness").json()["models"]["s"][0]
+            assert health["in_flight"] == 0

@@ -1,0 +1,135 @@
+"""The proxy routes as a bare ASGI app in front of FastAPI: the hot path skips FastAPI's routing, exit
+stack and exception layers (measured at ~30% of the gateway's CPU per request), everything else falls through.
+
+It reads the body itself, sends the proxy's reply or stream, translates errors into OpenAI's shape, and
+cancels a stream (closing the upstream) as soon as the client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from inferstack.core.errors import InferstackError
+from inferstack.gateway.proxy import ProxyReply, ProxyService, ProxyStream
+from inferstack.http.middleware import send_error
+from inferstack.openai_api.errors import error_body
+
+log = logging.getLogger(__name__)
+
+PROXY_ROUTES = {
+    f"{prefix}{path}": route
+    for prefix in ("/v1", "")
+    for path, route in (("/chat/completions", "chat"), ("/completions", "completions"), ("/embeddings", "embeddings"))
+}
+_JSON = (b"content-type", b"application/json")
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class ClientGoneError(Exception):
+    pass
+
+
+class ProxyFastPath:
+    def __init__(self, app: ASGIApp, service: ProxyService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = PROXY_ROUTES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            body = await _read_body(receive)
+            authorization = _header(scope, b"authorization")
+            result = await self.service.handle(route, body, authorization)
+            if isinstance(result, ProxyReply):
+                await _send_reply(tracked_send, result)
+            else:
+                await _send_stream(tracked_send, receive, result)
+        except InferstackError as exc:
+            if not started:
+                await send_error(send, exc)
+        except ClientGoneError:
+            return
+        except Exception:
+            log.exception("unhandled error on %s", scope["path"])
+            if not started:
+                payload = orjson.dumps(error_body("internal server error", "server_error"))
+                await send({"type": "http.response.start", "status": 500, "headers": [_JSON]})
+                await send({"type": "http.response.body", "body": payload})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGoneError
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+async def _send_reply(send: Send, reply: ProxyReply) -> None:
+    headers = [_JSON, (b"content-length", str(len(reply.body)).encode()), *_encode_headers(reply.headers)]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _send_stream(send: Send, receive: Receive, stream: ProxyStream) -> None:
+    """Send SSE blocks as they come; a client disconnect cancels the relay (which releases the upstream)."""
+
+    async def pump() -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *_encode_headers(stream.headers)]}
+        )
+        async for block in stream.events:
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def watch_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(watch_disconnect())
+    try:
+        done, _ = await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pumping, watching):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pumping
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        await stream.events.aclose()
+    if pumping in done and pumping.exception() is not None:
+        raise pumping.exception()  # type: ignore[misc]
