@@ -10,7 +10,7 @@ Against a running agent whose knowledge base holds the sample:
 Or start everything itself (the default models via `inferstack serve`, then `inferstack agent` with Milvus Lite in a
 temporary directory and web search off), ingest the sample through POST /ingest, and measure:
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/agent_query.py --start [--max-tokens 256] [--json-out report.json]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/agent_query.py --start [--top-k 3] [--max-tokens 256] [--json-out F]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def pick_questions(count: int) -> list[dict[str, Any]]:
 
 
 async def run_queries(
-    url: str, questions: list[dict[str, Any]], concurrency: int, api_key: str | None
+    url: str, questions: list[dict[str, Any]], concurrency: int, api_key: str | None, top_k: int | None
 ) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     limit = asyncio.Semaphore(concurrency)
@@ -73,7 +73,8 @@ async def run_queries(
         async def one(item: dict[str, Any]) -> dict[str, Any]:
             async with limit:
                 started = time.perf_counter()
-                response = await client.post("/query", json={"question": item["question"]})
+                body = {"question": item["question"], **({"top_k": top_k} if top_k else {})}
+                response = await client.post("/query", json=body)
                 wall_ms = (time.perf_counter() - started) * 1000
             if response.status_code != 200:
                 return {"ok": False, "status": response.status_code, "wall_ms": wall_ms, "error": response.text[:200]}
@@ -198,6 +199,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=40, help="Labelled questions to ask [40].")
     parser.add_argument("--warmup", type=int, default=3, help="Unmeasured questions first [3].")
     parser.add_argument("--concurrency", type=int, default=1, help="Queries in flight at once [1].")
+    parser.add_argument("--top-k", type=int, default=None, help="top_k sent with each query [agent default].")
     parser.add_argument("--max-tokens", type=int, default=None, help="--start only: agent.max_tokens.")
     parser.add_argument("--api-key", default=os.environ.get("INFERSTACK_AGENT_SERVER_API_KEY"))
     parser.add_argument("--json-out", type=Path, help="Also write the summary as JSON here.")
@@ -211,11 +213,12 @@ def main() -> None:
             url = stack.enter_context(started_stack(workdir, options.max_tokens))
         else:
             url = options.url
-        asyncio.run(run_queries(url, warmup, 1, options.api_key))
+        asyncio.run(run_queries(url, warmup, 1, options.api_key, options.top_k))
         started = time.perf_counter()
-        results = asyncio.run(run_queries(url, measured, options.concurrency, options.api_key))
+        results = asyncio.run(run_queries(url, measured, options.concurrency, options.api_key, options.top_k))
         summary = summarise(results, time.perf_counter() - started)
     summary["concurrency"] = options.concurrency
+    summary["top_k"] = options.top_k
     summary["load_average_1m"] = round(os.getloadavg()[0], 2)
     print_summary(summary)
     if options.json_out:
