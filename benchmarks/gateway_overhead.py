@@ -616,6 +616,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     lat = summary["latency_c1"]
     thr = summary["throughput"]
     names = [n for n in TARGETS if n in lat]
+    c = f"c={meta['options']['concurrency']}"
     lines = [
         f"Run {meta['started_at']} — {meta['machine']}; pinning: {meta['pinning']}",
         f"load average before {meta['load_before']}, after {meta['load_after']}; LiteLLM "
@@ -643,7 +644,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         ["–", *[_f(lat[n]["added_p99_ms"], 3) for n in names[1:]]],
         ratios.get("added_p99_ms"),
     )
-    for mode, label in (("non_stream", "c=16 non-streaming req/s"), ("stream", "c=16 streaming req/s")):
+    for mode, label in (("non_stream", f"{c} non-streaming req/s"), ("stream", f"{c} streaming req/s")):
         row(label, [_f(thr[mode][n]["requests_per_s"], 0) for n in names], ratios.get(f"{mode}_requests_per_s"))
     for mode, label in (("non_stream", "non-streaming"), ("stream", "streaming")):
         cells = []
@@ -652,23 +653,23 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
             own = shares.get(n, 0.0)
             cell = f"client {thr[mode][n]['client_cpu_share']:.0%}, upstream {shares.get('upstream', 0):.0%}"
             cells.append(cell if n == "direct" else f"{cell}, gateway {own:.0%}")
-        row(f"CPU during c=16 {label}", cells)
+        row(f"CPU during {c} {label}", cells)
     for mode, label in (("non_stream", "non-streaming"), ("stream", "streaming")):
         cpu_us = [thr[mode][n]["server_cpu_us_per_request"] for n in names]
         row(
-            f"server CPU per request, c=16 {label} (µs)",
+            f"server CPU per request, {c} {label} (µs)",
             [_f(cpu_us[0], 0) + " (upstream)", *[_f(v, 0) for v in cpu_us[1:]]],
             ratio(cpu_us[1], cpu_us[2]) if len(cpu_us) > 2 else None,
         )
     for mode, label in (("non_stream", "non-streaming"), ("stream", "streaming")):
         capacity = [thr[mode][n]["requests_per_cpu_second"] for n in names]
         row(
-            f"req/s per CPU core, c=16 {label} (from CPU time)",
+            f"req/s per CPU core, {c} {label} (from CPU time)",
             [_f(capacity[0], 0) + " (upstream)", *[_f(v, 0) for v in capacity[1:]]],
             ratios.get(f"{mode}_requests_per_cpu_second"),
         )
     for mode, label in (("non_stream", "non-streaming"), ("stream", "streaming")):
-        row(f"other processes' CPU, c=16 {label}", [f"{thr[mode][n]['other_processes_cpu_share']:.0%}" for n in names])
+        row(f"other processes' CPU, {c} {label}", [f"{thr[mode][n]['other_processes_cpu_share']:.0%}" for n in names])
     errors = {
         f"{phase}/{n}": m["errors"]
         for phase, group in (("c1", lat), *((f"c16-{k}", v) for k, v in thr.items()))
@@ -687,7 +688,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         f"(gateways used " + ", ".join(f"{n} {share:.0%}" for n, share in c["share_used_by"].items()) + " of it)"
         for mode, c in summary["client_ceiling"].items()
     )
-    lines.append(f"client ceiling (direct at c=16): {ceiling}")
+    lines.append(f"client ceiling (direct at {c}): {ceiling}")
     if "inferstack" in lat:
         inf = lat["inferstack"]
         checks = [
