@@ -14,7 +14,7 @@ import logging
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inferstack.core.errors import InferstackError
+from inferstack.core.errors import InferstackError, PayloadTooLargeError
 from inferstack.gateway.proxy import ProxyReply, ProxyService, ProxyStream
 from inferstack.http.middleware import send_error
 from inferstack.openai_api.errors import error_body
@@ -39,9 +39,10 @@ class ClientGoneError(Exception):
 
 
 class ProxyFastPath:
-    def __init__(self, app: ASGIApp, service: ProxyService) -> None:
+    def __init__(self, app: ASGIApp, service: ProxyService, *, max_body_bytes: int) -> None:
         self.app = app
         self.service = service
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = PROXY_ROUTES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
@@ -56,7 +57,7 @@ class ProxyFastPath:
             await send(message)
 
         try:
-            body = await _read_body(receive)
+            body = await _read_body(scope, receive, self.max_body_bytes)
             authorization = _header(scope, b"authorization")
             result = await self.service.handle(route, body, authorization)
             if isinstance(result, ProxyReply):
@@ -83,13 +84,21 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    too_large = PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes")
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGoneError
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 

@@ -97,7 +97,9 @@ class ProxyService:
         metrics: GatewayMetrics,
         cache: ResponseCache | None,
         cache_config: CacheConfig,
+        tracing: bool = False,
     ) -> None:
+        self.tracing = tracing
         self.router = router
         self.upstream = upstream
         self.registry = registry
@@ -190,25 +192,33 @@ class ProxyService:
         return ProxyReply(reply.status, body, headers)
 
     async def _post(self, call: _Call, deployment: Deployment) -> UpstreamReply:
-        timeout = call.attempt_timeout(deployment, self.router.config.timeout_s)
-        started = time.perf_counter()
+        if not self.tracing:
+            return await self._post_untraced(call, deployment)
         with tracer.start_as_current_span("gateway.upstream") as span:
             span.set_attribute("inferstack.deployment", deployment.id)
             span.set_attribute("inferstack.model", call.model)
             try:
-                reply = await self.upstream.post(
-                    deployment, ROUTE_PATHS[call.route], call.upstream_body(deployment), timeout
-                )
+                reply = await self._post_untraced(call, deployment)
             except Exception as exc:
                 span.set_attribute("error.type", type(exc).__name__)
-                self.metrics.upstream_errors.labels(deployment.id, getattr(exc, "kind", "error")).inc()
                 raise
-            finally:
-                elapsed = time.perf_counter() - started
-                call.upstream_s += elapsed
-                self.metrics.upstream_latency.labels(deployment.id).observe(elapsed)
             span.set_attribute("http.response.status_code", reply.status)
-        return reply
+            return reply
+
+    async def _post_untraced(self, call: _Call, deployment: Deployment) -> UpstreamReply:
+        timeout = call.attempt_timeout(deployment, self.router.config.timeout_s)
+        started = time.perf_counter()
+        try:
+            return await self.upstream.post(
+                deployment, ROUTE_PATHS[call.route], call.upstream_body(deployment), timeout
+            )
+        except Exception as exc:
+            self.metrics.upstream_errors.labels(deployment.id, getattr(exc, "kind", "error")).inc()
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            call.upstream_s += elapsed
+            self.metrics.upstream_latency.labels(deployment.id).observe(elapsed)
 
     async def _stream(self, call: _Call, guardrails: tuple[Guardrail, ...]) -> ProxyReply | ProxyStream:
         options = call.body.get("stream_options")

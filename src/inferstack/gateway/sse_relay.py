@@ -1,7 +1,8 @@
 """Relays an upstream SSE stream event by event, reading usage as it passes and hiding what we injected.
 
 Events are forwarded as soon as they are complete (an event is a block ending in a blank line). Only events
-that mention `"usage"` are parsed, so the relay costs a byte search per event on the common path.
+whose `usage` is an object are parsed (OpenAI-style servers send `"usage":null` in every chunk once usage is
+requested), so the relay costs a byte search per event on the common path.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def relay_events(
         for event in complete:
             if not event.strip():
                 continue
-            if b'"usage"' in event:
+            if b'"usage":{' in event or b'"usage": {' in event:
                 payload = _event_payload(event)
                 if payload is not None and payload != b"[DONE]":
                     parsed = orjson.loads(payload)

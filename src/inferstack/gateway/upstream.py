@@ -9,6 +9,7 @@ import asyncio
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from inferstack.gateway.routing.deployment import Deployment
 
@@ -45,6 +46,16 @@ class OpenAIUpstream:
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._stream_timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._urls: dict[tuple[str, str], URL] = {}
+        self._auth_headers: dict[str, dict[str, str]] = {}
+
+    def _url(self, deployment: Deployment, path: str) -> URL:
+        """Parsed once per deployment and path (yarl parsing is measurable per request)."""
+        key = (deployment.config.api_base, path)
+        url = self._urls.get(key)
+        if url is None:
+            url = self._urls[key] = URL(deployment.config.api_base + path)
+        return url
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
@@ -65,7 +76,10 @@ class OpenAIUpstream:
     def _headers(self, deployment: Deployment) -> dict[str, str]:
         if deployment.upstream_auth is None:
             return _JSON
-        return {**_JSON, "Authorization": deployment.upstream_auth}
+        headers = self._auth_headers.get(deployment.id)
+        if headers is None:
+            headers = self._auth_headers[deployment.id] = {**_JSON, "Authorization": deployment.upstream_auth}
+        return headers
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
@@ -83,7 +97,7 @@ class OpenAIUpstream:
 
     async def post(self, deployment: Deployment, path: str, body: bytes, timeout_s: float) -> UpstreamReply:
         """The full reply for any status; connection problems and retryable statuses raise `UpstreamFailure`."""
-        url = deployment.config.api_base + path
+        url = self._url(deployment, path)
         try:
             async with self.session.post(
                 url, data=body, headers=self._headers(deployment), timeout=self._timeout(timeout_s)
@@ -102,7 +116,7 @@ class OpenAIUpstream:
         self, deployment: Deployment, path: str, body: bytes, timeout_s: float
     ) -> aiohttp.ClientResponse:
         """An open streaming response with status 200 (caller must `release()` it), or a failure/non-200 reply."""
-        url = deployment.config.api_base + path
+        url = self._url(deployment, path)
         try:
             response = await self.session.post(
                 url, data=body, headers=self._headers(deployment), timeout=self._stream_timeout(timeout_s)

@@ -95,6 +95,22 @@ def test_rolling_window() -> None:
     window.add(5, 1000.2)
     window.add(3, 1030.0)
     assert window.total(1030.5) == 8
-    assert window.total(1060.5) == 3
     assert window.seconds_until_below(8, 1031.0) == pytest.approx(29.0)
+    assert window.total(1060.5) == 3
     assert window.total(1100.0) == 0
+
+
+def test_rolling_window_matches_a_brute_force_count() -> None:
+    import random as _random
+
+    rng = _random.Random(3)
+    window = RollingWindow(60)
+    events: list[tuple[float, int]] = []
+    now = 5000.0
+    for _ in range(2000):
+        now += rng.choice([0.0, 0.2, 1.0, 3.0, 61.0 if rng.random() < 0.01 else 0.5])
+        amount = rng.randint(1, 5)
+        window.add(amount, now)
+        events.append((now, amount))
+        expected = sum(a for t, a in events if int(t) > int(now) - 60)
+        assert window.total(now) == expected

@@ -98,11 +98,16 @@ class Database:
 
         return await asyncio.to_thread(self._run, work)
 
-    async def transaction(self, statements: Sequence[tuple[str, Params]]) -> None:
-        """Run several statements atomically."""
+    async def transaction(
+        self, statements: Sequence[tuple[str, Params]], batches: Sequence[tuple[str, Sequence[Params]]] = ()
+    ) -> None:
+        """Run `batches` (one statement, many rows each, via executemany) then `statements`, atomically."""
         prepared = [(self._sql(sql), tuple(params)) for sql, params in statements]
+        prepared_batches = [(self._sql(sql), [tuple(row) for row in rows]) for sql, rows in batches]
 
         def work(cur: Any) -> None:
+            for sql, rows in prepared_batches:
+                cur.executemany(sql, rows)
             for sql, params in prepared:
                 cur.execute(sql, params)
 

@@ -163,38 +163,35 @@ class KeyStore:
         if not records:
             return
         per_key: dict[str, float] = {}
-        statements: list[tuple[str, Sequence[Any]]] = []
         insert = (
             f"INSERT INTO spend_logs ({_USAGE_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
             "ON CONFLICT (request_id) DO NOTHING"
         )
-        for r in records:
-            statements.append(
-                (
-                    insert,
-                    (
-                        r.request_id,
-                        r.token,
-                        r.model,
-                        r.deployment,
-                        r.prompt_tokens,
-                        r.completion_tokens,
-                        r.spend,
-                        int(r.cache_hit),
-                        r.status,
-                        r.started_at,
-                        r.duration_ms,
-                    ),
-                )
+        rows = [
+            (
+                r.request_id,
+                r.token,
+                r.model,
+                r.deployment,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.spend,
+                int(r.cache_hit),
+                r.status,
+                r.started_at,
+                r.duration_ms,
             )
+            for r in records
+        ]
+        for r in records:
             if r.spend:
                 per_key[r.token] = per_key.get(r.token, 0.0) + r.spend
         now = time.time()
-        for token, spend in per_key.items():
-            statements.append(
-                ("UPDATE virtual_keys SET spend = spend + ?, updated_at = ? WHERE token = ?", (spend, now, token))
-            )
-        await self.db.transaction(statements)
+        updates: list[tuple[str, Sequence[Any]]] = [
+            ("UPDATE virtual_keys SET spend = spend + ?, updated_at = ? WHERE token = ?", (spend, now, token))
+            for token, spend in per_key.items()
+        ]
+        await self.db.transaction(updates, batches=[(insert, rows)])
 
     async def spend_logs(
         self,
