@@ -94,8 +94,11 @@ def inprocess(model: object, texts: list[str], batch_size: int) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
+API_KEY: str | None = None
+
+
 async def http_client(base_url: str, texts: list[str], batch_size: int) -> float:
-    client = OpenAIEmbeddingClient(base_url, None, MODEL, batch_size=batch_size, timeout=300)
+    client = OpenAIEmbeddingClient(base_url, API_KEY, MODEL, batch_size=batch_size, timeout=300)
     try:
         await client.embed(texts[:batch_size])  # connection and first-request warm-up
         start = time.perf_counter()
@@ -109,7 +112,7 @@ async def http_client(base_url: str, texts: list[str], batch_size: int) -> float
 async def ingest(base_url: str, data_dir: Path, batch_size: int) -> float:
     settings = KnowledgeSettings(data_dir=data_dir, embedding_base_url=base_url, batch_size=batch_size)
     store = build_vector_store(settings)
-    embedder = OpenAIEmbeddingClient(base_url, None, MODEL, batch_size=batch_size, timeout=300, dimension=384)
+    embedder = OpenAIEmbeddingClient(base_url, API_KEY, MODEL, batch_size=batch_size, timeout=300, dimension=384)
     try:
         report = await build_pipeline(settings, store, embedder).run(Path(documents_dir()), force=True)
         return report.embeddings_per_s
@@ -123,7 +126,10 @@ def main() -> None:
     parser.add_argument("--base-url", help="OpenAI-compatible API with /embeddings (default: start inferstack serve)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--api-key", help="Bearer key for --base-url (e.g. a gateway key)")
     args = parser.parse_args()
+    global API_KEY
+    API_KEY = args.api_key
 
     from sentence_transformers import SentenceTransformer
 
