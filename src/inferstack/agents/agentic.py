@@ -21,13 +21,13 @@ from strands.types.exceptions import (
     ModelThrottledException,
 )
 
+from inferstack.agents.answer_prompt import knowledge_sources, web_sources
 from inferstack.agents.chat_model import ChatModel, upstream_error
 from inferstack.agents.prompt_templates import render
 from inferstack.agents.query import DeltaEvent, DoneEvent, PlanEvent, Query, QueryEvent, QueryPlan, QueryResult
 from inferstack.agents.relevance import RelevanceGrade, similarity_score
 from inferstack.agents.routing import Route
 from inferstack.agents.sessions import SessionStore, Turn
-from inferstack.agents.supervisor import knowledge_sources, web_sources
 from inferstack.agents.toolset import ToolServices, ToolTrace, build_tools
 from inferstack.agents.web_search import WebSearchResult
 from inferstack.core.errors import InferstackError

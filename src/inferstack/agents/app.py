@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from inferstack import __version__
 from inferstack.agents import routes
 from inferstack.agents.agentic import AgenticRunner
+from inferstack.agents.answer_prompt import AnswerLimits
 from inferstack.agents.chat_model import ChatModel
 from inferstack.agents.health import HealthProbe
 from inferstack.agents.ingest_jobs import IngestionRunner, IngestJobs
@@ -36,7 +37,7 @@ from inferstack.agents.service import QueryDefaults, QueryRunner, QueryService
 from inferstack.agents.sessions import SessionStore
 from inferstack.agents.settings import AgentSettings
 from inferstack.agents.state import AgentState
-from inferstack.agents.supervisor import AnswerLimits, Supervisor
+from inferstack.agents.supervisor import Supervisor
 from inferstack.agents.time_sensitivity import TimeSensitivityDetector
 from inferstack.agents.toolset import ToolServices
 from inferstack.agents.web_search import WebSearch, WebSearcher
@@ -134,7 +135,11 @@ def _runner(
         detector=TimeSensitivityDetector(settings.time_sensitive_terms),
         sessions=sessions,
         thresholds=Thresholds(relevant=relevance.threshold, hybrid=relevance.hybrid_threshold),
-        limits=AnswerLimits(max_context_chars=settings.max_context_chars),
+        limits=AnswerLimits(
+            passage_chars=settings.max_context_chars,
+            context_chars=settings.context_chars,
+            history_chars=settings.history_chars,
+        ),
         web=web,
     )
 

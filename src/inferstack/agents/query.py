@@ -34,9 +34,16 @@ class Source:
     score: float
     chunk_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    in_prompt: bool = True  # False: retrieved, but left out of the answer's prompt by its size budget
 
     def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"source": self.source, "snippet": self.snippet, "score": self.score, "kind": self.kind}
+        body: dict[str, Any] = {
+            "source": self.source,
+            "snippet": self.snippet,
+            "score": self.score,
+            "kind": self.kind,
+            "in_prompt": self.in_prompt,
+        }
         if self.chunk_id is not None:
             body["chunk_id"] = self.chunk_id
         if self.metadata:

@@ -92,6 +92,14 @@ class AgentSettings(LayeredSettings):
     max_context_chars: int = Field(
         default=400, ge=50, description="Each retrieved chunk or web result is cut to this many characters."
     )
+    # Prompt processing of SmolLM2 runs at ~150-300 tokens/s on 2 shared cores: ~1200 characters (~300 tokens)
+    # of passages keeps it near one second. Passages past the budget stay in `sources` with in_prompt false.
+    context_chars: int = Field(
+        default=1200, ge=50, description="All passages of one answer's prompt together (the first always fits)."
+    )
+    history_chars: int = Field(
+        default=1000, ge=0, description="Earlier questions and answers of the session put in the prompt, at most."
+    )
     relevance: RelevanceSettings = Field(default_factory=RelevanceSettings)
     time_sensitive_terms: list[str] = Field(
         default_factory=list, description="Extra words or phrases that send a question to web search."

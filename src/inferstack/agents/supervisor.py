@@ -10,18 +10,24 @@ a warning and routing carries on without it; model and vector-store failures esc
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
 
+from inferstack.agents.answer_prompt import (
+    AnswerLimits,
+    PromptContext,
+    build_context,
+    history_messages,
+    knowledge_sources,
+    retrieval_query,
+    web_sources,
+)
 from inferstack.agents.chat_model import ChatMessage, ChatModel
 from inferstack.agents.knowledge import KnowledgeBase
 from inferstack.agents.mcp_tools import ToolCallError, ToolUnavailableError
 from inferstack.agents.prompt_templates import render
 from inferstack.agents.query import (
-    SNIPPET_CHARS,
     DeltaEvent,
     DoneEvent,
     PlanEvent,
@@ -29,7 +35,6 @@ from inferstack.agents.query import (
     QueryEvent,
     QueryPlan,
     QueryResult,
-    Source,
     StageClock,
 )
 from inferstack.agents.relevance import RelevanceGrade, RelevanceGrader
@@ -49,102 +54,6 @@ from inferstack.retrieval.stores.base import SearchHit
 log = logging.getLogger(__name__)
 
 WEB_RESULTS = 5
-
-
-@dataclass(frozen=True)
-class AnswerLimits:
-    max_context_chars: int
-    history_chars: int = 2000
-
-
-def knowledge_sources(hits: Sequence[SearchHit]) -> list[Source]:
-    return [
-        Source(
-            kind="knowledge",
-            source=hit.source,
-            snippet=hit.text[:SNIPPET_CHARS],
-            score=round(hit.score, 4),
-            chunk_id=hit.id,
-            metadata=dict(hit.metadata),
-        )
-        for hit in hits
-    ]
-
-
-def web_sources(web: WebSearchResult) -> list[Source]:
-    return [
-        Source(
-            kind="web", source=result.url or result.title, snippet=result.content[:SNIPPET_CHARS], score=result.score
-        )
-        for result in web.results
-    ]
-
-
-def context_block(hits: Sequence[SearchHit], web: WebSearchResult | None, max_chars: int) -> str:
-    """Numbered passages, knowledge first, each cut to `max_chars` (the model's budget, not the sources')."""
-    lines: list[str] = []
-    for hit in hits:
-        lines.append(f"[{len(lines) + 1}] ({hit.source}) {hit.text[:max_chars]}")
-    if web is not None:
-        if web.answer:
-            lines.append(f"[{len(lines) + 1}] (web summary) {web.answer[:max_chars]}")
-        for result in web.results:
-            lines.append(f"[{len(lines) + 1}] ({result.url}) {result.title}: {result.content[:max_chars]}")
-    return "\n".join(lines)
-
-
-def history_messages(history: Sequence[Turn], budget_chars: int) -> list[ChatMessage]:
-    """The most recent turns that fit in `budget_chars`, oldest first, as user/assistant messages."""
-    kept: list[Turn] = []
-    used = 0
-    for turn in reversed(history):
-        used += len(turn.question) + len(turn.answer)
-        if used > budget_chars:
-            break
-        kept.append(turn)
-    messages: list[ChatMessage] = []
-    for turn in reversed(kept):
-        messages += [ChatMessage("user", turn.question), ChatMessage("assistant", turn.answer)]
-    return messages
-
-
-_REFERRING_WORDS = frozenset(
-    [
-        "it",
-        "its",
-        "that",
-        "this",
-        "these",
-        "those",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "his",
-        "her",
-        "more",
-        "else",
-        "also",
-        "same",
-        "above",
-        "previous",
-    ]
-)
-FOLLOW_UP_MAX_WORDS = 12
-
-
-def is_follow_up(question: str) -> bool:
-    """A short question that refers back ("tell me more about that") rather than naming its subject."""
-    words = re.findall(r"[a-z']+", question.lower())
-    return len(words) <= FOLLOW_UP_MAX_WORDS and any(word in _REFERRING_WORDS for word in words)
-
-
-def retrieval_query(question: str, history: Sequence[Turn]) -> str:
-    """The question; a follow-up is searched together with the session's previous question it refers to."""
-    if history and is_follow_up(question):
-        return f"{history[-1].question} {question}"
-    return question
 
 
 class Supervisor:
@@ -172,7 +81,7 @@ class Supervisor:
     async def stream(self, query: Query) -> AsyncGenerator[QueryEvent, None]:
         clock = StageClock()
         history = self.sessions.history(query.session_id)
-        plan, hits, web = await self._plan(query, history, clock)
+        plan, context = await self._plan(query, history, clock)
         yield PlanEvent(plan, clock.as_dict())
 
         parts: list[str] = []
@@ -182,10 +91,9 @@ class Supervisor:
             yield DeltaEvent(text)
         else:
             started = time.perf_counter()
-            context = context_block(hits, web, self.limits.max_context_chars)
             messages = [
                 *history_messages(history, self.limits.history_chars),
-                ChatMessage("user", render("answer_user", context=context, question=query.question)),
+                ChatMessage("user", render("answer_user", context=context.text, question=query.question)),
             ]
             async with aclosing(self.chat.stream_text(messages, render("answer_system"))) as deltas:
                 async for delta in deltas:
@@ -198,9 +106,7 @@ class Supervisor:
         self.sessions.record(query.session_id, query.question, answer, plan.route.value)
         yield DoneEvent(QueryResult(answer=answer, plan=plan, timings=clock.as_dict()))
 
-    async def _plan(
-        self, query: Query, history: Sequence[Turn], clock: StageClock
-    ) -> tuple[QueryPlan, list[SearchHit], WebSearchResult | None]:
+    async def _plan(self, query: Query, history: Sequence[Turn], clock: StageClock) -> tuple[QueryPlan, PromptContext]:
         warnings: list[str] = []
         sensitivity = self.detector.detect(query.question)
         allow_web = web_allowed(configured=self.web is not None, requested=query.use_web_search)
@@ -234,7 +140,8 @@ class Supervisor:
             web = None
         if route is Route.NONE:
             hits = []
-        sources = [*knowledge_sources(hits), *(web_sources(web) if web else [])]
+        context = build_context(hits, web, self.limits)
+        sources = [*knowledge_sources(hits, context.chunk_ids), *(web_sources(web, context.urls) if web else [])]
         plan = QueryPlan(
             route=route,
             sources=tuple(sources),
@@ -243,7 +150,7 @@ class Supervisor:
             time_sensitive=sensitivity.matched,
             warnings=tuple(warnings),
         )
-        return plan, hits, web
+        return plan, context
 
     async def _search_web(self, question: str, clock: StageClock, warnings: list[str]) -> WebSearchResult | None:
         """Web results, or None (with a warning) when the server is down, the tool failed or found nothing."""

@@ -75,14 +75,14 @@ def test_route_without_web(planned: Route, relevance: float | None, expected: Ro
     ],
 )
 def test_follow_up_detection(question: str, follow_up: bool) -> None:
-    from inferstack.agents.supervisor import is_follow_up
+    from inferstack.agents.answer_prompt import is_follow_up
 
     assert is_follow_up(question) is follow_up
 
 
 def test_a_follow_up_is_searched_with_the_previous_question_only_when_there_is_history() -> None:
     from inferstack.agents.sessions import Turn
-    from inferstack.agents.supervisor import retrieval_query
+    from inferstack.agents.answer_prompt import retrieval_query
 
     history = (Turn("What is asthma?", "An airway disease.", "knowledge", 0.0),)
     assert retrieval_query("How is it treated?", history) == "What is asthma? How is it treated?"
