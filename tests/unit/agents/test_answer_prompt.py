@@ -7,7 +7,9 @@ from inferstack.agents.sessions import Turn
 from inferstack.agents.web_search import WebResult, WebSearchResult
 from inferstack.retrieval.stores.base import SearchHit
 
-HITS = [SearchHit(id=f"c{i}", text=f"chunk {i} " + "x" * 90, source=f"doc{i}.csv", score=0.9 - i / 10) for i in range(4)]
+HITS = [
+    SearchHit(id=f"c{i}", text=f"chunk {i} " + "x" * 90, source=f"doc{i}.csv", score=0.9 - i / 10) for i in range(4)
+]
 WEB = WebSearchResult(
     query="q",
     answer="summary",

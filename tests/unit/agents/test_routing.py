@@ -81,8 +81,8 @@ def test_follow_up_detection(question: str, follow_up: bool) -> None:
 
 
 def test_a_follow_up_is_searched_with_the_previous_question_only_when_there_is_history() -> None:
-    from inferstack.agents.sessions import Turn
     from inferstack.agents.answer_prompt import retrieval_query
+    from inferstack.agents.sessions import Turn
 
     history = (Turn("What is asthma?", "An airway disease.", "knowledge", 0.0),)
     assert retrieval_query("How is it treated?", history) == "What is asthma? How is it treated?"
