@@ -1,8 +1,8 @@
 """The real agent stack for integration tests, started once per module as separate processes on free ports:
 
-    real_server (inferstack serve: SmolLM2 + MiniLM)  <-- agent --> web-search MCP --> FakeTavily (process)
-                                                          |------> filesystem MCP (--root tmp/out)
-                                                          '------> Milvus Lite in tmp (owned by the agent)
+    real_server (SmolLM2 + MiniLM) <-- gateway (virtual key) <-- agent --> web-search MCP --> FakeTavily (process)
+                                                                   |------> filesystem MCP (--root tmp/out)
+                                                                   '------> Milvus Lite in tmp (owned by the agent)
 
 The sample knowledge base is ingested through POST /ingest once. Answers are capped at a few tokens: the tests
 check routing, sources, sessions and status codes, not the tiny model's prose.
@@ -22,6 +22,7 @@ import yaml
 
 from inferstack.sample_knowledge import documents_dir
 from tests.support.fake_tavily import DEFAULT_API_KEY, FakeTavilyProcess, fake_tavily_process
+from tests.support.gateway import gateway_process, new_key
 from tests.support.processes import RunningProcess, child_env, free_port, inferstack_process
 
 ANSWER_TOKENS = 24
@@ -60,10 +61,27 @@ def poll_job(base_url: str, job_id: str, timeout: float = 240.0) -> dict[str, An
 
 
 @pytest.fixture(scope="module")
-def agent_stack(real_server: RunningProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentStack]:
+def gateway(real_server: RunningProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The real gateway in front of the model server, and a virtual key for the agent: (base URL, key)."""
+    tmp = tmp_path_factory.mktemp("agent-gateway")
+    upstream = real_server.base_url + "/v1"
+    config = {
+        "model_list": [
+            {"model_name": "smollm2-135m-instruct", "model": "smollm2-135m-instruct", "api_base": upstream},
+            {"model_name": "all-minilm-l6-v2", "model": "all-minilm-l6-v2", "api_base": upstream},
+        ],
+        "router": {"health_check_interval_s": 0},
+    }
+    with gateway_process(tmp, config) as proc:
+        yield proc.base_url + "/v1", new_key(proc, key_alias="agent")
+
+
+@pytest.fixture(scope="module")
+def agent_stack(gateway: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentStack]:
     tmp = tmp_path_factory.mktemp("agent")
     output_dir = tmp / "out"
     output_dir.mkdir()
+    gateway_url, agent_key = gateway
     with fake_tavily_process(tmp) as tavily:
         web_env = child_env(INFERSTACK_MCP_WEB_SEARCH__TAVILY_BASE_URL=tavily.base_url, TAVILY_API_KEY=DEFAULT_API_KEY)
         with (
@@ -73,7 +91,7 @@ def agent_stack(real_server: RunningProcess, tmp_path_factory: pytest.TempPathFa
             config = write_config(
                 tmp / "stack.yaml",
                 agent={
-                    "model_base_url": real_server.base_url + "/v1",
+                    "model_base_url": gateway_url,
                     "web_search_url": web_search.base_url + "/mcp",
                     "filesystem_url": files.base_url + "/mcp",
                     "output_dir": str(output_dir),
@@ -81,9 +99,12 @@ def agent_stack(real_server: RunningProcess, tmp_path_factory: pytest.TempPathFa
                     "max_body_bytes": 16384,
                     "max_context_chars": 300,
                 },
-                knowledge={"data_dir": str(tmp / "data"), "embedding_base_url": real_server.base_url + "/v1"},
+                knowledge={"data_dir": str(tmp / "data"), "embedding_base_url": gateway_url},
             )
-            with inferstack_process(["agent", "--config", str(config)], log_dir=tmp, timeout=90) as agent:
+            agent_env = child_env(INFERSTACK_AGENT_API_KEY=agent_key, INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY=agent_key)
+            with inferstack_process(
+                ["agent", "--config", str(config)], log_dir=tmp, env=agent_env, timeout=90
+            ) as agent:
                 response = httpx.post(agent.base_url + "/ingest", json={"path": str(documents_dir())}, timeout=30)
                 assert response.status_code == 202, response.text
                 job = poll_job(agent.base_url, response.json()["job_id"])
