@@ -66,6 +66,18 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProc
         yield proc
 
 
+def _ray_processes(server: RunningProcess) -> list[psutil.Process]:
+    """This server's own Ray processes (its descendants), not those of any other Ray on the machine."""
+    found = []
+    for child in psutil.Process(server.process.pid).children(recursive=True):
+        try:
+            child.cmdline()
+        except psutil.Error:
+            continue
+        found.append(child)
+    return found
+
+
 @pytest.mark.ray
 def test_ray_serve_two_replicas_answer_concurrent_requests(ray_server: RunningProcess) -> None:
     def ask(i: int) -> httpx.Response:
@@ -80,7 +92,7 @@ def test_ray_serve_two_replicas_answer_concurrent_requests(ray_server: RunningPr
         responses = list(pool.map(ask, range(6)))
     assert [r.status_code for r in responses] == [200] * 6
     assert all(r.json()["choices"][0]["message"]["content"] for r in responses)
-    replicas = [p for p in psutil.process_iter(["cmdline"]) if "ServeReplica" in " ".join(p.info["cmdline"] or [])]
+    replicas = [p for p in _ray_processes(ray_server) if "ServeReplica" in " ".join(p.cmdline())]
     assert len(replicas) == 2
 
 
@@ -88,8 +100,8 @@ def test_ray_serve_two_replicas_answer_concurrent_requests(ray_server: RunningPr
 def test_ray_listens_on_loopback_only(ray_server: RunningProcess) -> None:
     ray_pids = {
         p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if any(part in " ".join(p.info["cmdline"] or []) for part in ("ray::", "raylet", "gcs_server"))
+        for p in _ray_processes(ray_server)
+        if any(part in " ".join(p.cmdline()) for part in ("ray::", "raylet", "gcs_server"))
     }
     assert ray_pids
     exposed = [
