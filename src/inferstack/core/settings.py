@@ -41,7 +41,8 @@ class ConfigFileError(InvalidRequestError):
     """The stack config file is missing, unreadable or malformed."""
 
 
-def read_config_section(config_file: Path | None, section: str) -> dict[str, Any]:
+def read_config_document(config_file: Path | None) -> dict[str, Any]:
+    """The whole YAML file as a mapping ({} without a file); unreadable or malformed files raise ConfigFileError."""
     if config_file is None:
         return {}
     try:
@@ -52,7 +53,11 @@ def read_config_section(config_file: Path | None, section: str) -> dict[str, Any
         raise ConfigFileError(f"config file {config_file} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigFileError(f"config file {config_file} must hold a mapping of sections")
-    value = data.get(section) or {}
+    return data
+
+
+def read_config_section(config_file: Path | None, section: str) -> dict[str, Any]:
+    value = read_config_document(config_file).get(section) or {}
     if not isinstance(value, dict):
         raise ConfigFileError(f"section '{section}' of {config_file} must be a mapping")
     return value

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from inferstack.core.errors import InvalidRequestError
-from inferstack.core.settings import settings_from_section
+from inferstack.core.settings import read_config_document, settings_from_section
 from inferstack.gateway.settings import GatewaySettings
 
 # Providers whose wire protocol is OpenAI's; the prefix is stripped from the upstream model id.
@@ -284,23 +282,9 @@ def _guardrail(entry: Any, path: str, ignored: list[str]) -> dict[str, Any]:
     }
 
 
-def read_document(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise GatewayConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise GatewayConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise GatewayConfigError(f"config file {path} must hold a mapping")
-    return data
-
-
 def load_gateway_settings(
     path: Path | None, overrides: dict[str, Any], environ: Mapping[str, str]
 ) -> tuple[GatewaySettings, TranslatedConfig]:
     """Settings from a stack or LiteLLM config file + env + CLI overrides (raises pydantic ValidationError)."""
-    translated = gateway_section(read_document(path), environ)
+    translated = gateway_section(read_config_document(path), environ)
     return settings_from_section(GatewaySettings, translated.section, overrides), translated

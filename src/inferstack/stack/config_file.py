@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inferstack.core.errors import InvalidRequestError
-from inferstack.core.settings import settings_from_section
+from inferstack.core.settings import read_config_document, settings_from_section
 from inferstack.stack.settings import StackSettings
 
 SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp")
@@ -62,16 +62,8 @@ def default_config_path(config: Path | None) -> Path | None:
 
 
 def read_document(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise StackConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise StackConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise StackConfigError(f"config file {path} must hold a mapping of sections")
+    """The stack file, with every section known and a mapping."""
+    data = read_config_document(path)
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise StackConfigError(f"{path}: unknown sections {unknown}; known: {list(SECTIONS)}")
