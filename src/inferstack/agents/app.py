@@ -42,14 +42,7 @@ from inferstack.agents.time_sensitivity import TimeSensitivityDetector
 from inferstack.agents.toolset import ToolServices
 from inferstack.agents.web_search import WebSearch, WebSearcher
 from inferstack.http.errors import install_error_handlers
-from inferstack.http.middleware import (
-    BearerAuth,
-    BodySizeLimit,
-    Middleware,
-    RequestMetrics,
-    build_middleware,
-    key_digest,
-)
+from inferstack.http.middleware import service_middleware
 from inferstack.retrieval.embedders.base import Embedder
 from inferstack.retrieval.stores.base import VectorStore
 
@@ -203,13 +196,12 @@ def build_app(
     api.include_router(routes.router)
     install_error_handlers(api)
 
-    layers: list[Middleware] = [
-        lambda app: RequestMetrics(
-            app, requests=metrics.requests, seconds=metrics.request_seconds, routes=routes.ROUTE_PATHS
-        ),
-        lambda app: BodySizeLimit(app, max_bytes=settings.max_body_bytes),
-    ]
-    if settings.server_api_key is not None:
-        digest = key_digest(settings.server_api_key.get_secret_value())
-        layers.append(lambda app: BearerAuth(app, key_digests=[digest], public_paths=PUBLIC_PATHS))
-    return build_middleware(api, layers)
+    return service_middleware(
+        api,
+        requests=metrics.requests,
+        seconds=metrics.request_seconds,
+        routes=routes.ROUTE_PATHS,
+        max_body_bytes=settings.max_body_bytes,
+        api_key=settings.server_api_key.get_secret_value() if settings.server_api_key is not None else None,
+        public_paths=PUBLIC_PATHS,
+    )

@@ -20,30 +20,19 @@ from inferstack.gateway.config_file import load_gateway_settings
 from inferstack.gateway.keys.database import Database
 from inferstack.gateway.keys.migrations import migrate
 from inferstack.gateway.settings import GatewaySettings
+from inferstack.http.server import uvicorn_options, uvicorn_server
 from inferstack.observability.logging import configure_logging
 from inferstack.observability.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
-GRACEFUL_SHUTDOWN_S = 30
 _WORKER_CONFIG = "_INFERSTACK_GATEWAY_WORKER_CONFIG"
-
-
-def _uvicorn_kwargs(settings: GatewaySettings) -> dict[str, Any]:
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": None,
-        "access_log": False,
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
-        "lifespan": "on",
-    }
 
 
 def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: dict[str, Any]) -> int:
     configure_tracing("gateway", settings.tracing)
     if settings.workers == 1:
-        server = uvicorn.Server(uvicorn.Config(build_app(settings), **_uvicorn_kwargs(settings)))
+        server = uvicorn_server(build_app(settings), host=settings.host, port=settings.port)
         server.run()
         return 0 if server.started else 1
     # Migrate once here so workers never race on the schema.
@@ -51,7 +40,10 @@ def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: 
     asyncio.run(_migrate(Database.open(url, settings.data_dir)))
     os.environ[_WORKER_CONFIG] = json.dumps({"path": str(config_path) if config_path else None, "overrides": overrides})
     uvicorn.run(
-        "inferstack.gateway.runner:worker_app", factory=True, workers=settings.workers, **_uvicorn_kwargs(settings)
+        "inferstack.gateway.runner:worker_app",
+        factory=True,
+        workers=settings.workers,
+        **uvicorn_options(host=settings.host, port=settings.port),
     )
     return 0
 

@@ -144,3 +144,24 @@ def build_middleware(app: ASGIApp, layers: list[Middleware]) -> ASGIApp:
     for layer in reversed(layers):
         app = layer(app)
     return app
+
+
+def service_middleware(
+    app: ASGIApp,
+    *,
+    requests: Counter,
+    seconds: Histogram,
+    routes: Iterable[str],
+    max_body_bytes: int,
+    api_key: str | None,
+    public_paths: Iterable[str],
+) -> ASGIApp:
+    """The usual stack for a service: request metrics, body limit, and a Bearer key when one is configured."""
+    layers: list[Middleware] = [
+        lambda inner: RequestMetrics(inner, requests=requests, seconds=seconds, routes=routes),
+        lambda inner: BodySizeLimit(inner, max_bytes=max_body_bytes),
+    ]
+    if api_key is not None:
+        digest = key_digest(api_key)
+        layers.append(lambda inner: BearerAuth(inner, key_digests=[digest], public_paths=public_paths))
+    return build_middleware(app, layers)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import uvicorn
 from mcp.server import MCPServer
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from inferstack.http.responses import json_response
+from inferstack.http.server import uvicorn_server
 from inferstack.mcp_servers.tool_calls import ToolCalls
 
 log = logging.getLogger(__name__)
@@ -59,17 +59,9 @@ def build_http_app(service: McpService, *, host: str) -> Starlette:
 
 def run_http(service: McpService, *, host: str, port: int) -> int:
     """Serve until SIGTERM or SIGINT; open requests get `GRACEFUL_SHUTDOWN_S` seconds to finish."""
-    config = uvicorn.Config(
-        build_http_app(service, host=host),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        lifespan="on",
-    )
+    server = uvicorn_server(build_http_app(service, host=host), host=host, port=port, graceful_s=GRACEFUL_SHUTDOWN_S)
     log.info("%s MCP server: http://%s:%d%s", service.name, host, port, MCP_PATH)
-    uvicorn.Server(config).run()
+    server.run()
     return 0
 
 

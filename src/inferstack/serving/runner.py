@@ -6,12 +6,11 @@ import logging
 
 import uvicorn
 
+from inferstack.http.server import uvicorn_server
 from inferstack.serving.app import build_app
 from inferstack.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
-
-GRACEFUL_SHUTDOWN_S = 30
 
 
 def run_server(settings: ServeSettings) -> int:
@@ -24,15 +23,6 @@ def run_server(settings: ServeSettings) -> int:
             server.should_exit = True
 
     app = build_app(settings, on_fatal=on_fatal)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn_server(app, host=settings.host, port=settings.port)
     server.run()
     return 1 if failure else 0
