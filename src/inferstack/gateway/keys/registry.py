@@ -108,10 +108,8 @@ class KeyRegistry:
     def forget(self, token: str) -> None:
         self._keys.pop(token, None)
 
-    def is_master(self, presented: str) -> bool:
-        return self._master_digest is not None and secrets.compare_digest(
-            bytes.fromhex(key_token(presented)), self._master_digest
-        )
+    def _is_master_token(self, token: str) -> bool:
+        return self._master_digest is not None and secrets.compare_digest(bytes.fromhex(token), self._master_digest)
 
     async def authenticate(self, authorization: str | None) -> KeyState:
         """The caller's key state from an `Authorization` header value; raises 401 on anything wrong."""
@@ -120,9 +118,9 @@ class KeyRegistry:
             if not self._require_keys and self._master_digest is None:
                 return self._anonymous
             raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
-        if self.is_master(presented):
+        token = key_token(presented)  # hashed once: compared with the master key, then looked up
+        if self._is_master_token(token):
             return self._master
-        token = key_token(presented)
         state = self._keys.get(token) or await self._lookup(token)
         if state is None:
             raise AuthenticationError("invalid API key")
