@@ -18,9 +18,9 @@ from typing import Any
 from inferstack.bench.calibrate import null_server_process
 from inferstack.bench.client import BenchClient
 from inferstack.bench.event_loop import run_async
+from inferstack.bench.load_level import LevelSpec, run_level
 from inferstack.bench.metrics import summarise
 from inferstack.bench.null_server import NullProtocol, ResponseCache
-from inferstack.bench.runner import LevelSpec, run_level
 from inferstack.bench.settings import Slo, Target, Timeouts, WorkloadSpec
 from inferstack.bench.workload import Prompt, Workload
 

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import httpx
 
-from inferstack.ingestion.chunking import Chunker, ChunkingConfig
-from inferstack.ingestion.loaders import load
-from inferstack.ingestion.standalone import build_pipeline
-from inferstack.ingestion.tokenizer import TextTokenizer, packaged_tokenizer_path
 from inferstack.retrieval.embedders.openai_http import OpenAIEmbeddingClient
 from inferstack.retrieval.factory import build_vector_store
+from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig
+from inferstack.retrieval.ingestion.loaders import load
+from inferstack.retrieval.ingestion.standalone import build_pipeline
+from inferstack.retrieval.ingestion.tokenizer import TextTokenizer, packaged_tokenizer_path
 from inferstack.retrieval.settings import KnowledgeSettings
 from inferstack.sample_knowledge import documents_dir
 

@@ -1,6 +1,6 @@
 """Assemble the agent API: services from settings and injected dependencies, routes, error handling, middleware.
 
-`AgentDependencies` carries what comes from the `knowledge` section (vector store, embedder, ingestion runner),
+`AgentDependencies` carries what comes from the `knowledge` section (vector store, embedder, ingest function),
 so tests can inject an in-memory store and a fake embedder while the CLI builds the real ones.
 """
 
@@ -25,7 +25,7 @@ from inferstack.agents.agentic import AgenticRunner
 from inferstack.agents.answer_prompt import AnswerLimits
 from inferstack.agents.chat_model import ChatModel
 from inferstack.agents.health import HealthProbe
-from inferstack.agents.ingest_jobs import IngestionRunner, IngestJobs
+from inferstack.agents.ingest_jobs import IngestFunction, IngestJobs
 from inferstack.agents.judge import LlmContextPrecisionJudge
 from inferstack.agents.knowledge import KnowledgeBase
 from inferstack.agents.mcp_tools import McpToolClient
@@ -33,11 +33,11 @@ from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.output_files import OutputFiles
 from inferstack.agents.relevance import RelevanceGrader
 from inferstack.agents.routing import Thresholds
-from inferstack.agents.service import QueryDefaults, QueryRunner, QueryService
+from inferstack.agents.service import QueryDefaults, QueryService, QueryStrategy
 from inferstack.agents.sessions import SessionStore
 from inferstack.agents.settings import AgentSettings
 from inferstack.agents.state import AgentState
-from inferstack.agents.supervisor import Supervisor
+from inferstack.agents.supervisor import SupervisorAgent
 from inferstack.agents.time_sensitivity import TimeSensitivityDetector
 from inferstack.agents.toolset import ToolServices
 from inferstack.agents.web_search import WebSearch, WebSearcher
@@ -61,7 +61,7 @@ class AgentDependencies:
 
     store: VectorStore
     embedder: Embedder
-    ingest: IngestionRunner
+    ingest: IngestFunction
     default_ingest_roots: tuple[Path, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
     last_updated: dt.datetime | None = None
@@ -97,14 +97,14 @@ def _mcp_clients(settings: AgentSettings) -> dict[str, McpToolClient]:
     return clients
 
 
-def _runner(
+def _strategy(
     settings: AgentSettings,
     chat: ChatModel,
     knowledge: KnowledgeBase,
     sessions: SessionStore,
     mcp: dict[str, McpToolClient],
     web: WebSearcher | None,
-) -> QueryRunner:
+) -> QueryStrategy:
     if web is None and "web_search" in mcp:
         web = WebSearch(mcp["web_search"])
     relevance = settings.relevance
@@ -121,7 +121,7 @@ def _runner(
     judge = (
         LlmContextPrecisionJudge(chat, max_chunk_chars=settings.max_context_chars) if relevance.judge == "llm" else None
     )
-    return Supervisor(
+    return SupervisorAgent(
         chat=chat,
         knowledge=knowledge,
         grader=RelevanceGrader(judge, judge_weight=relevance.judge_weight, judge_chunks=relevance.judge_chunks),
@@ -151,7 +151,7 @@ def build_app(
     sessions = SessionStore(max_turns=settings.session_turns, max_sessions=settings.max_sessions)
     mcp = _mcp_clients(settings)
     service = QueryService(
-        _runner(settings, chat, knowledge, sessions, mcp, web),
+        _strategy(settings, chat, knowledge, sessions, mcp, web),
         sessions,
         metrics,
         QueryDefaults(top_k=settings.top_k, timeout_s=settings.timeouts.query_s),

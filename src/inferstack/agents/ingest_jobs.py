@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[Mapping[str, Any]], None]
 
 
-class IngestionRunner(Protocol):
+class IngestFunction(Protocol):
     def __call__(self, path: Path, *, force: bool, on_progress: ProgressCallback) -> Awaitable[Mapping[str, Any]]:
         """Ingest `path` into the knowledge store, reporting progress; returns the ingestion report."""
         ...
@@ -65,13 +65,13 @@ class IngestJob:
 class IngestJobs:
     def __init__(
         self,
-        runner: IngestionRunner,
+        ingest: IngestFunction,
         metrics: AgentMetrics,
         *,
         max_jobs: int,
         on_success: Callable[[], None] | None = None,
     ) -> None:
-        self._runner = runner
+        self._ingest = ingest
         self._metrics = metrics
         self._max_jobs = max_jobs
         self._on_success = on_success
@@ -108,7 +108,7 @@ class IngestJobs:
                 job.status, job.started_at = "running", time.time()
                 self._metrics.ingest_jobs_running.inc()
                 try:
-                    report = await self._runner(path, force=job.force, on_progress=job.progress.update)
+                    report = await self._ingest(path, force=job.force, on_progress=job.progress.update)
                 finally:
                     self._metrics.ingest_jobs_running.dec()
             job.report, job.status = dict(report), "succeeded"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from inferstack.agents.app import AgentDependencies
-from inferstack.ingestion.standalone import build_pipeline, manifest_path
 from inferstack.retrieval.factory import build_embedder, build_vector_store
+from inferstack.retrieval.ingestion.standalone import build_pipeline, manifest_path
 from inferstack.retrieval.settings import KnowledgeSettings
 from inferstack.sample_knowledge import documents_dir
 

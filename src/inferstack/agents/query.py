@@ -1,6 +1,6 @@
 """What a query is and what answering it produces: the request, its sources, timings and streamed events.
 
-Framework-free dataclasses shared by the supervisor, the agentic runner and the HTTP routes.
+Framework-free dataclasses shared by the supervisor, the agentic strategy and the HTTP routes.
 """
 
 from __future__ import annotations

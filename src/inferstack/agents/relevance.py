@@ -60,10 +60,6 @@ class RelevanceGrader:
         self._weight = judge_weight
         self._judge_chunks = judge_chunks
 
-    @property
-    def uses_judge(self) -> bool:
-        return self._judge is not None
-
     async def grade(self, question: str, hits: Sequence[SearchHit]) -> RelevanceGrade:
         similarity = similarity_score(hits)
         if self._judge is None or not hits:

@@ -1,4 +1,4 @@
-"""`QueryService`: answers queries with the configured runner (supervisor or agentic), with metrics and a deadline.
+"""`QueryService`: answers queries with the configured strategy (supervisor or agentic), with metrics and a deadline.
 
 It fills defaults (session id, top_k), counts queries by route and outcome, times each stage, and knows no
 web framework. Concurrent queries share nothing but the services they call and the session store.
@@ -28,7 +28,7 @@ class QueryTimeoutError(InferstackError):
     default_code = "query_timeout"
 
 
-class QueryRunner(Protocol):
+class QueryStrategy(Protocol):
     def stream(self, query: Query) -> AsyncGenerator[QueryEvent, None]: ...
 
 
@@ -51,9 +51,9 @@ def outcome_of(exc: BaseException, *, past_deadline: bool = False) -> str:
 
 class QueryService:
     def __init__(
-        self, runner: QueryRunner, sessions: SessionStore, metrics: AgentMetrics, defaults: QueryDefaults
+        self, strategy: QueryStrategy, sessions: SessionStore, metrics: AgentMetrics, defaults: QueryDefaults
     ) -> None:
-        self.runner = runner
+        self.strategy = strategy
         self.sessions = sessions
         self.metrics = metrics
         self.defaults = defaults
@@ -77,18 +77,18 @@ class QueryService:
                         result = event.result
         except TimeoutError:
             raise QueryTimeoutError(f"the query took longer than {self.defaults.timeout_s:g} s") from None
-        if result is None:  # pragma: no cover - every runner ends with DoneEvent
+        if result is None:  # pragma: no cover - every strategy ends with DoneEvent
             raise RuntimeError("the query ended without a result")
         return result
 
     async def stream(self, query: Query) -> AsyncGenerator[QueryEvent, None]:
-        """The runner's events, with metrics recorded however the stream ends (done, error, client gone)."""
+        """The strategy's events, with metrics recorded however the stream ends (done, error, client gone)."""
         route = "undecided"
         done = False
         started = time.monotonic()
         self.metrics.queries_in_flight.inc()
         try:
-            async with aclosing(self.runner.stream(query)) as events:
+            async with aclosing(self.strategy.stream(query)) as events:
                 async for event in events:
                     if isinstance(event, PlanEvent):
                         route = event.plan.route.value

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 WEB_RESULTS = 5
 
 
-class Supervisor:
+class SupervisorAgent:
     def __init__(
         self,
         *,

@@ -6,7 +6,7 @@
 
 A tool's own failure (bad arguments, a search that failed, a server that is down) is returned as an error result
 the model can react to. Infrastructure failures the query cannot survive (the vector store or the embedding
-model) are recorded in the trace, the run is cancelled, and the runner re-raises them.
+model) are recorded in the trace, the run is cancelled, and the agentic strategy re-raises them.
 """
 
 from __future__ import annotations

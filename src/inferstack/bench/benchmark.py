@@ -16,9 +16,9 @@ from typing import Protocol
 from inferstack.bench.calibrate import ClientCeiling
 from inferstack.bench.client import BenchClient
 from inferstack.bench.compare import Block, abba_blocks, compare_metrics
+from inferstack.bench.load_level import UNREACHABLE_AFTER, LevelProgress, LevelRun, LevelSpec, Sender, run_level
 from inferstack.bench.metrics import LevelMetrics, summarise
 from inferstack.bench.results import BenchmarkResult, LevelComparison, LevelResult, TargetResult
-from inferstack.bench.runner import UNREACHABLE_AFTER, LevelProgress, LevelRun, LevelSpec, Sender, run_level
 from inferstack.bench.settings import BenchSettings, Target
 from inferstack.bench.sweep import SweepStep, next_level, outcome, stop_reason
 from inferstack.bench.workload import RequestBodies, Workload

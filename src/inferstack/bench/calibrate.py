@@ -24,8 +24,8 @@ import orjson
 from inferstack.bench.client import BenchClient
 from inferstack.bench.errors import CalibrationError
 from inferstack.bench.event_loop import loop_name
+from inferstack.bench.load_level import LevelSpec, run_level
 from inferstack.bench.metrics import summarise
-from inferstack.bench.runner import LevelSpec, run_level
 from inferstack.bench.settings import Slo, Target, Timeouts, WorkloadSpec
 from inferstack.bench.workload import Prompt, Workload
 

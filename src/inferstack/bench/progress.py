@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from inferstack.bench import formatting as fmt
+from inferstack.bench.load_level import LevelProgress
 from inferstack.bench.metrics import LevelMetrics
-from inferstack.bench.runner import LevelProgress
 
 _REFRESH_S = 0.25
 

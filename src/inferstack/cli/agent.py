@@ -43,7 +43,7 @@ def agent(
     configure_logging(settings.log_level, service="agent")
     try:
         from inferstack.agents.knowledge_wiring import knowledge_dependencies
-        from inferstack.agents.runner import run_agent
+        from inferstack.agents.server import run_agent
 
         deps = knowledge_dependencies(knowledge)
         code = run_agent(settings, deps)

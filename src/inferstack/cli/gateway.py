@@ -55,7 +55,7 @@ def gateway(
     configure_logging(settings.log_level, service="gateway")
     if not settings.model_list:
         raise fail("gateway", "no models configured: add a model_list to the 'gateway' section of the config")
-    from inferstack.gateway.runner import run_gateway
+    from inferstack.gateway.server import run_gateway
 
     try:
         code = run_gateway(

@@ -56,8 +56,8 @@ def ingest(
     if client is not None:
         _ingest_via_agent(client, path, force=force, json_output=json_output)
         return
-    from inferstack.ingestion.progress import RichProgressBar
-    from inferstack.ingestion.standalone import ingest_with_settings
+    from inferstack.retrieval.ingestion.progress import RichProgressBar
+    from inferstack.retrieval.ingestion.standalone import ingest_with_settings
     from inferstack.retrieval.settings import KnowledgeSettings
 
     overrides: dict[str, Any] = {"data_dir": data_dir, "store": store, "embedding_base_url": embedding_base_url}

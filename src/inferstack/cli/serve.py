@@ -68,7 +68,7 @@ def serve(
 
             code = run_on_ray(settings)
         else:
-            from inferstack.serving.runner import run_server
+            from inferstack.serving.server import run_server
 
             code = run_server(settings)
     except InferstackError as exc:

@@ -108,9 +108,6 @@ class GatewaySettings(LayeredSettings):
             raise ValueError(f"duplicate deployment ids: {sorted(duplicates)}")
         return value
 
-    def public_models(self) -> list[str]:
-        return sorted({d.model_name for d in self.model_list})
-
     def summary(self) -> dict[str, Any]:
         """The effective settings with secrets masked (SecretStr dumps as '**********')."""
         return self.model_dump(mode="json")

@@ -1,6 +1,6 @@
 """Sample knowledge base shipped with inferstack: topic CSVs (question, context) and a labelled eval set.
 
-Only locates the packaged files; parsing and ingestion belong to `inferstack.ingestion`.
+Only locates the packaged files; parsing and ingestion belong to `inferstack.retrieval.ingestion`.
 """
 
 from __future__ import annotations

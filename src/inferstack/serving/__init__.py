@@ -1,1 +1,1 @@
-"""The model server app (`inferstack serve`): OpenAI-compatible HTTP over an `Engine` and an `Embedder`."""
+"""The model server app (`inferstack serve`): OpenAI-compatible HTTP over an `Engine` and an `EmbeddingEngine`."""

@@ -25,9 +25,9 @@ from inferstack.serving.admission import Admission
 from inferstack.serving.chat_service import ChatService
 from inferstack.serving.completion_service import CompletionService
 from inferstack.serving.embedding_service import EmbeddingService
-from inferstack.serving.engines.base import Embedder, Engine
-from inferstack.serving.engines.registry import build_embedder, build_engine
-from inferstack.serving.generation import GenerationRunner
+from inferstack.serving.engines.base import EmbeddingEngine, Engine
+from inferstack.serving.engines.registry import build_embedding_engine, build_engine
+from inferstack.serving.generation import MeteredGeneration
 from inferstack.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ PUBLIC_PATHS = ("/health", "/metrics")
 class ServerState:
     settings: ServeSettings
     engine: Engine
-    embedder: Embedder | None
+    embedder: EmbeddingEngine | None
     metrics: ServingMetrics
     chat: ChatService
     completions: CompletionService
@@ -79,21 +79,21 @@ def build_app(
     settings: ServeSettings,
     *,
     engine: Engine | None = None,
-    embedder: Embedder | None = None,
+    embedder: EmbeddingEngine | None = None,
     on_fatal: Callable[[str], None] | None = None,
 ) -> ASGIApp:
     engine = engine if engine is not None else build_engine(settings)
-    embedder = embedder if embedder is not None else build_embedder(settings)
+    embedder = embedder if embedder is not None else build_embedding_engine(settings)
     metrics = ServingMetrics()
     admission = Admission(slots=engine.info.slots, max_queue=settings.max_queue, metrics=metrics)
-    runner = GenerationRunner(engine, admission, metrics)
+    generation = MeteredGeneration(engine, admission, metrics)
     state = ServerState(
         settings=settings,
         engine=engine,
         embedder=embedder,
         metrics=metrics,
-        chat=ChatService(engine, runner),
-        completions=CompletionService(engine, runner),
+        chat=ChatService(engine, generation),
+        completions=CompletionService(engine, generation),
         embeddings=EmbeddingService(embedder, metrics) if embedder is not None else None,
     )
 

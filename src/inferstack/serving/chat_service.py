@@ -20,7 +20,7 @@ from inferstack.openai_api.sse import DONE_EVENT, sse_event
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_prompt import chat_turns
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
-from inferstack.serving.generation import GenerationRunner, final_usage, token_budget
+from inferstack.serving.generation import MeteredGeneration, final_usage, token_budget
 from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_output
 from inferstack.serving.tool_call_stream import ToolCallStream
 
@@ -53,9 +53,9 @@ def sampling_params(request: Any, max_tokens: int, json_schema: dict[str, Any] |
 
 
 class ChatService:
-    def __init__(self, engine: Engine, runner: GenerationRunner) -> None:
+    def __init__(self, engine: Engine, generation: MeteredGeneration) -> None:
         self._engine = engine
-        self._runner = runner
+        self._generation = generation
 
     async def prepare(self, request: ChatCompletionRequest, model: str) -> PreparedChat:
         plan = plan_output(request)
@@ -67,7 +67,7 @@ class ChatService:
             # "length" says so if it is reached), so a looping small model cannot hold a slot forever.
             limit = min(STRUCTURED_DEFAULT_MAX_TOKENS, self._engine.info.context_length - prompt.n_tokens)
         budget = token_budget(prompt, limit, self._engine.info.context_length, param="messages")
-        ticket = self._runner.admit()
+        ticket = self._generation.admit()
         return PreparedChat(
             completion_id="chatcmpl-" + secrets.token_hex(12),
             created=int(time.time()),
@@ -80,7 +80,7 @@ class ChatService:
         )
 
     async def complete(self, prep: PreparedChat) -> dict[str, Any]:
-        generated = await self._runner.collect(prep.ticket, prep.prompt, prep.params)
+        generated = await self._generation.collect(prep.ticket, prep.prompt, prep.params)
         text = generated.text
         finish = generated.finish_reason
         message: dict[str, Any] = {"role": "assistant", "content": text}
@@ -119,7 +119,7 @@ class ChatService:
         yield event({"role": "assistant", "content": ""})
         last = GenerationChunk(text="")
         try:
-            async with aclosing(self._runner.run(prep.ticket, prep.prompt, prep.params)) as chunks:
+            async with aclosing(self._generation.run(prep.ticket, prep.prompt, prep.params)) as chunks:
                 async for chunk in chunks:
                     last = chunk
                     if not chunk.text:

@@ -16,7 +16,7 @@ from inferstack.openai_api.sse import DONE_EVENT, sse_event
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_service import sampling_params
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
-from inferstack.serving.generation import GenerationRunner, final_usage, token_budget
+from inferstack.serving.generation import MeteredGeneration, final_usage, token_budget
 
 
 @dataclass
@@ -32,14 +32,14 @@ class PreparedCompletion:
 
 
 class CompletionService:
-    def __init__(self, engine: Engine, runner: GenerationRunner) -> None:
+    def __init__(self, engine: Engine, generation: MeteredGeneration) -> None:
         self._engine = engine
-        self._runner = runner
+        self._generation = generation
 
     async def prepare(self, request: CompletionRequest, model: str) -> PreparedCompletion:
         prompt = await self._engine.prepare_text(request.prompt_text)
         budget = token_budget(prompt, request.max_tokens, self._engine.info.context_length, param="prompt")
-        ticket = self._runner.admit()
+        ticket = self._generation.admit()
         return PreparedCompletion(
             completion_id="cmpl-" + secrets.token_hex(12),
             created=int(time.time()),
@@ -71,7 +71,7 @@ class CompletionService:
         )
 
     async def complete(self, prep: PreparedCompletion) -> dict[str, Any]:
-        generated = await self._runner.collect(prep.ticket, prep.prompt, prep.params)
+        generated = await self._generation.collect(prep.ticket, prep.prompt, prep.params)
         return self._body(prep, prep.prefix + generated.text, generated.finish_reason, generated.usage, chunk=False)
 
     async def stream(self, prep: PreparedCompletion) -> AsyncGenerator[bytes, None]:
@@ -79,7 +79,7 @@ class CompletionService:
             yield sse_event(self._body(prep, prep.prefix, None, None, chunk=True))
         last = GenerationChunk(text="")
         try:
-            async with aclosing(self._runner.run(prep.ticket, prep.prompt, prep.params)) as chunks:
+            async with aclosing(self._generation.run(prep.ticket, prep.prompt, prep.params)) as chunks:
                 async for chunk in chunks:
                     last = chunk
                     if chunk.text:

@@ -1,4 +1,4 @@
-"""Embeddings on an `Embedder`: every input checked against the model's limit, none truncated."""
+"""Embeddings on an `EmbeddingEngine`: every input checked against the model's limit, none truncated."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 from inferstack.core.errors import ContextLengthExceededError, InvalidRequestError
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.openai_api.embeddings import EmbeddingRequest, embedding_list
-from inferstack.serving.engines.base import Embedder
+from inferstack.serving.engines.base import EmbeddingEngine
 
 
 class EmbeddingService:
-    def __init__(self, embedder: Embedder, metrics: ServingMetrics) -> None:
+    def __init__(self, embedder: EmbeddingEngine, metrics: ServingMetrics) -> None:
         self._embedder = embedder
         self._metrics = metrics
 

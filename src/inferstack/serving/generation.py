@@ -53,7 +53,7 @@ def final_usage(last: GenerationChunk, prompt: PreparedPrompt) -> dict[str, int]
     return usage_dict(last.prompt_tokens or prompt.n_tokens, last.completion_tokens or 0)
 
 
-class GenerationRunner:
+class MeteredGeneration:
     def __init__(self, engine: Engine, admission: Admission, metrics: ServingMetrics) -> None:
         self._engine = engine
         self._admission = admission

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
 from inferstack.core.errors import InferstackError
 from inferstack.stack.config_file import StackConfig
@@ -59,28 +57,6 @@ class StackClient:
             payload["session_id"] = session_id
         answer: dict[str, Any] = self._request("POST", "/query", json=payload)
         return answer
-
-    def ask_stream(self, question: str, session_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(event name, data) pairs from POST /query/stream."""
-        payload: dict[str, Any] = {"question": question, **({"session_id": session_id} if session_id else {})}
-        url = self.config.url("agent", "/query/stream")
-        try:
-            with httpx.stream("POST", url, json=payload, headers=self._headers(), timeout=self.timeout_s) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise _agent_error(response)
-                event = "message"
-                for line in response.iter_lines():
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data = line[5:].strip()
-                        if data and data != "[DONE]":
-                            parsed = orjson.loads(data)
-                            yield event, parsed if isinstance(parsed, dict) else {"value": parsed}
-                        event = "message"
-        except httpx.ConnectError:
-            raise StackNotRunningError(f"no agent at {url} — start the stack with `inferstack up`") from None
 
     def health(self, service: str, path: str) -> tuple[bool, Any]:
         try:

@@ -25,7 +25,7 @@ from inferstack.stack.data_dir import (
     write_json,
     write_secret,
 )
-from inferstack.stack.supervisor import ServiceSpec, StackStartError, Supervisor
+from inferstack.stack.process_supervisor import ProcessSupervisor, ServiceSpec, StackStartError
 
 Echo = Callable[[str, str], None]
 _INGEST_POLL_S = 0.5
@@ -183,7 +183,7 @@ async def run_stack(config: StackConfig, echo: Echo) -> int:
     master_key, new_master = ensure_master_key(files)
     specs = service_specs(config, config_path, files, master_key)
     restart = config.stack.restart
-    supervisor = Supervisor(
+    supervisor = ProcessSupervisor(
         host=config.stack.host,
         log_dir=files.logs,
         start_timeout_s=config.stack.start_timeout_s,

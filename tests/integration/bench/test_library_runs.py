@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from inferstack.bench.benchmark import run_benchmark
+from inferstack.bench.load_level import UNREACHABLE_AFTER
 from inferstack.bench.results import BenchmarkResult
-from inferstack.bench.runner import UNREACHABLE_AFTER
 from inferstack.bench.settings import BenchSettings
 from tests.support.processes import RunningProcess, free_port
 

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inferstack.ingestion.chunking import Chunker, ChunkingConfig, chunk_id
-from inferstack.ingestion.loaders import load
-from inferstack.ingestion.manifest import Manifest, ManifestError
-from inferstack.ingestion.tokenizer import TextTokenizer
+from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig, chunk_id
+from inferstack.retrieval.ingestion.loaders import load
+from inferstack.retrieval.ingestion.manifest import Manifest, ManifestError
+from inferstack.retrieval.ingestion.tokenizer import TextTokenizer
 from inferstack.retrieval.stores.milvus import MilvusConfig, MilvusVectorStore
 from tests.support.processes import REPO_ROOT, child_env
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from inferstack.ingestion.chunking import Chunker, ChunkingConfig
-from inferstack.ingestion.pipeline import IngestionConfig, IngestionPipeline
-from inferstack.ingestion.tokenizer import TextTokenizer
 from inferstack.retrieval.embedders.base import Embedder
+from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig
+from inferstack.retrieval.ingestion.pipeline import IngestionConfig, IngestionPipeline
+from inferstack.retrieval.ingestion.tokenizer import TextTokenizer
 from inferstack.retrieval.stores.base import VectorStore
 
 DIM = 64

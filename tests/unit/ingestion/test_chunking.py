@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from inferstack.ingestion.chunking import Chunker, ChunkingConfig, chunk_id
-from inferstack.ingestion.loaders import Document
-from inferstack.ingestion.tokenizer import TextTokenizer
+from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig, chunk_id
+from inferstack.retrieval.ingestion.loaders import Document
+from inferstack.retrieval.ingestion.tokenizer import TextTokenizer
 
 TOKENIZER = TextTokenizer()
 WORDS_TEXT = (

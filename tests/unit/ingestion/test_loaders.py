@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
-from inferstack.ingestion.loaders import LoaderError, load
+from inferstack.retrieval.ingestion.loaders import LoaderError, load
 
 
 def _pdf_with_pages(path: Path, pages: list[str]) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from inferstack.ingestion.chunking import chunk_id
-from inferstack.ingestion.manifest import IngestionBusyError, Manifest
-from inferstack.ingestion.pipeline import EmbeddingConfigChangedError
-from inferstack.ingestion.progress import IngestProgress
 from inferstack.retrieval.embedders.base import EmbeddingError
 from inferstack.retrieval.embedders.fake import FakeEmbedder
+from inferstack.retrieval.ingestion.chunking import chunk_id
+from inferstack.retrieval.ingestion.manifest import IngestionBusyError, Manifest
+from inferstack.retrieval.ingestion.pipeline import EmbeddingConfigChangedError
+from inferstack.retrieval.ingestion.progress import IngestProgress
 from inferstack.retrieval.stores.base import Chunk
 from inferstack.retrieval.stores.memory import InMemoryVectorStore
 from tests.unit.ingestion.conftest import DIM, long_text, make_pipeline

@@ -84,7 +84,7 @@ def test_overload_is_503_and_releases_capacity() -> None:
     settings = ServeSettings(engine="fake", max_queue=0)
     with TestClient(build_app(settings, engine=engine)) as c:
         state = c.app.app.app.state.server  # type: ignore[attr-defined]
-        runner_admission = state.chat._runner._admission
+        runner_admission = state.chat._generation._admission
         held = runner_admission.ticket()
         refused = chat(c)
         assert refused.status_code == 503 and refused.headers["retry-after"] == "1"  # type: ignore[attr-defined]

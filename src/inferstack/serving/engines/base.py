@@ -1,4 +1,4 @@
-"""The narrow interfaces the model server sees: `Engine` (text generation) and `Embedder`.
+"""The narrow interfaces the model server sees: `Engine` (text generation) and `EmbeddingEngine`.
 
 An engine turns chat messages or raw text into prompt tokens (so the server can check the context
 length before anything is queued) and streams generated text for a prepared prompt. Engines know
@@ -88,17 +88,17 @@ class Engine(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class EmbedderInfo:
+class EmbeddingModelInfo:
     model_id: str
     dimension: int
     max_input_tokens: int
 
 
-class Embedder(Protocol):
+class EmbeddingEngine(Protocol):
     """Sentence embeddings. Implementations: sentence-transformers, fake."""
 
     @property
-    def info(self) -> EmbedderInfo: ...
+    def info(self) -> EmbeddingModelInfo: ...
 
     async def start(self) -> None: ...
 

@@ -1,7 +1,7 @@
 """Deterministic engines for fast unit tests: no model, same output for the same input.
 
 `FakeEngine` writes a reply derived from the prompt (or, under a JSON-schema constraint, the
-smallest instance of that schema) one word per token. `FakeEmbedder` hashes words into a
+smallest instance of that schema) one word per token. `FakeEmbeddingEngine` hashes words into a
 normalised bag-of-words vector, so texts sharing words are close.
 """
 
@@ -19,7 +19,7 @@ import orjson
 from inferstack.core.errors import ContextLengthExceededError
 from inferstack.serving.engines.base import (
     ChatTurn,
-    EmbedderInfo,
+    EmbeddingModelInfo,
     EngineInfo,
     GenerationChunk,
     PreparedPrompt,
@@ -146,14 +146,14 @@ def schema_instance(schema: dict[str, Any]) -> Any:
     return None
 
 
-class FakeEmbedder:
-    """`Embedder` that hashes words into a fixed-size unit vector."""
+class FakeEmbeddingEngine:
+    """`EmbeddingEngine` that hashes words into a fixed-size unit vector."""
 
     def __init__(self, *, model_id: str = "fake-embedding", dimension: int = 64, max_input_tokens: int = 256) -> None:
-        self._info = EmbedderInfo(model_id=model_id, dimension=dimension, max_input_tokens=max_input_tokens)
+        self._info = EmbeddingModelInfo(model_id=model_id, dimension=dimension, max_input_tokens=max_input_tokens)
 
     @property
-    def info(self) -> EmbedderInfo:
+    def info(self) -> EmbeddingModelInfo:
         return self._info
 
     async def start(self) -> None:

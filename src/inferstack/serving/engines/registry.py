@@ -1,9 +1,9 @@
-"""Build the configured `Engine` and `Embedder` by name; heavy modules are imported only when chosen."""
+"""Build the configured `Engine` and `EmbeddingEngine` by name; heavy modules are imported only when chosen."""
 
 from __future__ import annotations
 
 from inferstack.core.errors import InvalidRequestError
-from inferstack.serving.engines.base import Embedder, Engine
+from inferstack.serving.engines.base import EmbeddingEngine, Engine
 from inferstack.serving.model_files import resolve_embedding_model, resolve_gguf
 from inferstack.serving.settings import ServeSettings
 
@@ -38,19 +38,19 @@ def build_engine(settings: ServeSettings) -> Engine:
     raise InvalidRequestError(f"unknown engine '{settings.engine}'", param="engine")
 
 
-def build_embedder(settings: ServeSettings) -> Embedder | None:
+def build_embedding_engine(settings: ServeSettings) -> EmbeddingEngine | None:
     if not settings.embeddings:
         return None
     if settings.engine == "fake":
-        from inferstack.serving.engines.fake import FakeEmbedder
+        from inferstack.serving.engines.fake import FakeEmbeddingEngine
 
-        return FakeEmbedder()
-    from inferstack.serving.engines.sentence_embedder import (
+        return FakeEmbeddingEngine()
+    from inferstack.serving.engines.sentence_transformers_engine import (
         SentenceTransformerConfig,
-        SentenceTransformerEmbedder,
+        SentenceTransformerEngine,
     )
 
     model, model_id = resolve_embedding_model(settings.embedding_model)
-    return SentenceTransformerEmbedder(
+    return SentenceTransformerEngine(
         SentenceTransformerConfig(model=model, model_id=model_id, threads=settings.threads)
     )

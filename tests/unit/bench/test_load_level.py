@@ -9,8 +9,8 @@ from itertools import pairwise
 
 import pytest
 
+from inferstack.bench.load_level import UNREACHABLE_AFTER, LevelProgress, LevelSpec, run_level
 from inferstack.bench.records import CONNECT_ERROR, RequestRecord
-from inferstack.bench.runner import UNREACHABLE_AFTER, LevelProgress, LevelSpec, run_level
 from inferstack.bench.settings import WorkloadSpec
 from inferstack.bench.workload import Prompt, RequestBodies, Workload
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from inferstack.ingestion.loaders import Document
-from inferstack.ingestion.tokenizer import TextTokenizer, Tokens
+from inferstack.retrieval.ingestion.loaders import Document
+from inferstack.retrieval.ingestion.tokenizer import TextTokenizer, Tokens
 
 _SENTENCE_END = frozenset(".!?;:")
 

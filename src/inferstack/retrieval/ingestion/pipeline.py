@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from inferstack.core.errors import InvalidRequestError
-from inferstack.ingestion.chunking import Chunker, chunk_id
-from inferstack.ingestion.loaders import LoaderError, load
-from inferstack.ingestion.manifest import FileRecord, Manifest, manifest_lock
-from inferstack.ingestion.progress import IngestProgress, ProgressCallback
-from inferstack.ingestion.report import FailedFile, IngestReport
-from inferstack.ingestion.scanning import SourceFile, scan, sha256_file
 from inferstack.retrieval.embedders.base import Embedder, EmbeddingError
+from inferstack.retrieval.ingestion.chunking import Chunker, chunk_id
+from inferstack.retrieval.ingestion.loaders import LoaderError, load
+from inferstack.retrieval.ingestion.manifest import FileRecord, Manifest, manifest_lock
+from inferstack.retrieval.ingestion.progress import IngestProgress, ProgressCallback
+from inferstack.retrieval.ingestion.report import FailedFile, IngestReport
+from inferstack.retrieval.ingestion.scanning import SourceFile, scan, sha256_file
 from inferstack.retrieval.stores.base import Chunk, VectorStore, VectorStoreError
 
 log = logging.getLogger(__name__)

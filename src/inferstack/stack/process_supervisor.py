@@ -68,7 +68,7 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class Supervisor:
+class ProcessSupervisor:
     def __init__(
         self,
         *,
@@ -97,9 +97,6 @@ class Supervisor:
     @property
     def failure(self) -> str | None:
         return self._failed
-
-    def pids(self) -> dict[str, int]:
-        return {name: r.process.pid for name, r in self._running.items() if r.process.returncode is None}
 
     async def _http(self) -> aiohttp.ClientSession:
         if self._session is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inferstack.core.errors import InvalidRequestError
-from inferstack.ingestion.loaders import loader_for
+from inferstack.retrieval.ingestion.loaders import loader_for
 
 
 @dataclass(frozen=True)

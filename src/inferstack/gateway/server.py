@@ -40,7 +40,7 @@ def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: 
     asyncio.run(_migrate(Database.open(url, settings.data_dir)))
     os.environ[_WORKER_CONFIG] = json.dumps({"path": str(config_path) if config_path else None, "overrides": overrides})
     uvicorn.run(
-        "inferstack.gateway.runner:worker_app",
+        "inferstack.gateway.server:worker_app",
         factory=True,
         workers=settings.workers,
         **uvicorn_options(host=settings.host, port=settings.port),

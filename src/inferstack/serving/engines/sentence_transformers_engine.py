@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferstack.core.errors import EngineError
-from inferstack.serving.engines.base import EmbedderInfo
+from inferstack.serving.engines.base import EmbeddingModelInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,21 +24,21 @@ class SentenceTransformerConfig:
     threads: int | None = None
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEngine:
     def __init__(self, config: SentenceTransformerConfig) -> None:
         self._config = config
         self._model: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-        self._info = EmbedderInfo(model_id=config.model_id, dimension=0, max_input_tokens=0)
+        self._info = EmbeddingModelInfo(model_id=config.model_id, dimension=0, max_input_tokens=0)
 
     @property
-    def info(self) -> EmbedderInfo:
+    def info(self) -> EmbeddingModelInfo:
         return self._info
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._model = await loop.run_in_executor(self._executor, self._load)
-        self._info = EmbedderInfo(
+        self._info = EmbeddingModelInfo(
             model_id=self._config.model_id,
             dimension=int(self._model.get_embedding_dimension()),
             max_input_tokens=int(self._model.max_seq_length),

@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from inferstack.ingestion.chunking import Chunker, ChunkingConfig
-from inferstack.ingestion.pipeline import IngestionConfig, IngestionPipeline
-from inferstack.ingestion.progress import ProgressCallback
-from inferstack.ingestion.report import IngestReport
-from inferstack.ingestion.tokenizer import TextTokenizer
 from inferstack.retrieval.embedders.base import Embedder
 from inferstack.retrieval.factory import build_embedder, build_vector_store
+from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig
+from inferstack.retrieval.ingestion.pipeline import IngestionConfig, IngestionPipeline
+from inferstack.retrieval.ingestion.progress import ProgressCallback
+from inferstack.retrieval.ingestion.report import IngestReport
+from inferstack.retrieval.ingestion.tokenizer import TextTokenizer
 from inferstack.retrieval.settings import KnowledgeSettings
 from inferstack.retrieval.stores.base import VectorStore
 
