@@ -242,7 +242,7 @@ def _general_settings(settings: dict[str, Any], out: TranslatedConfig, path: str
 def _fallbacks(value: Any, path: str) -> dict[str, list[str]]:
     """LiteLLM writes fallbacks as a list of one-key mappings: [{"model-a": ["model-b"]}]."""
     if isinstance(value, dict):
-        return {str(k): list(v) for k, v in value.items()}
+        return {str(k): list(v) if isinstance(v, list) else [v] for k, v in value.items()}  # never split a str
     if not isinstance(value, list):
         raise GatewayConfigError(f"{path}: expected a list of {{model: [fallback, ...]}}")
     merged: dict[str, list[str]] = {}

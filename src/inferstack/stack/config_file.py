@@ -17,7 +17,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inferstack.core.errors import InvalidRequestError
-from inferstack.core.settings import read_config_document, settings_from_section
+from inferstack.core.settings import (
+    LayeredSettings,
+    describe_validation_error,
+    did_you_mean,
+    read_config_document,
+    settings_from_section,
+    unknown_environment_variables,
+)
+from inferstack.stack.data_dir import StackFiles
 from inferstack.stack.settings import StackSettings
 
 SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp")
@@ -66,7 +74,8 @@ def read_document(path: Path | None) -> dict[str, Any]:
     data = read_config_document(path)
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise StackConfigError(f"{path}: unknown sections {unknown}; known: {list(SECTIONS)}")
+        hints = "".join(did_you_mean(str(name), SECTIONS) for name in unknown)
+        raise StackConfigError(f"{path}: unknown sections {unknown}{hints}; known: {list(SECTIONS)}")
     for section, value in data.items():
         if value is not None and not isinstance(value, dict):
             raise StackConfigError(f"{path}: section '{section}' must be a mapping")
@@ -109,12 +118,16 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
             {"model_name": chat_model, "model": chat_model, "api_base": upstream},
             {"model_name": embedding_model, "model": embedding_model, "api_base": upstream},
         ]
-    gateway.setdefault("router", {}).setdefault("health_check_interval_s", 5)
+    # A model server that `up` restarts is probed back to health within 2 s, and a deployment that failed
+    # while it was down cools down for 5 s (the gateway's own default, 30 s, suits a fleet, not one process).
+    router = _subsection(gateway, "router", "gateway")
+    router.setdefault("health_check_interval_s", 2)
+    router.setdefault("cooldown_s", 5)
 
     mcp = sections["mcp"]
-    web = mcp.setdefault("web_search", {})
+    web = _subsection(mcp, "web_search", "mcp")
     web.update(host=host, port=ports.web_search)
-    files = mcp.setdefault("filesystem", {})
+    files = _subsection(mcp, "filesystem", "mcp")
     files.update(host=host, port=ports.filesystem)
     files.setdefault("root", str(data / "output"))
 
@@ -134,41 +147,92 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     from inferstack.sample_knowledge import documents_dir
 
     knowledge_dir = str(stack.knowledge.resolve() if stack.knowledge is not None else documents_dir())
-    roots = [str(r) for r in agent.get("ingest_roots") or [Path.cwd().resolve()]]
+    roots = [str(r) for r in _list_field(agent, "ingest_roots", "agent") or [Path.cwd().resolve()]]
     agent["ingest_roots"] = [*roots, knowledge_dir] if knowledge_dir not in roots else roots
     return sections
 
 
-def validate_sections(effective: Mapping[str, dict[str, Any]], environ: Mapping[str, str]) -> dict[str, BaseModel]:
-    """Build each service's settings from its effective section (+ env), as the child will."""
-    from inferstack.agents.settings import AgentSettings
-    from inferstack.gateway.config_file import gateway_section
-    from inferstack.gateway.settings import GatewaySettings
-    from inferstack.mcp_servers.settings import McpSettings
-    from inferstack.retrieval.settings import KnowledgeSettings
-    from inferstack.serving.settings import ServeSettings
+def _subsection(section: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """`section[key]`, created empty when absent; anything but a mapping is an error naming the field."""
+    value = section.get(key)
+    if value is None:
+        value = section[key] = {}
+    if not isinstance(value, dict):
+        raise StackConfigError(f"invalid configuration: {where}.{key}: must be a mapping, got {value!r}")
+    return value
 
-    validated: dict[str, BaseModel] = {
-        "serve": _validated("serve", ServeSettings, effective["serve"], {}),
-        "agent": _validated("agent", AgentSettings, effective["agent"], {}),
-        "knowledge": _validated("knowledge", KnowledgeSettings, effective["knowledge"], {}),
-        "mcp": _validated("mcp", McpSettings, effective["mcp"], {}),
-    }
-    try:
-        translated = gateway_section({"gateway": effective["gateway"]}, environ)
-    except InvalidRequestError as exc:
-        raise StackConfigError(exc.message) from None
-    validated["gateway"] = _validated("gateway", GatewaySettings, translated.section, {})
+
+def _list_field(section: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """A list-typed value read before validation: a string is refused (never split into characters)."""
+    value = section.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise StackConfigError(
+            f"invalid configuration: {where}.{key}: Input should be a valid list "
+            f"(got {value!r}; write a list, e.g. [{value}])"
+        )
+    return list(value)
+
+
+def validate_sections(effective: Mapping[str, dict[str, Any]], environ: Mapping[str, str]) -> dict[str, BaseModel]:
+    """Build each service's settings from its effective section (+ env), as the child will.
+
+    Every section is checked before failing, so one error message lists every problem."""
+    from inferstack.gateway.config_file import gateway_section
+
+    classes = section_classes()
+    validated: dict[str, BaseModel] = {}
+    problems: list[str] = []
+    for section in ("serve", "gateway", "agent", "knowledge", "mcp"):
+        try:
+            data = effective[section]
+            if section == "gateway":
+                data = gateway_section({"gateway": data}, environ).section
+            validated[section] = _validated(section, classes[section], data, {})
+        except InvalidRequestError as exc:
+            problems.append(exc.message.removeprefix(_INVALID))
+    if problems:
+        raise StackConfigError(_INVALID + "; ".join(problems))
     return validated
+
+
+_INVALID = "invalid configuration: "
 
 
 def _validated(section: str, cls: Any, data: dict[str, Any], overrides: dict[str, Any]) -> BaseModel:
     try:
         settings: BaseModel = settings_from_section(cls, data, overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{section}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise StackConfigError(f"invalid configuration: {problems}") from None
+        raise StackConfigError(describe_validation_error(section, exc, cls)) from None
     return settings
+
+
+def section_classes() -> dict[str, type[LayeredSettings]]:
+    """The settings class of every section, for checks that walk them all."""
+    from inferstack.agents.settings import AgentSettings
+    from inferstack.gateway.settings import GatewaySettings
+    from inferstack.mcp_servers.settings import McpSettings
+    from inferstack.retrieval.settings import KnowledgeSettings
+    from inferstack.serving.settings import ServeSettings
+
+    return {
+        "stack": StackSettings,
+        "serve": ServeSettings,
+        "gateway": GatewaySettings,
+        "agent": AgentSettings,
+        "knowledge": KnowledgeSettings,
+        "mcp": McpSettings,
+    }
+
+
+# Environment variables the CLI itself reads (typer `envvar=`), besides the settings classes' own.
+CLI_ENVIRONMENT = ("INFERSTACK_API_KEY", "INFERSTACK_BENCH_API_KEY", "INFERSTACK_BENCH_COMPARE_API_KEY")
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """A message (with a did-you-mean) for each `INFERSTACK_*` variable no service reads."""
+    return unknown_environment_variables(environ, section_classes().values(), also_known=CLI_ENVIRONMENT)
 
 
 def effective_document(config: StackConfig) -> dict[str, Any]:
@@ -178,8 +242,20 @@ def effective_document(config: StackConfig) -> dict[str, Any]:
 
 
 def masked_document(config: StackConfig) -> dict[str, Any]:
-    """Every section as its service sees it, secrets masked (SecretStr dumps as '**********')."""
-    return {name: config.validated[name].model_dump(mode="json") for name in SECTIONS}
+    """Every section as its service sees it, secrets masked (SecretStr dumps as '**********').
+
+    Under `up` the gateway's master key comes from <data_dir>/master.key (passed in its environment), so
+    that is shown, masked, instead of the section's empty value."""
+    document = {name: config.validated[name].model_dump(mode="json") for name in SECTIONS}
+    gateway = document["gateway"]
+    if gateway.get("master_key") is None:
+        key_file = StackFiles(config.stack.data_dir).master_key
+        gateway["master_key"] = (
+            f"********** (from {key_file})"
+            if key_file.exists()
+            else f"(none yet: `inferstack up` generates it into {key_file})"
+        )
+    return document
 
 
 def write_effective(config: StackConfig, destination: Path) -> Path:
