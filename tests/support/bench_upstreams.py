@@ -1,5 +1,5 @@
-"""Start the bench tests' upstreams as real processes on free loopback ports: the FakeOpenAIServer and
-inferstack's own null server. Both stop when their `with` block ends.
+"""Start inferstack's own null server as a real process on a free loopback port for the bench tests; it stops
+when its `with` block ends. The fake OpenAI upstream is tests/support/fake_upstream.py.
 """
 
 from __future__ import annotations
@@ -31,14 +31,6 @@ def _python_module(module: str, args: list[str], log_dir: Path, port: int) -> It
             yield proc
         finally:
             stop(proc)
-
-
-@contextmanager
-def fake_openai_server(log_dir: Path, *, token_delay_ms: float = 2.0) -> Iterator[RunningProcess]:
-    port = free_port()
-    args = ["--port", str(port), "--token-delay-ms", str(token_delay_ms)]
-    with _python_module("tests.support.fake_openai_server", args, log_dir, port) as proc:
-        yield proc
 
 
 @contextmanager

@@ -1,10 +1,9 @@
-"""Start fake upstreams, real Redis and the real `inferstack gateway` for gateway tests."""
+"""Start fake upstreams (support/fake_upstream.py), real Redis and the real `inferstack gateway` for gateway tests."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,8 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.fake_upstream import control, upstream_stats
+from tests.support.fake_upstream import fake_upstream_process as fake_upstream
 from tests.support.processes import (
     REPO_ROOT,
     RunningProcess,
@@ -25,35 +26,6 @@ from tests.support.processes import (
 )
 
 MASTER_KEY = "sk-test-master-key"
-
-
-@contextmanager
-def fake_upstream(log_dir: Path, name: str) -> Iterator[RunningProcess]:
-    port = free_port()
-    log_path = log_dir / f"upstream-{name}-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_upstream", "--port", str(port), "--name", name],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            cwd=REPO_ROOT,
-        )
-        proc = RunningProcess(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            wait_healthy(proc, "/health", timeout=30)
-            yield proc
-        finally:
-            stop(proc)
-
-
-def control(upstream: RunningProcess, **changes: Any) -> None:
-    httpx.post(upstream.base_url + "/_control", json=changes, timeout=5).raise_for_status()
-
-
-def upstream_stats(upstream: RunningProcess) -> dict[str, Any]:
-    stats: dict[str, Any] = httpx.get(upstream.base_url + "/_stats", timeout=5).json()
-    return stats
 
 
 @contextmanager

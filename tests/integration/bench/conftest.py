@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.bench_upstreams import fake_openai_server, null_server
+from tests.support.bench_upstreams import null_server
+from tests.support.fake_upstream import fake_upstream_process
 from tests.support.processes import RunningProcess
 
 
 @pytest.fixture(scope="session")
 def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    """The FakeOpenAIServer (see tests/support/fake_openai_server.py for its models)."""
-    with fake_openai_server(tmp_path_factory.mktemp("fake-upstream"), token_delay_ms=2) as proc:
+    """The FakeUpstream process (see tests/support/fake_upstream.py for the models that pick a behaviour)."""
+    with fake_upstream_process(tmp_path_factory.mktemp("fake-upstream"), token_delay_ms=2) as proc:
         yield proc
 
 

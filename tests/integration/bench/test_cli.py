@@ -75,14 +75,14 @@ def test_calibrate_measures_and_caches_the_ceiling(tmp_path: Path) -> None:
 
 def test_ctrl_c_writes_partial_results(tmp_path: Path, fake_upstream: RunningProcess) -> None:
     out = tmp_path / "out"
-    before = httpx.get(f"{fake_upstream.base_url}/stats").json()["requests"]
+    before = httpx.get(f"{fake_upstream.base_url}/_stats").json()["requests"]
     process = subprocess.Popen(
         [sys.executable, "-m", "inferstack", "bench", "--url", fake_upstream.base_url, "--model", "fake-slow",
          "--concurrency", "2,4", "--requests", "20", "--timeout", "60", "--no-ceiling-check", "--output", str(out)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        while httpx.get(f"{fake_upstream.base_url}/stats").json()["requests"] < before + 2:
+        while httpx.get(f"{fake_upstream.base_url}/_stats").json()["requests"] < before + 2:
             assert process.poll() is None, process.communicate()[0]
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)

@@ -130,7 +130,7 @@ def test_client_disconnect_mid_stream_releases_the_upstream(tmp_path: Path) -> N
     with fake_upstream(tmp_path, "slowstream") as upstream:
         config = {"model_list": [deployment("s", upstream)], "router": {"health_check_interval_s": 0}}
         with gateway_process(tmp_path, config) as gateway:
-            control(upstream, chunk_delay_ms=300)
+            control(upstream, token_delay_ms=300)
             body = b'{"model": "s", "stream": true, "messages": [{"role": "user", "content": "' + b"w " * 40 + b'"}]}'
             port = int(gateway.base_url.rsplit(":", 1)[1])
             with socket.create_connection(("127.0.0.1", port)) as sock:

@@ -17,7 +17,7 @@ from inferstack.agents.web_search import WebResult, WebSearchResult
 from inferstack.retrieval.embedders.fake import FakeEmbedder
 from inferstack.retrieval.stores.base import Chunk
 from inferstack.retrieval.stores.memory import InMemoryVectorStore
-from tests.unit.agents.fake_chat_upstream import FakeChatUpstream
+from tests.support.fake_upstream import FakeUpstream
 
 DIM = 64
 DOCUMENTS = {
@@ -74,8 +74,8 @@ async def seeded_store(embedder: FakeEmbedder) -> InMemoryVectorStore:
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def upstream() -> AsyncIterator[FakeChatUpstream]:
-    fake = FakeChatUpstream()
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    fake = FakeUpstream(reply=lambda body: "The answer is in the context.")
     await fake.start()
     yield fake
     await fake.stop()
@@ -101,7 +101,7 @@ def ingestion() -> FakeIngestion:
     return FakeIngestion()
 
 
-def agent_settings(upstream: FakeChatUpstream, tmp_path: Path, **overrides: Any) -> AgentSettings:
+def agent_settings(upstream: FakeUpstream, tmp_path: Path, **overrides: Any) -> AgentSettings:
     values: dict[str, Any] = {
         "model_base_url": upstream.base_url,
         "model": "fake-chat",
@@ -118,7 +118,7 @@ def agent_settings(upstream: FakeChatUpstream, tmp_path: Path, **overrides: Any)
 
 @pytest.fixture
 def make_client(
-    upstream: FakeChatUpstream,
+    upstream: FakeUpstream,
     store: InMemoryVectorStore,
     embedder: FakeEmbedder,
     ingestion: FakeIngestion,

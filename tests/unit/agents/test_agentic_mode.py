@@ -9,8 +9,8 @@ import pytest
 
 from inferstack.agents.knowledge import KnowledgeBase
 from inferstack.agents.toolset import ToolServices, ToolTrace, build_tools, extract_chunks
+from tests.support.fake_upstream import FakeUpstream
 from tests.unit.agents.conftest import FakeWebSearch
-from tests.unit.agents.fake_chat_upstream import FakeChatUpstream
 
 QUESTION = "bell palsy facial paralysis treatment"
 
@@ -20,7 +20,7 @@ def tool_results(request: dict[str, Any]) -> list[str]:
 
 
 async def test_the_model_searches_grades_and_answers_with_sources_from_the_tool(
-    make_client: Any, upstream: FakeChatUpstream
+    make_client: Any, upstream: FakeUpstream
 ) -> None:
     upstream.script = [
         {"name": "search_knowledge_base", "arguments": {"query": QUESTION, "top_k": 2}},
@@ -45,7 +45,7 @@ async def test_the_model_searches_grades_and_answers_with_sources_from_the_tool(
     assert verdict["chunk_relevance_score"] == "yes"
 
 
-async def test_a_tool_error_is_an_observation_not_a_failure(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_a_tool_error_is_an_observation_not_a_failure(make_client: Any, upstream: FakeUpstream) -> None:
     upstream.script = [
         {"name": "search_knowledge_base", "arguments": {"query": QUESTION, "top_k": 99}},
         "I could not search.",
@@ -57,7 +57,7 @@ async def test_a_tool_error_is_an_observation_not_a_failure(make_client: Any, up
 
 
 async def test_web_search_tool_is_offered_and_its_results_become_sources(
-    make_client: Any, upstream: FakeChatUpstream, web: FakeWebSearch
+    make_client: Any, upstream: FakeUpstream, web: FakeWebSearch
 ) -> None:
     upstream.script = [{"name": "web_search", "arguments": {"query": "weather paris"}}, "Sunny."]
     response = await make_client(mode="agentic", web=web).post("/query", json={"question": "weather in paris?"})
@@ -68,7 +68,7 @@ async def test_web_search_tool_is_offered_and_its_results_become_sources(
 
 
 async def test_web_search_down_is_reported_to_the_model_and_in_warnings(
-    make_client: Any, upstream: FakeChatUpstream, web: FakeWebSearch
+    make_client: Any, upstream: FakeUpstream, web: FakeWebSearch
 ) -> None:
     web.down = True
     upstream.script = [{"name": "web_search", "arguments": {"query": "weather"}}, "Web search is unavailable."]
@@ -78,7 +78,7 @@ async def test_web_search_down_is_reported_to_the_model_and_in_warnings(
     assert "unavailable" in tool_results(upstream.requests[1])[0]
 
 
-async def test_history_seeds_each_agent_with_its_own_session_only(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_history_seeds_each_agent_with_its_own_session_only(make_client: Any, upstream: FakeUpstream) -> None:
     client = make_client(mode="agentic")
     upstream.script = ["first answer A", "first answer B", "second answer A"]
     await client.post("/query", json={"question": "question A", "session_id": "a"})
@@ -89,7 +89,7 @@ async def test_history_seeds_each_agent_with_its_own_session_only(make_client: A
     assert "question B" not in last
 
 
-async def test_model_failure_in_agentic_mode_gets_502(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_model_failure_in_agentic_mode_gets_502(make_client: Any, upstream: FakeUpstream) -> None:
     upstream.fail_status = 503
     response = await make_client(mode="agentic").post("/query", json={"question": QUESTION})
     assert response.status_code == 502
@@ -97,7 +97,7 @@ async def test_model_failure_in_agentic_mode_gets_502(make_client: Any, upstream
 
 
 async def test_vector_store_failure_inside_a_tool_escapes_as_503(
-    make_client: Any, upstream: FakeChatUpstream, store: Any
+    make_client: Any, upstream: FakeUpstream, store: Any
 ) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         from inferstack.retrieval.stores.base import VectorStoreError

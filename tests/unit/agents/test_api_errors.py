@@ -9,7 +9,7 @@ import pytest
 
 from inferstack.retrieval.embedders.base import EmbeddingError
 from inferstack.retrieval.stores.base import SearchHit, VectorStoreError
-from tests.unit.agents.fake_chat_upstream import FakeChatUpstream
+from tests.support.fake_upstream import FakeUpstream
 
 
 def assert_error(response: Any, status: int, error_type: str, code: str | None = None) -> dict[str, Any]:
@@ -53,7 +53,7 @@ async def test_a_body_over_the_limit_gets_413(make_client: Any) -> None:
     assert_error(response, 413, "invalid_request_error", "payload_too_large")
 
 
-async def test_model_upstream_failure_gets_502(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_model_upstream_failure_gets_502(make_client: Any, upstream: FakeUpstream) -> None:
     upstream.fail_status = 500
     client = make_client()
     error = assert_error(
@@ -69,7 +69,7 @@ async def test_unreachable_model_upstream_gets_502(make_client: Any) -> None:
     assert error["code"] == "upstream_unreachable"
 
 
-async def test_throttled_upstream_gets_503(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_throttled_upstream_gets_503(make_client: Any, upstream: FakeUpstream) -> None:
     upstream.fail_status = 429
     response = await make_client().post("/query", json={"question": "bell palsy"})
     assert_error(response, 503, "overloaded_error")
@@ -97,7 +97,7 @@ class DownStore:
 
 
 async def test_vector_store_down_gets_503_and_unhealthy(
-    upstream: FakeChatUpstream, embedder: Any, ingestion: Any, tmp_path: Any
+    upstream: FakeUpstream, embedder: Any, ingestion: Any, tmp_path: Any
 ) -> None:
     import httpx
 
@@ -125,7 +125,7 @@ class FailingEmbedder:
 
 
 async def test_embedding_failure_gets_502_and_never_searches_with_a_made_up_vector(
-    upstream: FakeChatUpstream, store: Any, ingestion: Any, tmp_path: Any
+    upstream: FakeUpstream, store: Any, ingestion: Any, tmp_path: Any
 ) -> None:
     import httpx
 
@@ -161,7 +161,7 @@ async def test_server_api_key_is_required_except_on_health_and_metrics(make_clie
 
 
 async def test_a_query_past_its_deadline_gets_504_and_counts_as_timeout(
-    make_client: Any, upstream: FakeChatUpstream
+    make_client: Any, upstream: FakeUpstream
 ) -> None:
     upstream.reply = lambda body: " ".join(["slow"] * 50)
     upstream.token_delay_s = 0.05

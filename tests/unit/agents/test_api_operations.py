@@ -13,9 +13,9 @@ import uvicorn
 
 from inferstack.agents.app import AgentDependencies, build_app
 from inferstack.core.errors import UpstreamError
+from tests.support.fake_upstream import FakeUpstream
 from tests.support.processes import free_port
 from tests.unit.agents.conftest import FakeIngestion, agent_settings
-from tests.unit.agents.fake_chat_upstream import FakeChatUpstream
 
 
 async def test_health_is_ok_when_gateway_and_store_answer(make_client: Any) -> None:
@@ -57,7 +57,7 @@ async def test_status_summarises_config_and_knowledge_without_secrets(make_clien
     assert "secret" not in response.text
 
 
-async def test_metrics_count_queries_by_route_and_time_stages(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_metrics_count_queries_by_route_and_time_stages(make_client: Any, upstream: FakeUpstream) -> None:
     client = make_client()
     await client.post("/query", json={"question": "bell palsy facial paralysis treatment"})
     upstream.fail_status = 500
@@ -133,7 +133,7 @@ def parse_sse(raw: bytes) -> list[tuple[str, Any]]:
     return events
 
 
-async def test_stream_sends_route_then_tokens_then_timings(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_stream_sends_route_then_tokens_then_timings(make_client: Any, upstream: FakeUpstream) -> None:
     upstream.reply = lambda body: "one two three"
     response = await make_client().post("/query/stream", json={"question": "bell palsy facial", "session_id": "st"})
     assert response.status_code == 200
@@ -149,7 +149,7 @@ async def test_stream_sends_route_then_tokens_then_timings(make_client: Any, ups
 
 
 async def test_client_disconnect_stops_generation_upstream(
-    upstream: FakeChatUpstream, store: Any, embedder: Any, ingestion: Any, tmp_path: Path
+    upstream: FakeUpstream, store: Any, embedder: Any, ingestion: Any, tmp_path: Path
 ) -> None:
     upstream.reply = lambda body: " ".join(["word"] * 400)
     upstream.token_delay_s = 0.02

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
+from tests.support.fake_upstream import FakeUpstream
 from tests.unit.agents.conftest import FakeWebSearch
-from tests.unit.agents.fake_chat_upstream import FakeChatUpstream
 
 RELEVANT = "bell palsy facial paralysis treatment"
 UNRELATED = "quantum chromodynamics lattice gluon"
@@ -23,7 +23,7 @@ async def ask(client: Any, question: str, **fields: Any) -> dict[str, Any]:
 
 
 async def test_relevant_question_is_answered_from_the_knowledge_base_with_retrieved_sources(
-    make_client: Any, upstream: FakeChatUpstream, web: FakeWebSearch
+    make_client: Any, upstream: FakeUpstream, web: FakeWebSearch
 ) -> None:
     body = await ask(make_client(web=web), RELEVANT)
     assert body["route"] == "knowledge"
@@ -40,7 +40,7 @@ async def test_relevant_question_is_answered_from_the_knowledge_base_with_retrie
 
 
 async def test_time_sensitive_question_goes_to_web_search_without_retrieval(
-    make_client: Any, upstream: FakeChatUpstream, web: FakeWebSearch
+    make_client: Any, upstream: FakeUpstream, web: FakeWebSearch
 ) -> None:
     body = await ask(make_client(web=web), "What is the weather in Paris today?")
     assert body["route"] == "web"
@@ -72,7 +72,7 @@ async def test_use_web_search_true_adds_web_to_a_relevant_answer(make_client: An
 
 
 async def test_use_web_search_false_never_searches_the_web(
-    make_client: Any, upstream: FakeChatUpstream, web: FakeWebSearch
+    make_client: Any, upstream: FakeUpstream, web: FakeWebSearch
 ) -> None:
     body = await ask(make_client(web=web), "latest news about " + UNRELATED, use_web_search=False)
     assert body["route"] == "none"
@@ -117,7 +117,7 @@ async def test_relevance_of_an_empty_knowledge_base_is_zero_not_nan(make_client:
     assert body["route"] == "none"
 
 
-async def test_follow_up_uses_its_own_session_history(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_follow_up_uses_its_own_session_history(make_client: Any, upstream: FakeUpstream) -> None:
     client = make_client()
     upstream.reply = lambda body: f"reply to {body['messages'][-1]['content'][0]['text'][-20:]}"
     first = await ask(client, RELEVANT, session_id="s-1")
@@ -140,7 +140,7 @@ async def test_a_new_session_id_is_made_when_none_is_given(make_client: Any) -> 
     assert (await client.get(f"/sessions/{a['session_id']}")).status_code == 200
 
 
-async def test_concurrent_sessions_never_see_each_other(make_client: Any, upstream: FakeChatUpstream) -> None:
+async def test_concurrent_sessions_never_see_each_other(make_client: Any, upstream: FakeUpstream) -> None:
     client = make_client(session_turns=4)
     upstream.token_delay_s = 0.002  # interleave the streams
     topics = [f"topic{i} bell palsy" for i in range(8)]
