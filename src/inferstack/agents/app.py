@@ -176,6 +176,7 @@ def build_app(
         metrics=metrics,
         ingest_roots=tuple(settings.ingest_roots) or deps.default_ingest_roots,
         summary=config_summary(settings, deps.summary),
+        owner_key=settings.owner_key.get_secret_value() if settings.owner_key is not None else None,
     )
 
     @asynccontextmanager

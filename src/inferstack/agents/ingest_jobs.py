@@ -1,7 +1,9 @@
 """Ingest jobs run in the background inside the agent process, one at a time, with progress and a final report.
 
 The agent owns the vector store while it runs (Milvus Lite allows one process per file), so ingestion has to run
-here. Jobs queue behind each other; the last `max_jobs` finished jobs stay queryable by id.
+here. Jobs queue behind each other; the last `max_jobs` finished jobs stay queryable by id, and a queued or
+running job can be cancelled (files finished before are kept; the next run does the rest). When the ingest
+function also lists and removes sources (`SourceCatalog`), the knowledge endpoints use it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from inferstack.agents.metrics import AgentMetrics
 from inferstack.core.errors import InferstackError, NotFoundError
@@ -27,6 +29,17 @@ ProgressCallback = Callable[[Mapping[str, Any]], None]
 class IngestFunction(Protocol):
     def __call__(self, path: Path, *, force: bool, on_progress: ProgressCallback) -> Awaitable[Mapping[str, Any]]:
         """Ingest `path` into the knowledge store, reporting progress; returns the ingestion report."""
+        ...
+
+
+@runtime_checkable
+class SourceCatalog(Protocol):
+    async def list_sources(self) -> list[dict[str, Any]]:
+        """Every ingested file: source id, folder, chunks."""
+        ...
+
+    async def remove_sources(self, selector: str) -> dict[str, Any]:
+        """Remove a source id or a folder's files; `NotFoundError` when nothing matches."""
         ...
 
 
@@ -78,6 +91,7 @@ class IngestJobs:
         self._jobs: OrderedDict[str, IngestJob] = OrderedDict()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._one_at_a_time = asyncio.Lock()
+        self._closing = False
 
     def submit(self, path: Path, *, force: bool) -> IngestJob:
         job = IngestJob(id=f"ingest-{uuid.uuid4().hex[:12]}", path=str(path), force=force)
@@ -92,11 +106,27 @@ class IngestJobs:
             raise NotFoundError(f"no ingest job '{job_id}'", param="job_id", code="job_not_found")
         return job
 
+    async def cancel(self, job_id: str) -> IngestJob:
+        """Cancel a queued or running job and wait for it to stop; a finished job is returned as it is."""
+        job = self.get(job_id)
+        task = self._tasks.get(job_id)
+        if task is not None and not job.finished:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return job
+
+    @property
+    def catalog(self) -> SourceCatalog:
+        if not isinstance(self._ingest, SourceCatalog):
+            raise NotFoundError("this agent's knowledge store does not list its sources", code="not_supported")
+        return self._ingest
+
     @property
     def running(self) -> bool:
         return any(not job.finished for job in self._jobs.values())
 
     async def close(self) -> None:
+        self._closing = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -116,6 +146,8 @@ class IngestJobs:
                 self._on_success()
         except asyncio.CancelledError:
             job.status = "cancelled"
+            if not self._closing:
+                return  # cancelled through the API: the task ends here, the agent goes on
             raise
         except InferstackError as exc:
             job.status = "failed"

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from inferstack import __version__
+from inferstack.agents.ingest_paths import OWNER_KEY_HEADER
 from inferstack.agents.query import DeltaEvent, DoneEvent, PlanEvent, QueryEvent
 from inferstack.agents.schemas import IngestBody, QueryBody
 from inferstack.agents.state import AgentState
@@ -28,7 +29,7 @@ from inferstack.http.responses import EventStreamResponse, json_response
 from inferstack.openai_api.errors import error_body_for
 
 router = APIRouter()
-ROUTE_PATHS = ("/", "/health", "/status", "/metrics", "/query", "/query/stream", "/ingest")
+ROUTE_PATHS = ("/", "/health", "/status", "/metrics", "/query", "/query/stream", "/ingest", "/knowledge/sources")
 
 _CLIENT_CLOSED = 499
 
@@ -48,7 +49,16 @@ async def index() -> Response:
         {
             "service": "inferstack agent",
             "version": __version__,
-            "endpoints": ["/query", "/query/stream", "/ingest", "/sessions/{id}", "/health", "/status", "/metrics"],
+            "endpoints": [
+                "/query",
+                "/query/stream",
+                "/ingest",
+                "/knowledge/sources",
+                "/sessions/{id}",
+                "/health",
+                "/status",
+                "/metrics",
+            ],
         }
     )
 
@@ -147,14 +157,32 @@ async def _sse_body(head: list[QueryEvent], events: AsyncGenerator[QueryEvent, N
 async def ingest(request: Request) -> Response:
     state = _state(request)
     body = await parse_body(request, IngestBody)
-    path = state.ingest_path(body.path)
+    path = state.ingest_path(body.path, request.headers.get(OWNER_KEY_HEADER))
     job = state.jobs.submit(path, force=body.force)
-    return json_response({"job_id": job.id, "status": job.status}, status_code=202)
+    return json_response({"job_id": job.id, "status": job.status, "path": job.path}, status_code=202)
 
 
 @router.get("/ingest/{job_id}")
 async def ingest_job(request: Request, job_id: str) -> Response:
     return json_response(_state(request).jobs.get(job_id).as_dict())
+
+
+@router.delete("/ingest/{job_id}")
+async def cancel_ingest_job(request: Request, job_id: str) -> Response:
+    return json_response((await _state(request).jobs.cancel(job_id)).as_dict())
+
+
+@router.get("/knowledge/sources")
+async def knowledge_sources(request: Request) -> Response:
+    return json_response({"object": "list", "data": await _state(request).jobs.catalog.list_sources()})
+
+
+@router.delete("/knowledge/sources/{selector:path}")
+async def remove_knowledge_source(request: Request, selector: str) -> Response:
+    state = _state(request)
+    removal = await state.jobs.catalog.remove_sources(selector)
+    state.knowledge.mark_updated()
+    return json_response(removal)
 
 
 @router.get("/sessions/{session_id}")

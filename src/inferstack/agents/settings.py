@@ -112,7 +112,13 @@ class AgentSettings(LayeredSettings):
     output_dir: Path = Field(default=Path("output"), description="Where file_write may write (the filesystem root).")
     ingest_roots: list[Path] = Field(
         default_factory=list,
-        description="Directories POST /ingest may read; empty: <knowledge.data_dir>/documents and the sample.",
+        description="Directories POST /ingest may read; empty: <knowledge.data_dir>/documents and the sample "
+        "(`inferstack up` sets the directory it starts in plus stack.knowledge).",
+    )
+    owner_key: SecretStr | None = Field(
+        default=None,
+        description="Key in the X-Inferstack-Owner-Key header that lets POST /ingest read any folder; "
+        "`inferstack up` sets it from <data_dir>/owner.key for the CLI of the user who owns the stack.",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_jobs: int = Field(default=100, ge=1, description="Finished ingest jobs remembered for GET.")

@@ -9,6 +9,7 @@ from typing import Any
 
 from inferstack.agents.health import HealthProbe
 from inferstack.agents.ingest_jobs import IngestJobs
+from inferstack.agents.ingest_paths import is_owner, outside_roots_message
 from inferstack.agents.knowledge import KnowledgeBase
 from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.service import QueryService
@@ -16,21 +17,17 @@ from inferstack.agents.sessions import SessionStore
 from inferstack.core.errors import InvalidRequestError, PermissionDeniedError
 
 
-def checked_ingest_path(raw: str, roots: Sequence[Path]) -> Path:
-    """`raw` resolved (symlinks followed); it must exist and lie inside one of `roots`."""
+def checked_ingest_path(raw: str, roots: Sequence[Path], *, owner: bool = False) -> Path:
+    """`raw` resolved (symlinks followed); it must exist and lie inside one of `roots`, unless the caller proved
+    it is the stack's owner (see `ingest_paths`)."""
     path = Path(raw).expanduser()
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError):
         raise InvalidRequestError(f"ingest path '{raw}' does not exist", param="path", code="path_not_found") from None
-    for root in roots:
-        if resolved.is_relative_to(root.resolve()):
-            return resolved
-    raise PermissionDeniedError(
-        f"ingest path '{raw}' is outside the directories this agent may ingest (agent.ingest_roots)",
-        param="path",
-        code="path_not_allowed",
-    )
+    if owner or any(resolved.is_relative_to(root.resolve()) for root in roots):
+        return resolved
+    raise PermissionDeniedError(outside_roots_message(raw, roots), param="path", code="path_not_allowed")
 
 
 @dataclass
@@ -43,6 +40,8 @@ class AgentState:
     metrics: AgentMetrics
     ingest_roots: tuple[Path, ...]
     summary: dict[str, Any]
+    owner_key: str | None = None
 
-    def ingest_path(self, raw: str) -> Path:
-        return checked_ingest_path(raw, self.ingest_roots)
+    def ingest_path(self, raw: str, presented_owner_key: str | None = None) -> Path:
+        owner = is_owner(presented_owner_key, self.owner_key)
+        return checked_ingest_path(raw, self.ingest_roots, owner=owner)

@@ -1,9 +1,13 @@
 """`inferstack ingest PATH`: embed a folder (or one file) into the knowledge store, incrementally.
 
 When a stack started by `inferstack up` is running for the same --config/--data-dir, the job is handed to its
-agent API (`POST /ingest`), which owns the store. Otherwise, standalone mode: this process opens the vector
-store itself and calls the embeddings endpoint (normally the gateway). The work is done by
-`ingestion.standalone.ingest_with_settings`; this module parses flags and prints.
+agent API (`POST /ingest`, as the stack's owner, so any folder on this machine may be named) and followed with
+the same progress bars. Otherwise, standalone mode: this process opens the store the stack uses
+(`<data_dir>/knowledge`) and calls the embeddings endpoint (normally the gateway) itself.
+
+Exit codes: 0 done; 1 some files failed, or the run stopped (embedding or store failure, job cancelled);
+2 nothing was started (bad configuration, missing or refused path, changed embedding model without --force,
+another run busy); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ from rich.console import Console
 from rich.table import Table
 
 from inferstack.cli.settings_loader import fail, settings_from_cli
+from inferstack.cli.stack_options import stack_config
 from inferstack.core.errors import InferstackError
 
 if TYPE_CHECKING:
+    from inferstack.retrieval.settings import KnowledgeSettings
     from inferstack.stack.client import StackClient
+    from inferstack.stack.config_file import StackConfig
 
 EXIT_PARTIAL = 1
+EXIT_NOT_STARTED = 2
 EXIT_INTERRUPTED = 130
+_POLL_S = 0.5
 
 
 def register(app: typer.Typer) -> None:
@@ -34,45 +43,82 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
 
 
+def exit_code_for(exc: InferstackError) -> int:
+    """2 when the request itself was refused (4xx: configuration, path, model change), else 1 (the run failed)."""
+    return EXIT_NOT_STARTED if 400 <= exc.status_code < 500 else EXIT_PARTIAL
+
+
 def ingest(
     path: Annotated[Path, typer.Argument(help="Folder (recursively) or single file to ingest.")],
     force: Annotated[bool, typer.Option("--force", help="Re-embed every file, changed or not.")] = False,
-    config: Annotated[Path | None, typer.Option(help="Stack config YAML (section 'knowledge').")] = None,
+    config: Annotated[Path | None, typer.Option(help="Stack config [default: ./inferstack.yaml if present].")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Local state: Milvus Lite database and manifests [default: ./.inferstack].")
+        Path | None,
+        typer.Option(
+            help="Stack data directory, as for `up`; the store is <data_dir>/knowledge [default: ./.inferstack]."
+        ),
     ] = None,
     store: Annotated[str | None, typer.Option(help="milvus | opensearch | memory [default: milvus].")] = None,
     embedding_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible API with /embeddings [default: http://127.0.0.1:4000/v1].")
+        str | None, typer.Option(help="OpenAI-compatible API with /embeddings [default: the stack's gateway].")
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(help="Bearer key for the embeddings endpoint (or INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY)."),
+        typer.Option(
+            help="Bearer key for the embeddings endpoint [default: INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY, "
+            "else the stack's <data_dir>/agent.key]."
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Embed documents (.md .txt .csv .json .jsonl .pdf .docx) into the vector store; only changes are re-embedded."""
-    client = _running_stack(config, data_dir)
-    if client is not None:
+    loaded = stack_config("ingest", config, data_dir)
+    from inferstack.stack.client import StackClient
+
+    client = StackClient(loaded)
+    if client.running_pid() is not None:
         _ingest_via_agent(client, path, force=force, json_output=json_output)
         return
-    from inferstack.retrieval.ingestion.progress import RichProgressBar
-    from inferstack.retrieval.ingestion.standalone import ingest_with_settings
+    settings = knowledge_settings(loaded, store=store, embedding_base_url=embedding_base_url)
+    _ingest_standalone(settings, path, force=force, api_key=api_key or _stack_agent_key(loaded), json=json_output)
+
+
+def knowledge_settings(loaded: StackConfig, **overrides: Any) -> KnowledgeSettings:
+    """The `knowledge` section exactly as `up` wires it (store under <data_dir>/knowledge), plus CLI overrides."""
     from inferstack.retrieval.settings import KnowledgeSettings
 
-    overrides: dict[str, Any] = {"data_dir": data_dir, "store": store, "embedding_base_url": embedding_base_url}
-    settings = settings_from_cli(
-        KnowledgeSettings, command="ingest", section="knowledge", config=config, overrides=overrides
+    return settings_from_cli(
+        KnowledgeSettings,
+        command="ingest",
+        section="knowledge",
+        config=None,
+        overrides=overrides,
+        section_data=dict(loaded.effective["knowledge"]),
     )
-    show_bar = sys.stderr.isatty() and not json_output
+
+
+def _stack_agent_key(loaded: StackConfig) -> str | None:
+    """The key `up` made for the agent, which the stack's gateway accepts for embeddings (None before any `up`)."""
+    from inferstack.stack.data_dir import StackFiles, read_secret
+
+    return read_secret(StackFiles(loaded.stack.data_dir).agent_key)
+
+
+def _ingest_standalone(
+    settings: KnowledgeSettings, path: Path, *, force: bool, api_key: str | None, json: bool
+) -> None:
+    from inferstack.retrieval.ingestion.progress import RichProgressBar
+    from inferstack.retrieval.ingestion.standalone import ingest_with_settings
+
+    key = settings.secret(settings.embedding_api_key) or api_key
     try:
-        if show_bar:
+        if sys.stderr.isatty() and not json:
             with RichProgressBar() as bar:
                 report = asyncio.run(
-                    ingest_with_settings(settings, path, force=force, api_key=api_key, on_progress=bar.update)
+                    ingest_with_settings(settings, path, force=force, api_key=key, on_progress=bar.update)
                 )
         else:
-            report = asyncio.run(ingest_with_settings(settings, path, force=force, api_key=api_key))
+            report = asyncio.run(ingest_with_settings(settings, path, force=force, api_key=key))
     except KeyboardInterrupt:
         typer.secho(
             "inferstack ingest: interrupted; files finished so far are recorded, run again to continue",
@@ -81,62 +127,110 @@ def ingest(
         )
         raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except InferstackError as exc:
-        raise fail(
-            "ingest", f"{exc.message}\nFiles finished before the failure are recorded; run again to continue.", 1
-        ) from None
-    if json_output:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
-    else:
-        _print_report(report.as_dict(), settings.summary())
-    if not report.succeeded:
-        raise typer.Exit(code=EXIT_PARTIAL)
-
-
-def _running_stack(config: Path | None, data_dir: Path | None) -> StackClient | None:
-    """The client of a stack `up` is running for these options, if any."""
-    from inferstack.stack.client import StackClient
-    from inferstack.stack.config_file import default_config_path, load_stack_config
-
-    try:
-        loaded = load_stack_config(default_config_path(config), overrides={"data_dir": data_dir})
-    except InferstackError:
-        return None  # not a stack config: standalone mode reports its own configuration errors
-    client = StackClient(loaded)
-    return client if client.running_pid() is not None else None
+        code = exit_code_for(exc)
+        detail = "" if code == EXIT_NOT_STARTED else "\nFiles finished before the failure are recorded; run again to continue."
+        raise fail("ingest", exc.message + detail, code) from None
+    _finish(report.as_dict(), settings.summary()["store"], json_output=json)
 
 
 def _ingest_via_agent(client: StackClient, path: Path, *, force: bool, json_output: bool) -> None:
     if not path.exists():
-        raise fail("ingest", f"{path} does not exist")
+        raise fail("ingest", f"{path} does not exist", EXIT_NOT_STARTED)
     try:
         job = client.ingest(str(path.resolve()), force=force)
-        typer.secho(f"ingest job {job['job_id']} accepted by the running stack's agent", err=True)
-        last = ""
-        while True:
-            time.sleep(0.5)
-            job = client.ingest_job(job["job_id"])
-            progress = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in (job.get("progress") or {}).items())
-            if progress and progress != last and not json_output:
-                typer.secho(f"  {progress}", err=True, dim=True)
-                last = progress
-            if job["status"] in {"succeeded", "failed", "cancelled"}:
-                break
     except InferstackError as exc:
-        raise fail("ingest", exc.message, code=1) from None
+        raise fail("ingest", exc.message, exit_code_for(exc)) from None
+    typer.secho(f"ingest job {job['job_id']} accepted by the running stack's agent", err=True)
+    try:
+        job = _follow(client, job["job_id"], show=not json_output)
+    except KeyboardInterrupt:
+        raise typer.Exit(code=_interrupted(client, job["job_id"])) from None
+    except InferstackError as exc:
+        raise fail("ingest", exc.message, EXIT_PARTIAL) from None
     if job["status"] != "succeeded":
-        raise fail("ingest", f"the job {job['status']}: {job.get('error') or 'no detail'}", code=EXIT_PARTIAL)
-    report = job.get("report") or {}
+        error = job.get("error") or {}
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise fail("ingest", f"the job {job['status']}: {message or 'no detail'}", EXIT_PARTIAL)
+    _finish(job.get("report") or {}, "the running stack", json_output=json_output)
+
+
+def _follow(client: StackClient, job_id: str, *, show: bool) -> dict[str, Any]:
+    """Poll the job to its end, drawing the same progress bars as a standalone run on a terminal."""
+    from inferstack.retrieval.ingestion.progress import IngestProgress, RichProgressBar
+
+    def poll(on_progress: Any) -> dict[str, Any]:
+        while True:
+            job = client.ingest_job(job_id)
+            if job.get("progress"):
+                on_progress(IngestProgress(**job["progress"]))
+            if job["status"] in {"succeeded", "failed", "cancelled"}:
+                return job
+            time.sleep(_POLL_S)
+
+    if show and sys.stderr.isatty():
+        with RichProgressBar() as bar:
+            return poll(bar.update)
+    last = ""
+
+    def print_line(progress: IngestProgress) -> None:
+        nonlocal last
+        line = (
+            f"  {progress.phase}: files {progress.files_done + progress.files_failed}/{progress.files_total}"
+            + (f" ({progress.files_failed} failed)" if progress.files_failed else "")
+            + f", chunks {progress.chunks_written}/{progress.chunks_total}"
+        )
+        if show and line != last:
+            typer.secho(line, err=True, dim=True)
+            last = line
+
+    return poll(print_line)
+
+
+def _interrupted(client: StackClient, job_id: str) -> int:
+    """Ctrl-C while following a job: on a terminal, ask whether to cancel it; otherwise say it goes on."""
+    url = client.config.url("agent", f"/ingest/{job_id}")
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        try:
+            cancel = typer.confirm(f"\nCancel ingest job {job_id} in the agent?", default=False, err=True)
+        except (KeyboardInterrupt, typer.Abort):
+            cancel = False
+        if cancel:
+            try:
+                client.cancel_ingest(job_id)
+            except InferstackError as exc:
+                typer.secho(f"inferstack ingest: could not cancel: {exc.message}", fg=typer.colors.RED, err=True)
+                return EXIT_INTERRUPTED
+            typer.secho(
+                f"ingest job {job_id} cancelled; files finished so far are kept, run again to continue",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
+            return EXIT_INTERRUPTED
+    typer.secho(
+        f"\ninferstack ingest: stopped following; job {job_id} continues in the running agent.\n"
+        f"  watch it:  curl -s {url}\n"
+        f"  cancel it: curl -s -X DELETE {url}",
+        fg=typer.colors.YELLOW,
+        err=True,
+    )
+    return EXIT_INTERRUPTED
+
+
+def _finish(report: dict[str, Any], store: object, *, json_output: bool) -> None:
     if json_output:
         typer.echo(json.dumps(report, indent=2))
     else:
-        _print_report(report, {"store": "the running stack"})
+        _print_report(report, store)
     if report.get("files_failed"):
         raise typer.Exit(code=EXIT_PARTIAL)
 
 
-def _print_report(report: dict[str, Any], summary: dict[str, object]) -> None:
+def _print_report(report: dict[str, Any], store: object) -> None:
     console = Console()
-    table = Table(title=f"ingested {report['root']} into {summary['store']}:{report['collection']}", show_header=False)
+    title = f"ingested {report['root']} into {store}:{report['collection']}"
+    if report.get("label"):
+        title += f" as {report['label']}/…"
+    table = Table(title=title, show_header=False)
     rows = [
         ("files added", report["files_added"]),
         ("files modified", report["files_modified"]),
@@ -156,3 +250,5 @@ def _print_report(report: dict[str, Any], summary: dict[str, object]) -> None:
         console.print(f"[red]failed[/red] {failure['source']}: {failure['reason']}", highlight=False)
     for warning in report["warnings"]:
         console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+    if report["failed"]:
+        console.print("Files that failed are not recorded: fix them and run again to retry only those.")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from inferstack import __version__
-from inferstack.cli import agent, ask, bench, config, gateway, ingest, keys, mcp, serve, status, up
+from inferstack.cli import agent, ask, bench, config, gateway, ingest, keys, knowledge, mcp, serve, status, up
 
 app = typer.Typer(
     name="inferstack",
@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
-for _module in (gateway, keys, ingest, agent, mcp, up, ask, status, config):
+for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config):
     _module.register(app)
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from inferstack.core.settings import LayeredSettings
 
 StoreName = Literal["milvus", "opensearch", "memory"]
+DEFAULT_KNOWLEDGE_DIR = Path(".inferstack") / "knowledge"
 SPECIAL_TOKENS_PER_INPUT = 2  # [CLS] and [SEP] for BERT-style embedding models such as MiniLM
 
 
@@ -22,8 +23,11 @@ class KnowledgeSettings(LayeredSettings):
     model_config = SettingsConfigDict(env_prefix="INFERSTACK_KNOWLEDGE_", extra="forbid")
 
     store: StoreName = Field(default="milvus", description="Vector store: milvus (Lite or server), opensearch, memory.")
+    # The same place `inferstack up` wires (<stack.data_dir>/knowledge), so a standalone `inferstack ingest` fills
+    # the store the stack reads.
     data_dir: Path = Field(
-        default=Path(".inferstack"), description="Local state: the Milvus Lite database and ingestion manifests."
+        default=DEFAULT_KNOWLEDGE_DIR,
+        description="Local state: the Milvus Lite database and ingestion manifests.",
     )
     collection: str = Field(default="knowledge", description="Milvus collection name.")
     milvus_uri: str | None = Field(

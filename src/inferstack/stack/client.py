@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from inferstack.agents.ingest_paths import OWNER_KEY_HEADER
 from inferstack.core.errors import InferstackError
 from inferstack.stack.config_file import StackConfig
-from inferstack.stack.data_dir import StackFiles, pid_alive, read_json
+from inferstack.stack.data_dir import StackFiles, pid_alive, read_json, read_secret
 
 
 class StackNotRunningError(InferstackError):
@@ -40,7 +42,8 @@ class StackClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.config.url("agent", path)
         try:
-            response = httpx.request(method, url, headers=self._headers(), timeout=self.timeout_s, **kwargs)
+            headers = {**self._headers(), **kwargs.pop("headers", {})}
+            response = httpx.request(method, url, headers=headers, timeout=self.timeout_s, **kwargs)
         except httpx.ConnectError:
             raise StackNotRunningError(
                 f"no agent at {url} — start the stack with `inferstack up` (same --config/--data-dir)"
@@ -74,12 +77,27 @@ class StackClient:
         return status
 
     def ingest(self, path: str, *, force: bool) -> dict[str, Any]:
-        job: dict[str, Any] = self._request("POST", "/ingest", json={"path": path, "force": force})
+        """Submit an ingest job as the stack's owner (the key in <data_dir>/owner.key), so any folder may be named."""
+        owner_key = read_secret(self.files.owner_key)
+        extra = {OWNER_KEY_HEADER: owner_key} if owner_key else {}
+        job: dict[str, Any] = self._request("POST", "/ingest", json={"path": path, "force": force}, headers=extra)
         return job
 
     def ingest_job(self, job_id: str) -> dict[str, Any]:
         job: dict[str, Any] = self._request("GET", f"/ingest/{job_id}")
         return job
+
+    def cancel_ingest(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = self._request("DELETE", f"/ingest/{job_id}")
+        return job
+
+    def knowledge_sources(self) -> list[dict[str, Any]]:
+        body: dict[str, Any] = self._request("GET", "/knowledge/sources")
+        return list(body["data"])
+
+    def remove_knowledge_source(self, selector: str) -> dict[str, Any]:
+        removal: dict[str, Any] = self._request("DELETE", f"/knowledge/sources/{quote(selector, safe='/')}")
+        return removal
 
 
 def _agent_error(response: httpx.Response) -> AgentRequestError:

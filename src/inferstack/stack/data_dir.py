@@ -27,6 +27,11 @@ class StackFiles:
         return self.root / "agent.key"
 
     @property
+    def owner_key(self) -> Path:
+        """Proves a CLI caller can read this directory, so the agent lets it ingest any folder (0600)."""
+        return self.root / "owner.key"
+
+    @property
     def state(self) -> Path:
         return self.root / "state.json"
 
@@ -88,15 +93,31 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def ensure_owner_key(files: StackFiles) -> str:
+    """The owner key the CLI shows the agent to ingest folders outside agent.ingest_roots; made once, 0600."""
+    existing = read_secret(files.owner_key)
+    if existing:
+        return existing
+    key = "sk-owner-" + secrets.token_urlsafe(32)
+    write_secret(files.owner_key, key)
+    return key
+
+
 def record_ingested(files: StackFiles, knowledge_dir: Path, report: dict[str, Any]) -> None:
+    """Remember a complete ingest of `knowledge_dir`; one with failed files is not complete, so `up` retries it."""
     state = read_json(files.state)
-    state["ingested"] = {"path": str(knowledge_dir), "at": time.time(), "report": report}
+    complete = not report.get("files_failed")
+    state["ingested"] = {"path": str(knowledge_dir), "at": time.time(), "complete": complete, "report": report}
     write_json(files.state, state)
 
 
 def already_ingested(files: StackFiles, knowledge_dir: Path) -> bool:
     ingested = read_json(files.state).get("ingested")
-    return isinstance(ingested, dict) and ingested.get("path") == str(knowledge_dir)
+    return (
+        isinstance(ingested, dict)
+        and ingested.get("path") == str(knowledge_dir)
+        and ingested.get("complete", not (ingested.get("report") or {}).get("files_failed"))
+    )
 
 
 def pid_alive(pid: int) -> bool:

@@ -15,11 +15,14 @@ from typing import Any
 
 import aiohttp
 
+from inferstack.agents.ingest_paths import OWNER_KEY_HEADER
 from inferstack.stack.config_file import StackConfig, write_effective
 from inferstack.stack.data_dir import (
     StackFiles,
     already_ingested,
     ensure_master_key,
+    ensure_owner_key,
+    read_json,
     read_secret,
     record_ingested,
     write_json,
@@ -29,6 +32,7 @@ from inferstack.stack.process_supervisor import ProcessSupervisor, ServiceSpec, 
 
 Echo = Callable[[str, str], None]
 _INGEST_POLL_S = 0.5
+_FAILURES_SHOWN = 20
 
 
 def _python(*args: str) -> list[str]:
@@ -78,20 +82,63 @@ async def ensure_agent_key(config: StackConfig, files: StackFiles, master_key: s
 
 
 async def ingest_first_run(config: StackConfig, files: StackFiles, echo: Echo) -> None:
+    """Ingest the knowledge folder unless a complete ingest of it is recorded; failures are shown, never fatal.
+
+    Files that failed are not in the manifest, so the next `up` (or `inferstack ingest`) tries them again.
+    """
     knowledge = config.knowledge_dir
     if already_ingested(files, knowledge):
         echo("up", f"knowledge base already ingested from {knowledge} (not re-ingesting)")
         return
-    echo("up", f"ingesting {knowledge} (first run) …")
+    previous = read_json(files.state).get("ingested")
+    retry = isinstance(previous, dict) and previous.get("path") == str(knowledge)
+    echo("up", f"ingesting {knowledge} ({'retrying what failed before' if retry else 'first run'}) …")
     started = time.monotonic()
-    report = await run_ingest(config, knowledge, force=False, echo=echo)
+    try:
+        report = await run_ingest(config, knowledge, force=False, echo=echo)
+    except StackStartError as exc:
+        echo("up", f"error: {exc}")
+        await _echo_knowledge_state(config, knowledge, echo, failed=True)
+        return
     record_ingested(files, knowledge, report)
     echo("up", f"ingested in {time.monotonic() - started:.1f} s: {summarise_report(report)}")
+    failed = report.get("failed") or []
+    for failure in failed[:_FAILURES_SHOWN]:
+        echo("up", f"  failed {failure.get('source')}: {failure.get('reason')}")
+    if len(failed) > _FAILURES_SHOWN:
+        echo("up", f"  … and {len(failed) - _FAILURES_SHOWN} more (inferstack ingest {knowledge} lists them all)")
+    for warning in report.get("warnings") or []:
+        echo("up", f"  warning: {warning}")
+    await _echo_knowledge_state(config, knowledge, echo, failed=bool(failed))
+
+
+async def _echo_knowledge_state(config: StackConfig, knowledge: Path, echo: Echo, *, failed: bool) -> None:
+    """Say plainly whether the knowledge base is empty, partial or complete, and how to retry."""
+    chunks: int | None = None
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.get(config.url("agent", "/status"), headers=_agent_headers(config)) as response,
+        ):
+            body = await response.json()
+        chunks = int(body["knowledge"]["chunk_count"])
+    except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError):
+        pass
+    retry = f"fix the files above and run `inferstack ingest {knowledge}` (the next `up` retries too)"
+    if chunks == 0:
+        echo("up", f"warning: the knowledge base is EMPTY; answers will not use your documents — {retry}")
+    elif failed:
+        echo("up", f"warning: the knowledge base is PARTIAL ({chunks} chunks) — {retry}")
+    elif chunks is not None:
+        echo("up", f"knowledge base: {chunks} chunks")
 
 
 async def run_ingest(config: StackConfig, path: Path, *, force: bool, echo: Echo) -> dict[str, Any]:
     """POST /ingest to the running agent and poll the job to its end; raises StackStartError on failure."""
     headers = _agent_headers(config)
+    owner_key = read_secret(StackFiles(config.stack.data_dir).owner_key)
+    if owner_key:
+        headers[OWNER_KEY_HEADER] = owner_key
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         async with session.post(
             config.url("agent", "/ingest"), json={"path": str(path), "force": force}, headers=headers
@@ -106,16 +153,15 @@ async def run_ingest(config: StackConfig, path: Path, *, force: bool, echo: Echo
             async with session.get(config.url("agent", f"/ingest/{job_id}"), headers=headers) as response:
                 job = await response.json()
             status = job.get("status")
-            progress = job.get("progress") or {}
-            line = _progress_text(progress)
+            line = _progress_text(job.get("progress") or {})
             if line and line != last:
                 echo("up", f"ingest: {line}")
                 last = line
-            if status in {"succeeded", "completed", "done", "finished"}:
+            if status == "succeeded":
                 report: dict[str, Any] = job.get("report") or {}
                 return report
-            if status in {"failed", "error", "cancelled"}:
-                raise StackStartError(f"ingesting {path} failed: {job.get('error') or job}")
+            if status in {"failed", "cancelled"}:
+                raise StackStartError(f"ingesting {path} {status}: {_error_text(job.get('error') or job)}")
 
 
 def _agent_headers(config: StackConfig) -> dict[str, str]:
@@ -127,18 +173,32 @@ def _agent_headers(config: StackConfig) -> dict[str, str]:
 def _error_text(body: Any) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return str(body["error"].get("message"))
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])
     return str(body)
 
 
 def _progress_text(progress: dict[str, Any]) -> str:
-    if not progress:
+    """`files 3/10 (1 failed), chunks 40/120` — counts only, so the line changes as work is done."""
+    if not progress or progress.get("phase") in (None, "scanning", "reconciling"):
         return ""
-    parts = [f"{k.replace('_', ' ')} {v}" for k, v in progress.items() if isinstance(v, int | float | str)]
-    return ", ".join(parts)
+    failed = progress.get("files_failed") or 0
+    files = f"files {progress.get('files_done', 0) + failed}/{progress.get('files_total', 0)}"
+    if failed:
+        files += f" ({failed} failed)"
+    return f"{files}, chunks {progress.get('chunks_written', 0)}/{progress.get('chunks_total', 0)}"
 
 
 def summarise_report(report: dict[str, Any]) -> str:
-    keys = ("files_added", "files_modified", "files_deleted", "files_unchanged", "chunks_written", "chunks_removed")
+    keys = (
+        "files_added",
+        "files_modified",
+        "files_deleted",
+        "files_unchanged",
+        "files_failed",
+        "chunks_written",
+        "chunks_removed",
+    )
     parts = [f"{k.replace('_', ' ')} {report[k]}" for k in keys if k in report]
     return ", ".join(parts) or str(report)
 
@@ -204,7 +264,11 @@ async def run_stack(config: StackConfig, echo: Echo) -> int:
             if spec.name == "agent":
                 agent_key = await ensure_agent_key(config, files, master_key)
                 spec.env.update(
-                    {"INFERSTACK_AGENT_API_KEY": agent_key, "INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY": agent_key}
+                    {
+                        "INFERSTACK_AGENT_API_KEY": agent_key,
+                        "INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY": agent_key,
+                        "INFERSTACK_AGENT_OWNER_KEY": ensure_owner_key(files),
+                    }
                 )
             echo("up", f"starting {spec.name} on port {spec.port} …")
             await _until_stopped(supervisor.start(spec), stop)

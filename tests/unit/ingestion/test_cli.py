@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -74,7 +75,7 @@ def test_json_report_and_exit_codes(embeddings_url: str, tmp_path: Path) -> None
     assert code == 0
     report = json.loads(out)
     assert (report["files_added"], report["chunks_written"]) == (2, 2)
-    assert (tmp_path / "state" / "milvus.db").is_dir()
+    assert (tmp_path / "state" / "knowledge" / "milvus.db").is_dir()  # where `up --data-dir state` reads
 
     (docs / "c.json").write_text("{broken")
     code, out, _ = _ingest(str(docs), *state)
@@ -123,6 +124,57 @@ def test_bad_configuration_exits_2(tmp_path: Path) -> None:
     code, _, err = _ingest(str(tmp_path), "--config", str(config))
     assert code == 2
     assert "chunk_overlap" in err
-    code, _, err = _ingest(str(tmp_path / "missing"), "--store", "memory", "--data-dir", str(tmp_path / "s"))
-    assert code == 1
-    assert "does not exist" in err
+    code, _, err = _ingest(str(tmp_path), "--config", str(tmp_path / "absent.yaml"))
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("make_path", "message"),
+    [
+        (lambda root: root / "missing", "does not exist"),
+        (lambda root: root / "picture.png", "not a supported file type"),
+    ],
+)
+def test_a_path_that_cannot_be_ingested_exits_2(tmp_path: Path, make_path: Any, message: str) -> None:
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG")
+    code, _, err = _ingest(str(make_path(tmp_path)), "--store", "memory", "--data-dir", str(tmp_path / "s"))
+    assert code == 2
+    assert message in err
+
+
+def test_a_changed_embedding_model_exits_2_until_force(embeddings_url: str, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("Alpha note.")
+    state = ["--data-dir", str(tmp_path / "state"), "--embedding-base-url", embeddings_url]
+    assert _ingest(str(docs), *state)[0] == 0
+    config = tmp_path / "other-model.yaml"
+    config.write_text("knowledge:\n  embedding_model: another-model\n")
+    code, _, err = _ingest(str(docs), *state, "--config", str(config))
+    assert code == 2
+    assert "--force" in err
+    assert _ingest(str(docs), *state, "--config", str(config), "--force")[0] == 0
+
+
+def test_knowledge_list_and_remove_standalone(embeddings_url: str, tmp_path: Path) -> None:
+    first, second = tmp_path / "one" / "docs", tmp_path / "two" / "docs"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        (folder / "README.md").write_text(f"Readme of {folder.parent.name}.")
+    state = ["--data-dir", str(tmp_path / "state")]
+    for folder in (first, second):
+        code, out, err = _ingest(str(folder), *state, "--embedding-base-url", embeddings_url, "--json")
+        assert code == 0, err
+        assert json.loads(out)["failed"] == []
+    listed = RUNNER.invoke(app, ["knowledge", "list", *state, "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    sources = {entry["source"]: entry["root"] for entry in json.loads(listed.stdout)}
+    assert sources == {"README.md": str(first.resolve()), "docs/README.md": str(second.resolve())}
+    removed = RUNNER.invoke(app, ["knowledge", "remove", "docs/README.md", *state])
+    assert removed.exit_code == 0, removed.stderr
+    assert "removed 1 file(s), 1 chunks" in removed.stdout
+    missing = RUNNER.invoke(app, ["knowledge", "remove", "docs/README.md", *state])
+    assert missing.exit_code == 2
+    assert "no source or folder" in missing.stderr
+    listed = RUNNER.invoke(app, ["knowledge", "list", *state])
+    assert "README.md" in listed.stdout and "1 files, 1 chunks" in listed.stdout

@@ -214,7 +214,7 @@ async def test_a_single_file_is_ingested_without_touching_the_rest(knowledge: Pa
     assert await store.count_where({"source": "faq.csv"}) == 1
 
 
-async def test_sources_must_be_unique_across_roots(knowledge: Path, tmp_path: Path) -> None:
+async def test_equal_file_names_in_two_folders_coexist_under_the_folder_label(knowledge: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "faq.csv").write_text("question,context\nClash?,Same name.\n")
@@ -222,12 +222,78 @@ async def test_sources_must_be_unique_across_roots(knowledge: Path, tmp_path: Pa
     store = InMemoryVectorStore(DIM)
     await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(knowledge)
     report = await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(other)
-    assert [f.source for f in report.failed] == ["faq.csv"]
-    assert report.files_added == 1
+    assert (report.failed, report.files_added, report.label) == ([], 2, "other")
     assert await store.count_where({"source": "faq.csv"}) == 3
-    # Ingesting the first root again deletes nothing of the second.
+    assert await store.count_where({"source": "other/faq.csv"}) == 1
+    # Ingesting the first root again deletes nothing of the second, and a file of it alone keeps its id.
+    again = await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(knowledge)
+    assert again.files_unchanged == 4
+    (other / "unique.md").write_text("Changed.")
+    single = await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(other / "unique.md")
+    assert single.files_modified == 1
+    assert await store.sources() == SOURCES | {"other/faq.csv", "other/unique.md"}
+
+
+async def test_a_third_folder_with_a_taken_name_gets_its_own_label(knowledge: Path, tmp_path: Path) -> None:
+    second, third = tmp_path / "a" / "docs", tmp_path / "b" / "docs"
+    for folder in (second, third):
+        folder.mkdir(parents=True)
+        (folder / "README.md").write_text(f"Readme of {folder}.")
+    store = InMemoryVectorStore(DIM)
+    for folder in (knowledge, second, third):
+        assert not (await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(folder)).failed
+    assert {"docs/README.md", "docs-2/README.md"} <= await store.sources()
+
+
+async def test_a_moved_folder_keeps_its_chunks_without_embedding_again(knowledge: Path, tmp_path: Path) -> None:
+    store = InMemoryVectorStore(DIM)
     await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(knowledge)
-    assert "unique.md" in await store.sources()
+    before = await _all_chunks(store)
+    moved = await asyncio.to_thread(knowledge.rename, tmp_path / "renamed-knowledge")
+    embedder = FakeEmbedder(DIM)
+    report = await make_pipeline(store, embedder, tmp_path / "m.json").run(moved)
+    assert (report.failed, report.files_unchanged, embedder.calls) == ([], 4, 0)
+    assert any("moved" in warning for warning in report.warnings)
+    assert await _all_chunks(store) == before
+    manifest = Manifest.load(tmp_path / "m.json")
+    assert list(manifest.roots) == [str(moved)]
+
+
+async def test_a_version_1_manifest_keeps_plain_source_ids(knowledge: Path, tmp_path: Path) -> None:
+    store = InMemoryVectorStore(DIM)
+    await make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json").run(knowledge)
+    raw = json.loads((tmp_path / "m.json").read_text())
+    raw["version"] = 1
+    del raw["labels"]
+    (tmp_path / "m.json").write_text(json.dumps(raw))
+    embedder = FakeEmbedder(DIM)
+    report = await make_pipeline(store, embedder, tmp_path / "m.json").run(knowledge)
+    assert (report.files_unchanged, embedder.calls) == (4, 0)
+
+
+async def test_the_catalog_lists_and_removes_files_and_folders(knowledge: Path, tmp_path: Path) -> None:
+    from inferstack.core.errors import NotFoundError
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "faq.csv").write_text("question,context\nQ?,A.\n")
+    store = InMemoryVectorStore(DIM)
+    pipeline = make_pipeline(store, FakeEmbedder(DIM), tmp_path / "m.json")
+    await pipeline.run(knowledge)
+    await pipeline.run(other)
+    listed = await pipeline.list_sources()
+    assert {entry["source"] for entry in listed} == SOURCES | {"other/faq.csv"}
+    assert next(e for e in listed if e["source"] == "other/faq.csv")["root"] == str(other.resolve())
+    removal = await pipeline.remove_sources("faq.csv")
+    assert (removal["removed"], removal["chunks_removed"]) == (["faq.csv"], 3)
+    assert await store.count_where({"source": "faq.csv"}) == 0
+    removal = await pipeline.remove_sources("other")  # a folder by its label
+    assert removal["removed"] == ["other/faq.csv"]
+    with pytest.raises(NotFoundError, match="no source or folder 'nope'"):
+        await pipeline.remove_sources("nope")
+    assert await store.sources() == SOURCES - {"faq.csv"}
+    # A removed file that is still in its folder comes back on the next run of that folder.
+    assert (await pipeline.run(knowledge)).files_added == 1
 
 
 async def test_progress_reaches_the_totals_and_the_job_form_returns_dicts(knowledge: Path, tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ One JSON file per collection, beside the store's local state, rewritten atomical
 rename). Files are grouped by the absolute root they were ingested from; a file is recorded only once all
 its chunks are written, so anything in the store but not in the manifest is a leftover of an interrupted run.
 A lock file keeps two ingestion runs off the same manifest at once.
+
+Each root has a label, and a file's source id is `<label>/<path relative to the root>` (just the relative path
+for the collection's first root, whose label is empty), so equal file names in different folders coexist.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,7 +23,8 @@ from typing import IO, Any
 
 from inferstack.core.errors import InferstackError, InvalidRequestError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1 had no labels: its roots keep plain relative paths
 
 
 class ManifestError(InferstackError):
@@ -47,6 +52,7 @@ class Manifest:
     path: Path
     embedding: dict[str, Any] = field(default_factory=dict)
     roots: dict[str, dict[str, FileRecord]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -59,7 +65,7 @@ class Manifest:
             raise ManifestError(
                 f"ingestion manifest {path} is unreadable ({exc}); delete it and run `inferstack ingest --force`"
             ) from None
-        if not isinstance(raw, dict) or raw.get("version") != MANIFEST_VERSION:
+        if not isinstance(raw, dict) or raw.get("version") not in _READABLE_VERSIONS:
             raise ManifestError(
                 f"ingestion manifest {path} has an unknown format; delete it and re-ingest with --force"
             )
@@ -70,7 +76,8 @@ class Manifest:
             }
         except TypeError as exc:
             raise ManifestError(f"ingestion manifest {path} has malformed file records ({exc})") from None
-        return cls(path=path, embedding=dict(raw.get("embedding", {})), roots=roots)
+        labels = {root: str(raw.get("labels", {}).get(root, "")) for root in roots}
+        return cls(path=path, embedding=dict(raw.get("embedding", {})), roots=roots, labels=labels)
 
     def save(self) -> None:
         payload = {
@@ -81,6 +88,7 @@ class Manifest:
                 for root, files in sorted(self.roots.items())
                 if files
             },
+            "labels": {root: label for root, label in sorted(self.labels.items()) if self.roots.get(root)},
         }
         write_atomically(self.path, json.dumps(payload, indent=1, ensure_ascii=False).encode())
 
@@ -98,11 +106,44 @@ class Manifest:
         self.roots.setdefault(root, {})[source] = record
 
     def forget(self, root: str, source: str) -> None:
-        self.roots.get(root, {}).pop(source, None)
+        files = self.roots.get(root, {})
+        files.pop(source, None)
+        if not files:
+            self.roots.pop(root, None)
+            self.labels.pop(root, None)
 
     def clear(self) -> None:
         self.roots.clear()
+        self.labels.clear()
         self.embedding.clear()
+
+    def label(self, root: str) -> str:
+        """The label of `root`: its own if recorded, else a new one no other root's sources can clash with."""
+        if root in self.labels:
+            return self.labels[root]
+        others = {r for r, files in self.roots.items() if files and r != root}
+        if not others:
+            label = ""
+        else:
+            base = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(root).name).strip("-.") or "folder"
+            taken = {self.labels.get(r, "") for r in others}
+            first_segments = {source.split("/", 1)[0] for source in self.sources()}
+            label, n = base, 1
+            while label in taken or label in first_segments:
+                n += 1
+                label = f"{base}-{n}"
+        self.labels[root] = label
+        return label
+
+    def move_root(self, old: str, new: str) -> None:
+        """Record everything of `old` (a folder that is gone) as `new`, keeping its label and source ids."""
+        self.roots[new] = self.roots.pop(old)
+        self.labels[new] = self.labels.pop(old, "")
+
+
+def source_id(label: str, relative: str) -> str:
+    """The id a file is stored and shown under: `<label>/<relative path>`, or the relative path alone."""
+    return f"{label}/{relative}" if label else relative
 
 
 def write_atomically(path: Path, data: bytes) -> None:

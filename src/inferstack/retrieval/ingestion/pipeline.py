@@ -22,15 +22,16 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from inferstack.core.errors import InvalidRequestError
 from inferstack.retrieval.embedders.base import Embedder, EmbeddingError
+from inferstack.retrieval.ingestion.catalog import KnowledgeCatalog
 from inferstack.retrieval.ingestion.chunking import Chunker, chunk_id
 from inferstack.retrieval.ingestion.loaders import LoaderError, load
-from inferstack.retrieval.ingestion.manifest import FileRecord, Manifest, manifest_lock
+from inferstack.retrieval.ingestion.manifest import FileRecord, Manifest, manifest_lock, source_id
 from inferstack.retrieval.ingestion.progress import IngestProgress, ProgressCallback
 from inferstack.retrieval.ingestion.report import FailedFile, IngestReport
 from inferstack.retrieval.ingestion.scanning import SourceFile, scan, sha256_file
@@ -73,6 +74,7 @@ class IngestionPipeline:
         self._embedder = embedder
         self._chunker = chunker
         self._config = config
+        self.catalog = KnowledgeCatalog(store, config.manifest_path)
 
     async def run(
         self, target: Path, *, force: bool = False, on_progress: ProgressCallback | None = None
@@ -88,9 +90,12 @@ class IngestionPipeline:
             notify(phase="reconciling")
             await self._check_embedding_config(manifest, force, report)
             await self._reconcile(manifest, report, force)
-            plan = await self._plan(manifest, root_key, scanned.files, force, report)
+            await asyncio.to_thread(_adopt_moved_root, manifest, root_key, scanned.files, report)
+            report.label = manifest.label(root_key)
+            files = [replace(f, source=source_id(report.label, f.source)) for f in scanned.files]
+            plan = await self._plan(manifest, root_key, files, force, report)
             if scanned.whole_root:
-                await self._delete_missing(manifest, root_key, {f.source for f in scanned.files}, report)
+                await self._delete_missing(manifest, root_key, {f.source for f in files}, report)
             manifest.save()
             notify(phase="embedding", files_done=report.files_unchanged)
             writer = _BatchWriter(self._store, self._embedder, self._config, progress, notify)
@@ -116,6 +121,14 @@ class IngestionPipeline:
         """The same run for a background job: progress and the report as plain dicts."""
         report = await self.run(path, force=force, on_progress=lambda progress: on_progress(progress.as_dict()))
         return report.as_dict()
+
+    async def list_sources(self) -> list[dict[str, Any]]:
+        """What the collection holds, file by file (GET /knowledge/sources)."""
+        return [entry.as_dict() for entry in await self.catalog.entries()]
+
+    async def remove_sources(self, selector: str) -> dict[str, Any]:
+        """Remove a source id or a whole folder (DELETE /knowledge/sources/{selector})."""
+        return (await self.catalog.remove(selector)).as_dict()
 
     async def _check_embedding_config(self, manifest: Manifest, force: bool, report: IngestReport) -> None:
         wanted = {"model": self._config.embedding_model, "dimension": self._store.dimension}
@@ -170,8 +183,8 @@ class IngestionPipeline:
                 report.failed.append(
                     FailedFile(
                         file.source,
-                        f"a file named '{file.source}' from {owner} is already "
-                        "in this collection; sources must be unique",
+                        f"the source id '{file.source}' already belongs to a file from {owner}; remove that one "
+                        f"first (`inferstack knowledge remove {file.source}`)",
                     )
                 )
                 continue
@@ -367,6 +380,28 @@ class _ThrottledSaver:
         if now - self._last >= _MANIFEST_SAVE_INTERVAL_S:
             self._manifest.save()
             self._last = now
+
+
+def _adopt_moved_root(manifest: Manifest, root: str, files: list[SourceFile], report: IngestReport) -> None:
+    """A recorded folder that no longer exists and shares a file (same relative path, same content) with `root`
+    is taken to be `root` moved or renamed: its records move to `root` under their old ids, so nothing unchanged
+    is embedded again."""
+    if root in manifest.roots:
+        return
+    for old in sorted(manifest.roots):
+        if Path(old).is_dir():
+            continue
+        label, records = manifest.labels.get(old, ""), manifest.roots[old]
+        for file in files:
+            record = records.get(source_id(label, file.source))
+            if record is not None and record.size == file.size and record.sha256 == sha256_file(file.path):
+                manifest.move_root(old, root)
+                note = (
+                    f"{old} no longer exists; {root} is taken to be it, moved (its {len(records)} files keep their ids)"
+                )
+                report.warnings.append(note)
+                log.info(note)
+                return
 
 
 def _notifier(progress: IngestProgress, callback: ProgressCallback | None) -> Callable[..., None]:

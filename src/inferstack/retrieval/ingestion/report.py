@@ -19,6 +19,7 @@ class IngestReport:
 
     root: str
     collection: str
+    label: str = ""  # source ids of this root are `<label>/<relative path>` (plain relative paths when empty)
     files_added: int = 0
     files_modified: int = 0
     files_deleted: int = 0

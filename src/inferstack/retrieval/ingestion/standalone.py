@@ -1,7 +1,8 @@
 """Assemble an `IngestionPipeline` from `KnowledgeSettings`, and run one ingestion with its own store and embedder.
 
-`build_pipeline` is what an in-process owner of the store (the agent API) uses; `ingest_with_settings` is what
-`inferstack ingest` uses when no agent is running: it opens the store, runs, and closes everything.
+`build_pipeline` is what an in-process owner of the store (the agent API) uses; `ingest_with_settings` (and
+`list_sources_with_settings`, `remove_sources_with_settings`) are what `inferstack ingest` and `inferstack
+knowledge` use when no agent is running: they open the store, do the work, and close everything.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from inferstack.retrieval.embedders.base import Embedder
 from inferstack.retrieval.factory import build_embedder, build_vector_store
+from inferstack.retrieval.ingestion.catalog import KnowledgeCatalog, Removal, SourceEntry
 from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig
 from inferstack.retrieval.ingestion.pipeline import IngestionConfig, IngestionPipeline
 from inferstack.retrieval.ingestion.progress import ProgressCallback
@@ -61,4 +63,22 @@ async def ingest_with_settings(
         return await pipeline.run(target, force=force, on_progress=on_progress)
     finally:
         await embedder.close()
+        await store.close()
+
+
+async def list_sources_with_settings(settings: KnowledgeSettings) -> list[SourceEntry]:
+    """The files the configured collection holds, from its manifest (the store itself is not queried)."""
+    store = build_vector_store(settings)
+    try:
+        return await KnowledgeCatalog(store, manifest_path(settings)).entries()
+    finally:
+        await store.close()
+
+
+async def remove_sources_with_settings(settings: KnowledgeSettings, selector: str) -> Removal:
+    """Open the configured store, remove a source id or a folder's files, close the store."""
+    store = build_vector_store(settings)
+    try:
+        return await KnowledgeCatalog(store, manifest_path(settings)).remove(selector)
+    finally:
         await store.close()
