@@ -27,7 +27,8 @@ from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.health_checks import check_once, run_health_checks
 from inferstack.gateway.routing.router import Router
 from inferstack.gateway.settings import GatewaySettings
-from inferstack.gateway.upstream import OpenAIUpstream, UpstreamFailure
+from inferstack.gateway.upstreams.aiohttp_upstream import AiohttpUpstream
+from inferstack.gateway.upstreams.base import UpstreamFailure
 from inferstack.gateway.usage_writer import UsageWriter
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import BodySizeLimit, RequestMetrics, build_middleware
@@ -81,7 +82,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     master = settings.master_key.get_secret_value() if settings.master_key else None
     registry = KeyRegistry(store, master_key=master, require_keys=settings.require_keys)
     usage = UsageWriter(store, interval_s=settings.usage_flush_interval_s, on_flushed=registry.flushed)
-    upstream = OpenAIUpstream()
+    upstream = AiohttpUpstream()
     cache, cache_description = _cache(settings)
 
     @asynccontextmanager

@@ -13,7 +13,7 @@ from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.policies import RoutingPolicy
 from inferstack.gateway.routing.router import AllUpstreamsFailedError, NoHealthyDeploymentError, Router
 from inferstack.gateway.settings import DeploymentConfig, RouterConfig
-from inferstack.gateway.upstream import UpstreamFailure
+from inferstack.gateway.upstreams.base import UpstreamFailure
 
 
 def _dep(name: str, model: str = "m", **kw: object) -> DeploymentConfig:

@@ -1,8 +1,9 @@
-"""A deployment's runtime state: in-flight count, latency, failures, cool-down, health, and its own limits."""
+"""A deployment's runtime state: in-flight count, latency, failures, cool-down, health, and its own limits.
+
+Every `now` here is a reading of the router's one clock (`routing/clock.py`, monotonic seconds).
+"""
 
 from __future__ import annotations
-
-import time
 
 from inferstack.gateway.rolling_window import RollingWindow
 from inferstack.gateway.settings import DeploymentConfig
@@ -66,13 +67,13 @@ class Deployment:
             else (_LATENCY_ALPHA * latency_s + (1 - _LATENCY_ALPHA) * self.latency_s)
         )
 
-    def failed(self, reason: str, *, allowed_fails: int, cooldown_s: float) -> bool:
+    def failed(self, reason: str, now: float, *, allowed_fails: int, cooldown_s: float) -> bool:
         """Record a failure; returns True when this failure starts a cool-down (circuit opens)."""
         self.in_flight -= 1
         self.consecutive_failures += 1
         self.last_error = reason
         if self.consecutive_failures >= allowed_fails and cooldown_s > 0:
-            self.cooldown_until = time.monotonic() + cooldown_s
+            self.cooldown_until = now + cooldown_s
             self.consecutive_failures = 0
             return True
         return False

@@ -6,13 +6,13 @@ import asyncio
 import logging
 
 from inferstack.gateway.routing.router import Router
-from inferstack.gateway.upstream import OpenAIUpstream
+from inferstack.gateway.upstreams.base import Upstream
 
 log = logging.getLogger(__name__)
 PROBE_PATH = "/models"
 
 
-async def check_once(router: Router, upstream: OpenAIUpstream, timeout_s: float) -> None:
+async def check_once(router: Router, upstream: Upstream, timeout_s: float) -> None:
     deployments = router.all_deployments()
     reasons = await asyncio.gather(*(upstream.probe(d, PROBE_PATH, timeout_s) for d in deployments))
     for deployment, reason in zip(deployments, reasons, strict=True):
@@ -25,7 +25,7 @@ async def check_once(router: Router, upstream: OpenAIUpstream, timeout_s: float)
             deployment.last_error = f"health check: {reason}"
 
 
-async def run_health_checks(router: Router, upstream: OpenAIUpstream, interval_s: float, timeout_s: float) -> None:
+async def run_health_checks(router: Router, upstream: Upstream, interval_s: float, timeout_s: float) -> None:
     while True:
         await check_once(router, upstream, timeout_s)
         await asyncio.sleep(interval_s)

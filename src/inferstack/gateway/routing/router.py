@@ -1,7 +1,8 @@
 """The router: picks deployments by policy, retries with backoff, falls back to other models, cools down failures.
 
 `run()` takes an `attempt` coroutine function so the same loop serves JSON calls and streams; an attempt
-raises `UpstreamFailure` for anything worth another try and anything else to stop at once.
+raises `UpstreamFailure` for anything worth another try and anything else to stop at once. All routing state
+(rate windows, cool-downs) is kept on one injected monotonic clock.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from inferstack.core.errors import ModelNotFoundError, OverloadedError, RateLimitError, UpstreamError
+from inferstack.gateway.routing.clock import Clock, monotonic
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.policies import RoutingPolicy
 from inferstack.gateway.settings import DeploymentConfig, RouterConfig
-from inferstack.gateway.upstream import UpstreamFailure
+from inferstack.gateway.upstreams.base import UpstreamFailure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,8 +44,10 @@ class Router:
         *,
         rng: random.Random | None = None,
         on_failure: FailureHook | None = None,
+        clock: Clock = monotonic,
     ) -> None:
         self.config = config
+        self.clock = clock
         self.policy = RoutingPolicy.create(config.policy, rng)
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._on_failure = on_failure
@@ -85,7 +89,7 @@ class Router:
         for candidate_model in (model, *self.config.fallbacks.get(model, ())):
             tried: set[str] = set()
             for attempt_number in range(self.config.num_retries + 1):
-                now = time.monotonic()
+                now = self.clock()
                 deployment = self._pick(candidate_model, tried, now)
                 if deployment is None:
                     rate_limited = rate_limited or self._only_rate_limited(candidate_model, now)
@@ -93,13 +97,16 @@ class Router:
                 if attempt_number:
                     await asyncio.sleep(self._backoff(attempt_number))
                 tried.add(deployment.id)
-                deployment.started(time.time())
+                deployment.started(now)
                 started = time.perf_counter()
                 try:
                     result = await attempt(deployment)
                 except UpstreamFailure as failure:
                     opened = deployment.failed(
-                        failure.summary, allowed_fails=self.config.allowed_fails, cooldown_s=self.config.cooldown_s
+                        failure.summary,
+                        self.clock(),
+                        allowed_fails=self.config.allowed_fails,
+                        cooldown_s=self.config.cooldown_s,
                     )
                     failures.append(f"{deployment.id}: {failure.summary}")
                     if opened:
@@ -131,6 +138,11 @@ class Router:
         else:
             deployment.finished_without_verdict()
 
+    def count_tokens(self, deployment: Deployment, tokens: int) -> None:
+        """Count a finished request's tokens against the deployment's TPM window."""
+        if tokens:
+            deployment.tokens.add(tokens, self.clock())
+
     def _backoff(self, attempt_number: int) -> float:
         base: float = self.config.retry_backoff_s * (2 ** (attempt_number - 1))
         return base * (0.5 + self._rng.random())
@@ -140,9 +152,9 @@ class Router:
         return any(d.healthy and not d.cooling_down(now) for d in group)
 
     def health(self) -> dict[str, list[dict[str, object]]]:
-        now = time.monotonic()
+        now = self.clock()
         return {model: [d.status(now) for d in group] for model, group in self.by_model.items()}
 
     def ready(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         return all(any(d.healthy and not d.cooling_down(now) for d in group) for group in self.by_model.values())

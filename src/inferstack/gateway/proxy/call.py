@@ -1,0 +1,118 @@
+"""One proxied request: its parsed body, key, timings and ids, and the checks on the body a client sent."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from typing import Any
+
+import orjson
+
+from inferstack.core.errors import InvalidRequestError
+from inferstack.gateway.keys.registry import KeyState
+from inferstack.gateway.routing.deployment import Deployment
+
+ROUTE_PATHS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+_REQUIRED = {"chat": "messages", "completions": "prompt", "embeddings": "input"}
+
+
+class RequestIds:
+    """Request ids unique across processes and restarts (usage rows are keyed by them): a random prefix per
+    instance and a counter, which costs no system call per request (uuid4 reads os.urandom)."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+class ProxyCall:
+    """One request's working state, from parsing to the usage record."""
+
+    __slots__ = (
+        "body",
+        "key",
+        "model",
+        "path",
+        "recorded",
+        "request_id",
+        "route",
+        "serialized",
+        "started",
+        "started_wall",
+        "timeout_s",
+        "upstream_s",
+    )
+
+    def __init__(self, route: str, key: KeyState, body: dict[str, Any], request_id: str) -> None:
+        self.started = time.perf_counter()
+        self.started_wall = time.time()
+        self.route = route
+        self.path = ROUTE_PATHS[route]
+        self.key = key
+        self.body = body
+        self.model: str = body["model"]
+        self.request_id = request_id
+        self.timeout_s = _request_timeout(body)
+        self.upstream_s = 0.0
+        self.serialized: dict[str, bytes] = {}
+        self.recorded = False
+
+    @property
+    def streaming(self) -> bool:
+        return self.body.get("stream") is True and self.route != "embeddings"
+
+    def attempt_timeout(self, deployment: Deployment, default_s: float) -> float:
+        """The request's own `timeout` when given, else the deployment's, else the router default."""
+        return self.timeout_s or deployment.config.timeout_s or default_s
+
+    def upstream_body(self, deployment: Deployment) -> bytes:
+        """The body with the deployment's upstream model name, serialised once per upstream model."""
+        upstream_model = deployment.config.model
+        body = self.serialized.get(upstream_model)
+        if body is None:
+            self.body["model"] = upstream_model
+            body = self.serialized[upstream_model] = orjson.dumps(self.body)
+        return body
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started
+
+    def overhead_ms(self) -> float:
+        return max(0.0, (time.perf_counter() - self.started - self.upstream_s) * 1000)
+
+
+def parse_request(raw_body: bytes, route: str) -> dict[str, Any]:
+    """The JSON object a client sent, with the fields the route needs checked (400s name the field)."""
+    try:
+        body = orjson.loads(raw_body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequestError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model: field required (a model name string)", param="model")
+    required = _REQUIRED[route]
+    value = body.get(required)
+    if value is None:
+        raise InvalidRequestError(f"{required}: field required", param=required)
+    if route == "chat" and (not isinstance(value, list) or not value):
+        raise InvalidRequestError("messages: must be a non-empty array", param="messages")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequestError("stream: must be a boolean", param="stream")
+    return body
+
+
+def _request_timeout(body: dict[str, Any]) -> float | None:
+    """LiteLLM's per-request `timeout` (seconds): used for each upstream attempt, not sent upstream."""
+    value = body.pop("timeout", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidRequestError("timeout: must be a positive number of seconds", param="timeout")
+    return float(value)

@@ -1,0 +1,110 @@
+"""`ProxyService`: authenticate, admit, guard the request, then the JSON path or the stream path.
+
+It knows no web framework: it takes the raw body and Authorization header and returns a `ProxyReply` (bytes)
+or a `ProxyStream` (an async iterator of SSE bytes) for the route to send. Upstreams are reached only through
+the `Upstream` interface, so the whole path runs in unit tests against `upstreams.fake.FakeUpstream`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from inferstack.core.errors import InferstackError
+from inferstack.gateway.cache.base import ResponseCache
+from inferstack.gateway.guardrails.base import Guardrail, GuardrailBlockedError
+from inferstack.gateway.guardrails.pipeline import GuardrailSet, check_request
+from inferstack.gateway.keys.registry import KeyRegistry
+from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.proxy.accounting import UsageAccounting
+from inferstack.gateway.proxy.attempts import UpstreamAttempts
+from inferstack.gateway.proxy.call import ProxyCall, RequestIds, parse_request
+from inferstack.gateway.proxy.completion import CompletionPath
+from inferstack.gateway.proxy.replies import ProxyReply, ProxyStream
+from inferstack.gateway.proxy.streaming import StreamPath
+from inferstack.gateway.routing.router import Router
+from inferstack.gateway.settings import CacheConfig
+from inferstack.gateway.upstreams.base import Upstream
+from inferstack.gateway.usage_writer import UsageWriter
+
+
+class ProxyService:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        upstream: Upstream,
+        registry: KeyRegistry,
+        usage: UsageWriter,
+        guardrails: GuardrailSet,
+        metrics: GatewayMetrics,
+        cache: ResponseCache | None,
+        cache_config: CacheConfig,
+        tracing: bool = False,
+    ) -> None:
+        self.router = router
+        self.upstream = upstream
+        self.registry = registry
+        self.guardrails = guardrails
+        self.metrics = metrics
+        self.accounting = UsageAccounting(registry=registry, router=router, usage=usage, metrics=metrics)
+        attempts = UpstreamAttempts(upstream, metrics, default_timeout_s=router.config.timeout_s, tracing=tracing)
+        self.completions = CompletionPath(
+            router=router,
+            attempts=attempts,
+            accounting=self.accounting,
+            metrics=metrics,
+            cache=cache,
+            cache_config=cache_config,
+        )
+        self.streams = StreamPath(router=router, attempts=attempts, accounting=self.accounting, metrics=metrics)
+        self._ids = RequestIds()
+
+    async def handle(self, route: str, raw_body: bytes, authorization: str | None) -> ProxyReply | ProxyStream:
+        key = await self.registry.authenticate(authorization)
+        call = ProxyCall(route, key, parse_request(raw_body, route), self._ids.next())
+        self.metrics.in_flight.inc()
+        streaming = False
+        try:
+            result = await self._dispatch(call)
+            if isinstance(result, ProxyStream):
+                streaming = True
+                result.events = self._count_in_flight(result.events)
+            return result
+        finally:
+            if not streaming:
+                self.metrics.in_flight.dec()
+
+    async def _count_in_flight(self, events: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        try:
+            async with aclosing(events):  # close the relay now (releasing the upstream), not at GC
+                async for block in events:
+                    yield block
+        finally:
+            self.metrics.in_flight.dec()
+
+    async def _dispatch(self, call: ProxyCall) -> ProxyReply | ProxyStream:
+        try:
+            self.router.require_model(call.model)
+            self.registry.admit(call.key, call.model)
+            guardrails = self.guardrails.applicable(call.model, call.key.record.guardrails)
+            if guardrails:
+                self._guard_request(guardrails, call)
+            if call.streaming:
+                return await self.streams.stream(call, guardrails)
+            return await self.completions.complete(call, guardrails)
+        except InferstackError as exc:
+            self.metrics.rejected.labels(exc.code or exc.error_type).inc()
+            if not call.recorded:
+                self.accounting.record(call, None, exc.status_code, {}, cache_hit=False)
+            raise
+
+    def _guard_request(self, guardrails: tuple[Guardrail, ...], call: ProxyCall) -> None:
+        try:
+            if check_request(guardrails, call.route, call.body):
+                for g in guardrails:
+                    if g.applies_before():
+                        self.metrics.guardrail_hits.labels(g.name, "mask").inc()
+        except GuardrailBlockedError:
+            self.metrics.guardrail_hits.labels("request", "block").inc()
+            raise

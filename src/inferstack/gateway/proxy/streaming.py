@@ -1,0 +1,133 @@
+"""The stream path: open a stream on a deployment (with retries until the first byte), relay it event by event,
+or hold it whole when post-call guardrails must see the reply before anything is sent.
+
+Usage is always requested upstream (`stream_options.include_usage`) and the injected usage chunk is hidden
+from clients that did not ask for it. A client that leaves mid-stream is recorded as 499.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from inferstack.core.errors import InferstackError, UpstreamError
+from inferstack.gateway.guardrails.base import Guardrail, GuardrailBlockedError
+from inferstack.gateway.guardrails.pipeline import check_reply, wants_reply_check
+from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.proxy.accounting import UsageAccounting
+from inferstack.gateway.proxy.attempts import UpstreamAttempts, UpstreamRejected
+from inferstack.gateway.proxy.call import ProxyCall
+from inferstack.gateway.proxy.replies import ProxyReply, ProxyStream, reply_headers
+from inferstack.gateway.routing.deployment import Deployment
+from inferstack.gateway.routing.router import Router
+from inferstack.gateway.sse_relay import RelayState, parse_event, relay_events
+from inferstack.gateway.upstreams.base import UpstreamFailure, UpstreamStream
+from inferstack.openai_api.errors import error_body_for
+from inferstack.openai_api.sse import DONE_EVENT, sse_event
+
+CLIENT_GONE_STATUS = 499
+
+
+class StreamPath:
+    def __init__(
+        self, *, router: Router, attempts: UpstreamAttempts, accounting: UsageAccounting, metrics: GatewayMetrics
+    ) -> None:
+        self.router = router
+        self.attempts = attempts
+        self.accounting = accounting
+        self.metrics = metrics
+
+    async def stream(self, call: ProxyCall, guardrails: tuple[Guardrail, ...]) -> ProxyReply | ProxyStream:
+        options = call.body.get("stream_options")
+        client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        if not client_wants_usage:
+            call.body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+
+        async def attempt(deployment: Deployment) -> UpstreamStream:
+            return await self.attempts.open_stream(call, deployment)
+
+        try:
+            deployment, upstream = await self.router.run(call.model, attempt, hold=True)
+        except UpstreamRejected as rejected:
+            self.accounting.record(call, None, rejected.reply.status, {}, cache_hit=False)
+            return ProxyReply(rejected.reply.status, rejected.reply.body, reply_headers(call))
+        events = self._relay(call, deployment, upstream, hide_usage=not client_wants_usage)
+        if wants_reply_check(guardrails):
+            # Post-call guardrails need the whole reply before anything is sent, so a block is a real 400.
+            held = [block async for block in events]
+            blocks = self._guard_held(call, held, guardrails)
+            return ProxyStream(_replay(blocks), reply_headers(call, deployment=deployment))
+        return ProxyStream(events, reply_headers(call, deployment=deployment))
+
+    async def _relay(
+        self, call: ProxyCall, deployment: Deployment, upstream: UpstreamStream, *, hide_usage: bool
+    ) -> AsyncGenerator[bytes, None]:
+        state = RelayState()
+        stream_started = time.perf_counter()
+        ok = False
+        status = 200
+        try:
+            async for block in relay_events(upstream.chunks(), state, hide_usage_chunk=hide_usage):
+                yield block
+            ok = True
+        except UpstreamFailure as failure:
+            status = 502
+            self.metrics.upstream_errors.labels(deployment.id, "stream").inc()
+            yield sse_event(error_body_for(UpstreamError(f"upstream stream from {deployment.id} broke: {failure}")))
+        except InferstackError as exc:
+            status = exc.status_code
+            yield sse_event(error_body_for(exc))
+        finally:
+            upstream.release()
+            elapsed = time.perf_counter() - stream_started
+            call.upstream_s += elapsed
+            self.router.release(deployment, elapsed, ok=ok)
+            # Neither finished nor failed: the client went away (the generator was closed or cancelled).
+            final = CLIENT_GONE_STATUS if not ok and status == 200 else status
+            self.accounting.record(call, deployment, final, state.usage or {}, cache_hit=False)
+
+    def _guard_held(self, call: ProxyCall, held: list[bytes], guardrails: tuple[Guardrail, ...]) -> list[bytes]:
+        """Check a complete streamed reply; masked text goes out in the first content delta."""
+        parsed = [parse_event(e) for block in held for e in block.split(b"\n\n") if e.strip()]
+        text = "".join(_delta_text(p) for p in parsed if p is not None)
+        probe: dict[str, Any] = {"choices": [{"message": {"content": text}, "text": text}]}
+        try:
+            changed = check_reply(guardrails, call.route, probe)
+        except GuardrailBlockedError:
+            self.metrics.guardrail_hits.labels("response", "block").inc()
+            raise
+        if not changed:
+            return held
+        self.metrics.guardrail_hits.labels("response", "mask").inc()
+        chat = call.route == "chat"
+        masked = probe["choices"][0]["message"]["content"] if chat else probe["choices"][0]["text"]
+        field_name = "content" if chat else "text"
+        out, first_content = [], True
+        for event in parsed:
+            if event is None:
+                continue
+            for choice in event.get("choices") or ():
+                container = choice.get("delta") if chat else choice
+                if isinstance(container, dict) and isinstance(container.get(field_name), str):
+                    container[field_name] = masked if first_content else ""
+                    first_content = False
+            out.append(sse_event(event))
+        out.append(DONE_EVENT)
+        return out
+
+
+async def _replay(blocks: list[bytes]) -> AsyncGenerator[bytes, None]:
+    for block in blocks:
+        yield block
+
+
+def _delta_text(event: dict[str, Any]) -> str:
+    parts = []
+    for choice in event.get("choices") or ():
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+            parts.append(delta["content"])
+        elif isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+    return "".join(parts)
