@@ -9,6 +9,7 @@ import pytest
 
 from inferstack.core.errors import ModelNotFoundError, RateLimitError
 from inferstack.gateway.rolling_window import RollingWindow
+from inferstack.gateway.routing.clock import FakeClock
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.policies import RoutingPolicy
 from inferstack.gateway.routing.router import AllUpstreamsFailedError, NoHealthyDeploymentError, Router
@@ -88,6 +89,26 @@ async def test_unhealthy_and_rate_limited_deployments() -> None:
     router.by_model["m"][0].healthy = False
     with pytest.raises(NoHealthyDeploymentError):
         await router.run("m", ok)
+
+
+async def test_a_limited_deployment_is_chosen_again_once_its_window_passes() -> None:
+    clock = FakeClock(start=5000.0)
+    router = Router([_dep("a", rpm=1, tpm=10)], RouterConfig(retry_backoff_s=0), rng=random.Random(7), clock=clock)
+
+    async def ok(d: Deployment) -> str:
+        return d.id
+
+    await router.run("m", ok)
+    with pytest.raises(RateLimitError):
+        await router.run("m", ok)
+    clock.advance(61)
+    assert (await router.run("m", ok))[1] == "a", "the request window passed"
+    clock.advance(61)
+    router.count_tokens(router.by_model["m"][0], 10)
+    with pytest.raises(RateLimitError):
+        await router.run("m", ok)
+    clock.advance(61)
+    assert (await router.run("m", ok))[1] == "a", "the token window passed"
 
 
 def test_rolling_window() -> None:
