@@ -1,4 +1,4 @@
-"""OpenAIEmbeddingClient against a small loopback aiohttp server speaking the OpenAI embeddings wire format."""
+"""OpenAIEmbeddingClient (the openai SDK plus our checks) against a loopback embeddings server."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ async def test_dimension_is_checked_against_configured_value(upstream: tuple[Ups
 async def test_transient_503_is_retried_then_succeeds(upstream: tuple[Upstream, str]) -> None:
     state, base_url = upstream
     state.fail_times = 1
-    client = OpenAIEmbeddingClient(base_url, None, "m", batch_size=8, timeout=5, retry_backoff_s=0.01)
+    client = OpenAIEmbeddingClient(base_url, None, "m", batch_size=8, timeout=5)
     assert len(await client.embed(["a"])) == 1
     await client.close()
     assert len(state.requests) == 2
@@ -138,7 +138,7 @@ async def test_transient_503_is_retried_then_succeeds(upstream: tuple[Upstream, 
 async def test_persistent_503_gives_up(upstream: tuple[Upstream, str]) -> None:
     state, base_url = upstream
     state.fail_times = 10
-    client = OpenAIEmbeddingClient(base_url, None, "m", batch_size=8, timeout=5, max_retries=2, retry_backoff_s=0.01)
+    client = OpenAIEmbeddingClient(base_url, None, "m", batch_size=8, timeout=5, max_retries=2)
     with pytest.raises(EmbeddingError) as info:
         await client.embed(["a"])
     await client.close()
@@ -155,6 +155,17 @@ async def test_unreachable_endpoint_is_an_embedding_error() -> None:
     await client.close()
     assert "cannot reach embeddings endpoint" in info.value.message
     assert SECRET not in info.value.message
+
+
+async def test_no_key_sends_no_authorization_even_with_openai_api_key_set(
+    upstream: tuple[Upstream, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, base_url = upstream
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-of-the-host-not-for-this-endpoint")
+    client = OpenAIEmbeddingClient(base_url, None, "m", timeout=5)
+    await client.embed(["a"])
+    await client.close()
+    assert state.auth == [None]
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:

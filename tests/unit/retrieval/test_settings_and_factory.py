@@ -19,7 +19,8 @@ from inferstack.retrieval.stores.opensearch import OpenSearchVectorStore
 def test_defaults_follow_the_documented_values() -> None:
     settings = KnowledgeSettings()
     assert settings.store == "milvus"
-    assert settings.resolved_milvus_uri == str(Path(".inferstack") / "milvus.db")
+    # The place `inferstack up` wires for the stack, so standalone ingestion fills the store the stack reads.
+    assert settings.resolved_milvus_uri == str(Path(".inferstack") / "knowledge" / "milvus.db")
     assert (settings.chunk_tokens, settings.chunk_overlap, settings.batch_size) == (200, 40, 64)
     assert settings.embedding_base_url == "http://127.0.0.1:4000/v1"
     assert settings.embedding_model == "all-minilm-l6-v2"
@@ -75,6 +76,29 @@ async def test_each_store_is_built_by_name(tmp_path: Path) -> None:
     opensearch = build_vector_store(KnowledgeSettings(store="opensearch", opensearch_url="http://127.0.0.1:1"))
     assert isinstance(opensearch, OpenSearchVectorStore)
     await opensearch.close()
+
+
+def test_a_new_store_is_one_class_registered_by_name() -> None:
+    from inferstack.core.errors import InferstackError
+    from inferstack.retrieval.stores.registry import NamedVectorStore
+
+    class FakeNamedStore(InMemoryVectorStore):
+        name = "fake-named"
+
+        @classmethod
+        def from_settings(cls, settings: KnowledgeSettings) -> FakeNamedStore:
+            return cls(settings.embedding_dimension * 2)
+
+    try:
+        store = build_vector_store(
+            KnowledgeSettings(store="memory", embedding_dimension=4).model_copy(update={"store": "fake-named"})
+        )
+        assert isinstance(store, FakeNamedStore) and store.dimension == 8
+        assert "fake-named" in store_names()
+    finally:
+        NamedVectorStore._registry.pop("fake-named", None)
+    with pytest.raises(InferstackError, match="unknown vector store 'nope'; known: memory, milvus, opensearch"):
+        build_vector_store(KnowledgeSettings().model_copy(update={"store": "nope"}))
 
 
 def test_embedder_uses_settings_and_an_explicit_key_wins() -> None:

@@ -1,8 +1,10 @@
-"""`OpenAIEmbeddingClient`: batches texts to an OpenAI-compatible `POST {base_url}/embeddings` over aiohttp.
+"""`OpenAIEmbeddingClient`: batches texts to an OpenAI-compatible `POST {base_url}/embeddings` with the official
+`openai` SDK (`AsyncOpenAI`), which owns the transport, retries with backoff (connection errors, 408/409/429/5xx)
+and error parsing.
 
-Every failure (unreachable, HTTP error, malformed body, wrong count or dimension) raises `EmbeddingError`
-with the upstream's message summarised; the API key never appears in an error. Vectors come back
-L2-normalised. Transient failures (connection errors, 429, 502–504) are retried a few times first.
+On top of the SDK this module keeps what is ours: batching with a few requests in flight, the checks of every
+reply (count, order by index, numbers, dimension, non-zero) and L2 normalisation. Every failure raises
+`EmbeddingError` with the upstream's message summarised and the API key masked — never a made-up vector.
 """
 
 from __future__ import annotations
@@ -12,13 +14,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
-import orjson
+import openai
 from yarl import URL
 
 from inferstack.retrieval.embedders.base import EmbeddingError
 
-_RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _MAX_MESSAGE = 300
 
 
@@ -36,7 +36,6 @@ class OpenAIEmbeddingClient:
         dimension: int | None = None,
         concurrency: int = 2,
         max_retries: int = 2,
-        retry_backoff_s: float = 0.5,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -48,12 +47,14 @@ class OpenAIEmbeddingClient:
         self._api_key = api_key or None
         self._model = model
         self._batch_size = batch_size
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._dimension = dimension
         self._concurrency = concurrency
-        self._max_retries = max_retries
-        self._retry_backoff_s = retry_backoff_s
-        self._session: aiohttp.ClientSession | None = None
+        # Without a key no Authorization header is sent at all; the placeholder only stops the SDK from reading
+        # the host's OPENAI_API_KEY, which must never go to this endpoint.
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=self._api_key or "no-key", timeout=timeout, max_retries=max_retries
+        )
+        self._headers: dict[str, str | openai.Omit] = {} if self._api_key else {"Authorization": openai.Omit()}
 
     @property
     def dimension(self) -> int | None:
@@ -84,44 +85,28 @@ class OpenAIEmbeddingClient:
         return [vector for batch_vectors in results for vector in batch_vectors]
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._client.close()
 
     async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        payload = orjson.dumps({"model": self._model, "input": texts, "encoding_format": "float"})
-        attempt = 0
-        while True:
-            try:
-                return self._parse(await self._post(payload), len(texts))
-            except _TransientError as exc:
-                attempt += 1
-                if attempt > self._max_retries:
-                    raise EmbeddingError(f"{exc} (gave up after {attempt} attempts)") from None
-                await asyncio.sleep(self._retry_backoff_s * 2 ** (attempt - 1))
-
-    async def _post(self, payload: bytes) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        session = self._ensure_session()
         try:
-            async with session.post(self._url, data=payload, headers=headers) as response:
-                body = await response.read()
-                status = response.status
-        except TimeoutError:
-            raise _TransientError(f"embeddings endpoint {self._url} timed out") from None
-        except aiohttp.ClientError as exc:
-            raise _TransientError(f"cannot reach embeddings endpoint {self._url}: {type(exc).__name__}") from None
-        if status != 200:
-            message = f"embeddings endpoint {self._url} answered HTTP {status}: {self._summarise(body)}"
-            if status in _RETRYABLE_STATUS:
-                raise _TransientError(message)
-            raise EmbeddingError(message)
+            response = await self._client.embeddings.with_raw_response.create(
+                model=self._model, input=texts, encoding_format="float", extra_headers=self._headers
+            )
+        except openai.APITimeoutError:
+            raise EmbeddingError(f"embeddings endpoint {self._url} timed out") from None
+        except openai.APIConnectionError as exc:
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "connection error"
+            raise EmbeddingError(f"cannot reach embeddings endpoint {self._url}: {cause}") from None
+        except openai.APIStatusError as exc:
+            message = f"embeddings endpoint {self._url} answered HTTP {exc.status_code}: {self._summarise(exc)}"
+            raise EmbeddingError(message) from None
+        except openai.APIError as exc:
+            raise EmbeddingError(f"embeddings endpoint {self._url} failed: {self._mask(exc.message)}") from None
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
+            body = response.http_response.json()
+        except ValueError:
             raise EmbeddingError(f"embeddings endpoint {self._url} returned a non-JSON body") from None
+        return self._parse(body, len(texts))
 
     def _parse(self, body: Any, expected: int) -> list[list[float]]:
         data = body.get("data") if isinstance(body, dict) else None
@@ -157,30 +142,26 @@ class OpenAIEmbeddingClient:
             raise EmbeddingError(f"embeddings endpoint {self._url} returned an all-zero or non-finite vector")
         return [x / norm for x in vector]
 
-    def _summarise(self, body: bytes) -> str:
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            parsed = None
+    def _summarise(self, exc: openai.APIStatusError) -> str:
+        """The upstream's own message: OpenAI's `{"error": {...}}`, FastAPI's `{"detail": ...}`, or the text."""
+        body = exc.body
         message: str
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-            error = parsed["error"]
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
             message = str(error.get("message") or error.get("type") or "no message")
             if error.get("code"):
                 message = f"{message} (code {error['code']})"
-        elif isinstance(parsed, dict) and "detail" in parsed:
-            message = str(parsed["detail"])
+        elif isinstance(body, dict) and "message" in body:  # the SDK unwraps {"error": {...}} into the error dict
+            message = str(body.get("message") or body.get("type") or "no message")
+            if body.get("code"):
+                message = f"{message} (code {body['code']})"
+        elif isinstance(body, dict) and "detail" in body:
+            message = str(body["detail"])
         else:
-            message = body[:_MAX_MESSAGE].decode("utf-8", errors="replace").strip() or "empty body"
+            message = exc.response.text[:_MAX_MESSAGE].strip() or "empty body"
+        return self._mask(message)
+
+    def _mask(self, message: str) -> str:
         if self._api_key:
             message = message.replace(self._api_key, "***")
         return message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "…"
-
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
-
-
-class _TransientError(Exception):
-    """A failure worth retrying; becomes `EmbeddingError` when retries run out."""

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from inferstack.retrieval.stores.base import Chunk, SearchHit
+from inferstack.retrieval.stores.registry import NamedVectorStore
 from inferstack.retrieval.stores.validation import as_unit_vector, check_top_k, check_where
 
+if TYPE_CHECKING:
+    from inferstack.retrieval.settings import KnowledgeSettings
 
-class InMemoryVectorStore:
+
+class InMemoryVectorStore(NamedVectorStore):
     """Chunks held in a dict; the vector matrix is rebuilt lazily after writes."""
+
+    name = "memory"
+
+    @classmethod
+    def from_settings(cls, settings: KnowledgeSettings) -> InMemoryVectorStore:
+        return cls(settings.embedding_dimension)
 
     def __init__(self, dimension: int) -> None:
         if dimension < 1:

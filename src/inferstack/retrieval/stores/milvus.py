@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,11 @@ from inferstack.retrieval.stores.milvus_expressions import (
     string_literal,
     where_expression,
 )
+from inferstack.retrieval.stores.registry import NamedVectorStore
 from inferstack.retrieval.stores.validation import as_unit_vector, check_top_k
+
+if TYPE_CHECKING:
+    from inferstack.retrieval.settings import KnowledgeSettings
 
 T = TypeVar("T")
 
@@ -59,8 +63,20 @@ class MilvusConfig:
         return not self.uri.startswith(_SERVER_SCHEMES)
 
 
-class MilvusVectorStore:
+class MilvusVectorStore(NamedVectorStore):
     """Schema: id (varchar primary key), vector (float, COSINE), text, source, metadata (JSON)."""
+
+    name = "milvus"
+
+    @classmethod
+    def from_settings(cls, settings: KnowledgeSettings) -> MilvusVectorStore:
+        config = MilvusConfig(
+            uri=settings.resolved_milvus_uri,
+            collection=settings.collection,
+            dimension=settings.embedding_dimension,
+            token=settings.secret(settings.milvus_token),
+        )
+        return cls(config)
 
     def __init__(self, config: MilvusConfig) -> None:
         if not _COLLECTION_NAME.fullmatch(config.collection):

@@ -13,14 +13,18 @@ import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from opensearchpy import AsyncHttpConnection, AsyncOpenSearch
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
 from inferstack.retrieval.stores.base import Chunk, SearchHit, VectorStoreError
+from inferstack.retrieval.stores.registry import NamedVectorStore
 from inferstack.retrieval.stores.validation import as_unit_vector, check_top_k, check_where
+
+if TYPE_CHECKING:
+    from inferstack.retrieval.settings import KnowledgeSettings
 
 _MAX_SOURCES = 65535  # OpenSearch's default search.max_buckets
 _BULK_BATCH = 500
@@ -72,8 +76,27 @@ def index_body(dimension: int) -> dict[str, Any]:
     }
 
 
-class OpenSearchVectorStore:
+class OpenSearchVectorStore(NamedVectorStore):
     """Scores come back as cosine similarity: the lucene engine's (1 + cos) / 2 is mapped back to cos."""
+
+    name = "opensearch"
+
+    @classmethod
+    def from_settings(cls, settings: KnowledgeSettings) -> OpenSearchVectorStore:
+        if settings.opensearch_url is None:
+            raise VectorStoreError("store 'opensearch' needs knowledge.opensearch_url", code="invalid_config")
+        config = OpenSearchConfig(
+            url=settings.opensearch_url,
+            index=settings.opensearch_index,
+            dimension=settings.embedding_dimension,
+            username=settings.secret(settings.opensearch_username),
+            password=settings.secret(settings.opensearch_password),
+            aws_sigv4=settings.opensearch_aws_sigv4,
+            aws_region=settings.opensearch_aws_region,
+            aws_service=settings.opensearch_aws_service,
+            verify_certs=settings.opensearch_verify_certs,
+        )
+        return cls(config)
 
     def __init__(self, config: OpenSearchConfig) -> None:
         self._config = config
