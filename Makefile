@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: install up serve test test-unit test-services lint format bench clean
+.PHONY: install up serve test test-unit test-fast test-services lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -26,10 +26,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 up: install
 	$(BIN)/inferstack up
 
+# ruff, mypy strict, and import-linter holding the layering of docs/architecture.md (contracts in pyproject.toml).
 lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format src tests benchmarks
@@ -39,11 +41,18 @@ format: install
 test-services:
 	scripts/test-services.sh
 
+# Everything: lint first, then every test (real models, real processes, Redis, PostgreSQL).
+# pytest exits 5 when it collected nothing; make treats that as the failure it is.
 test: lint test-services
 	$(BIN)/pytest -q
 
 test-unit: install
 	$(BIN)/pytest -q tests/unit
+
+# The fast suite for the edit-test loop (under a minute): no processes, no real models, no Ray, no Milvus Lite.
+FAST_TESTS := not integration and not e2e and not realmodel and not ray and not milvus
+test-fast: install
+	$(BIN)/pytest -q -m "$(FAST_TESTS)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
