@@ -11,9 +11,7 @@ SSE stream of POST /query/stream, one JSON object per event:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -27,6 +25,7 @@ from inferstack.http.body import parse_body
 from inferstack.http.disconnect import ClientDisconnectedError, until_disconnect
 from inferstack.http.responses import EventStreamResponse, json_response
 from inferstack.openai_api.errors import error_body_for
+from inferstack.openai_api.sse import sse_event
 
 router = APIRouter()
 ROUTE_PATHS = ("/", "/health", "/status", "/metrics", "/query", "/query/stream", "/ingest", "/knowledge/sources")
@@ -37,10 +36,6 @@ _CLIENT_CLOSED = 499
 def _state(request: Request) -> AgentState:
     state: AgentState = request.app.state.agent
     return state
-
-
-def sse(event: str, payload: Any) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 @router.get("/")
@@ -137,9 +132,9 @@ async def _sse_body(head: list[QueryEvent], events: AsyncGenerator[QueryEvent, N
     try:
         async for event in all_events():
             if isinstance(event, PlanEvent):
-                yield sse("route", event.plan.as_dict())
+                yield sse_event(event.plan.as_dict(), event="route")
             elif isinstance(event, DeltaEvent):
-                yield sse("token", {"delta": event.text})
+                yield sse_event({"delta": event.text}, event="token")
             elif isinstance(event, DoneEvent):
                 result = event.result
                 done = {
@@ -148,9 +143,9 @@ async def _sse_body(head: list[QueryEvent], events: AsyncGenerator[QueryEvent, N
                     "session_id": result.plan.session_id,
                     "timings": result.timings,
                 }
-                yield sse("done", done)
+                yield sse_event(done, event="done")
     except InferstackError as exc:
-        yield sse("error", error_body_for(exc))
+        yield sse_event(error_body_for(exc), event="error")
 
 
 @router.post("/ingest")
