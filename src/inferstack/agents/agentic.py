@@ -2,7 +2,8 @@
 
 Each request gets a fresh Agent seeded with its own session's history, a turn cap, and its own `ToolTrace`;
 sources and the route are read from what the tools actually returned, never from the model's text. The answer
-is produced whole, so a stream carries the plan, then the answer as one delta.
+is produced whole, so a stream carries the plan, then the answer (cleaned of prompt scaffolding and repetition
+loops, see `answer_cleanup`) as one delta.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from strands.types.exceptions import (
     ModelThrottledException,
 )
 
+from inferstack.agents.answer_cleanup import clean_answer
 from inferstack.agents.answer_prompt import knowledge_sources, web_sources
 from inferstack.agents.chat_model import ChatModel, upstream_error
 from inferstack.agents.prompt_templates import render
@@ -96,6 +98,7 @@ class AgenticRunner:
             raise upstream_error(exc, self.chat.base_url) from None
         if trace.fatal is not None:
             raise trace.fatal
+        answer = clean_answer(answer) or render("unusable_answer")
 
         route = route_from_trace(trace, self.services.relevance_threshold)
         similarity = similarity_score(trace.hits)

@@ -37,23 +37,25 @@ class PromptContext:
     text: str
     chunk_ids: frozenset[str]
     urls: frozenset[str]
+    lead: tuple[str, str] | None = None  # (source, text) of the first passage: the fallback when the model fails
 
 
 def build_context(hits: Sequence[SearchHit], web: WebSearchResult | None, limits: AnswerLimits) -> PromptContext:
     """Numbered passages, best first, within `limits.context_chars`."""
     cut = limits.passage_chars
-    knowledge = [(f"({hit.source}) {hit.text[:cut]}", hit.id, None) for hit in hits]
-    online: list[tuple[str, str | None, str | None]] = []
+    knowledge = [(hit.source, hit.text[:cut], hit.id, None) for hit in hits]
+    online: list[tuple[str, str, str | None, str | None]] = []
     if web is not None:
         if web.answer:
-            online.append((f"(web summary) {web.answer[:cut]}", None, None))
-        online += [(f"({r.url}) {r.title}: {r.content[:cut]}", None, r.url) for r in web.results]
+            online.append(("web summary", web.answer[:cut], None, None))
+        online += [(r.url, f"{r.title}: {r.content[:cut]}", None, r.url) for r in web.results]
     ordered = [item for pair in zip_longest(knowledge, online) for item in pair if item is not None]
     lines: list[str] = []
     chunk_ids: set[str] = set()
     urls: set[str] = set()
     used = 0
-    for text, chunk_id, url in ordered:
+    for source, passage, chunk_id, url in ordered:
+        text = f"({source}) {passage}"
         if lines and used + len(text) > limits.context_chars:
             break
         used += len(text)
@@ -62,7 +64,8 @@ def build_context(hits: Sequence[SearchHit], web: WebSearchResult | None, limits
             chunk_ids.add(chunk_id)
         if url is not None:
             urls.add(url)
-    return PromptContext(text="\n".join(lines), chunk_ids=frozenset(chunk_ids), urls=frozenset(urls))
+    lead = (ordered[0][0], ordered[0][1]) if ordered else None
+    return PromptContext(text="\n".join(lines), chunk_ids=frozenset(chunk_ids), urls=frozenset(urls), lead=lead)
 
 
 def knowledge_sources(hits: Sequence[SearchHit], in_prompt: frozenset[str] | None = None) -> list[Source]:

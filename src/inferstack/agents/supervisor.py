@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
+from inferstack.agents.answer_cleanup import AnswerCleaner, leading_sentences
 from inferstack.agents.answer_prompt import (
     AnswerLimits,
     PromptContext,
@@ -54,6 +55,7 @@ from inferstack.retrieval.stores.base import SearchHit
 log = logging.getLogger(__name__)
 
 WEB_RESULTS = 5
+PASSAGE_EXCERPT_CHARS = 300
 
 
 class SupervisorAgent:
@@ -95,11 +97,23 @@ class SupervisorAgent:
                 *history_messages(history, self.limits.history_chars),
                 ChatMessage("user", render("answer_user", context=context.text, question=query.question)),
             ]
+            cleaner = AnswerCleaner()
             async with aclosing(self.chat.stream_text(messages, render("answer_system"))) as deltas:
                 async for delta in deltas:
                     clock.mark_first_token(started)
-                    parts.append(delta)
-                    yield DeltaEvent(delta)
+                    if text := cleaner.feed(delta):
+                        parts.append(text)
+                        yield DeltaEvent(text)
+                    if cleaner.stopped:  # leaving the loop closes the upstream stream: generation stops
+                        log.info("answer cut short: %s", cleaner.reason)
+                        break
+            if text := cleaner.finish():
+                parts.append(text)
+                yield DeltaEvent(text)
+            if not cleaner.text.strip():
+                text = self._unusable_answer(context)
+                parts.append(text)
+                yield DeltaEvent(text)
             clock.add("generation", started)
 
         answer = "".join(parts).strip()
@@ -167,6 +181,15 @@ class SupervisorAgent:
             warnings.append("web search found nothing")
             return None
         return result
+
+    def _unusable_answer(self, context: PromptContext) -> str:
+        """What to say when the model's answer was nothing but prompt scaffolding: that, and the best passage."""
+        said = render("unusable_answer")
+        if context.lead is None:
+            return said
+        source, passage = context.lead
+        excerpt = leading_sentences(passage, PASSAGE_EXCERPT_CHARS)
+        return f"{said} {render('best_passage', source=source, passage=excerpt)}"
 
     def _not_found(self, query: Query, plan: QueryPlan) -> str:
         if self.web is None:
