@@ -35,6 +35,10 @@ def init(
     template = resources.files("inferstack.stack").joinpath("default_config.yaml").read_text()
     path.write_text(template)
     typer.echo(f"wrote {path}")
+    typer.echo(
+        "your documents: `inferstack ingest DIR` (any folder on this machine); remote POST /ingest callers may read "
+        "only agent.ingest_roots"
+    )
 
 
 def register(root: typer.Typer) -> None:

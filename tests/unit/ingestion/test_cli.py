@@ -178,3 +178,10 @@ def test_knowledge_list_and_remove_standalone(embeddings_url: str, tmp_path: Pat
     assert "no source or folder" in missing.stderr
     listed = RUNNER.invoke(app, ["knowledge", "list", *state])
     assert "README.md" in listed.stdout and "1 files, 1 chunks" in listed.stdout
+
+
+def test_config_init_tells_where_documents_may_come_from(tmp_path: Path) -> None:
+    result = RUNNER.invoke(app, ["config", "init", str(tmp_path / "inferstack.yaml")])
+    assert result.exit_code == 0, result.stderr
+    assert "agent.ingest_roots" in result.stdout and "inferstack ingest DIR" in result.stdout
+    assert "ingest_roots" in (tmp_path / "inferstack.yaml").read_text()
