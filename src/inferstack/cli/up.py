@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from inferstack.cli.stack_options import ConfigOption, DataDirOption, stack_config
+from inferstack.stack.data_dir import StackFiles
+from inferstack.stack.running import StackAlreadyRunningError, advertise, hold_up_lock
 
 _SERVICE_COLORS = {
     "up": typer.colors.BRIGHT_WHITE,
@@ -39,7 +41,14 @@ def up(
         _echo("up", f"error: --knowledge {knowledge} is not a directory")
         raise typer.Exit(code=2)
     loaded = stack_config("up", config, data_dir, knowledge=knowledge)
-    raise typer.Exit(code=asyncio.run(run_stack(loaded, _echo)))
+    files = StackFiles(loaded.stack.data_dir)
+    try:
+        with hold_up_lock(files), advertise(Path.home(), loaded.stack.ports.agent, files, loaded.path):
+            code = asyncio.run(run_stack(loaded, _echo))
+    except StackAlreadyRunningError as exc:
+        _echo("up", f"error: {exc.message}")
+        code = 1
+    raise typer.Exit(code=code)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from inferstack.agents.ingest_paths import OWNER_KEY_HEADER
+from inferstack.stack.cli_command import activation_hint, client_command
 from inferstack.stack.config_file import StackConfig, write_effective
 from inferstack.stack.data_dir import (
     StackFiles,
@@ -220,8 +221,9 @@ def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_
         f"  master key     {files.master_key}" + ("  (new; printed once below)" if new_master else ""),
         f"  logs           {files.logs}",
         "",
-        "Try:",
-        '  inferstack ask "How does continuous batching raise GPU utilisation?"',
+        "Try (from this directory):",
+        f'  {client_command(config, "ask", Path.cwd())} "How does continuous batching raise GPU utilisation?"',
+        f"  {client_command(config, 'status', Path.cwd())}",
         f"  curl -s {config.url('agent', '/query')} -H 'Content-Type: application/json' \\",
         '       -d \'{"question": "What is a Kubernetes DaemonSet?"}\'',
         f"  curl -s {config.url('gateway', '/v1/chat/completions')} \\",
@@ -230,6 +232,9 @@ def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_
         "",
         "Ctrl-C stops everything.",
     ]
+    activate = activation_hint(Path.cwd())
+    if activate:
+        lines.insert(lines.index("Try (from this directory):") + 1, f"  ({activate} puts `inferstack` on PATH)")
     if new_master:
         lines.insert(-1, f"Master key (shown once; also in {files.master_key}): {master_key}")
     for line in lines:

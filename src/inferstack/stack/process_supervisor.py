@@ -27,6 +27,10 @@ _PR_SET_PDEATHSIG = 1
 _MAX_BACKOFF_S = 30.0
 _STOP_GRACE_S = 20.0
 _COLORS = ("36", "35", "33", "32", "34", "31")
+# Defaults for every child (the user's environment wins): gRPC's C core logs keepalive GOAWAYs from Milvus
+# Lite ("too_many_pings") as errors although the client reconnects, and progress bars of model loading
+# would interleave with other services' lines.
+_QUIET_CHILD_ENV = {"GRPC_VERBOSITY": "NONE", "TQDM_DISABLE": "1"}
 
 
 class StackStartError(Exception):
@@ -117,7 +121,7 @@ class ProcessSupervisor:
         await self._wait_healthy(running)
 
     async def _spawn(self, spec: ServiceSpec) -> _Running:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.env}
+        env = {**_QUIET_CHILD_ENV, **os.environ, "PYTHONUNBUFFERED": "1", **spec.env}
         process = await asyncio.create_subprocess_exec(
             *spec.argv,
             stdin=asyncio.subprocess.DEVNULL,
