@@ -34,9 +34,13 @@ def _milvus(tmp_path: Path) -> Any:
 
 
 STORES: dict[str, Callable[[Path], Any]] = {"memory": _memory, "milvus": _milvus}
+STORE_PARAMS = [
+    pytest.param(name, marks=pytest.mark.milvus) if name == "milvus" else name
+    for name in [*sorted(STORES), "opensearch"]
+]
 
 
-@pytest_asyncio.fixture(params=[*sorted(STORES), "opensearch"], loop_scope="function")
+@pytest_asyncio.fixture(params=STORE_PARAMS, loop_scope="function")
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorStore]:
     if request.param == "opensearch":
         async with FakeOpenSearchServer() as server:
