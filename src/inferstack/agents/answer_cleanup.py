@@ -9,8 +9,9 @@ is fed the deltas of one answer and returns only the text that is safe to show:
   text after them kept;
 * a passage label or a `Question:` / `Context:` line after the answer has begun ends the answer there (the
   unfinished sentence before it is trimmed), since everything after it is prompt, not answer;
-* a run of `REPEAT_WORDS` words that already appeared earlier, or `LOOP_WORDS` words seen for the third time,
-  ends the answer where the repetition starts (at its sentence's start when that is still unsent).
+* a sentence said before, a run of `REPEAT_WORDS` words that already appeared in a sentence, or one of
+  `LOOP_WORDS` words seen for the third time ends the answer where the repetition starts (at its sentence's
+  start when that is still unsent).
 
 The caller stops generation once `stopped` is set. The last `HOLD_BACK_WORDS` words are held back until the
 next delta shows they cannot start scaffolding or a repeat, so nothing is sent that must be taken back.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 REPEAT_WORDS = 10  # a run this long seen before is a loop, not a coincidence
 LOOP_WORDS = 5  # a run this long seen twice before is a loop
 HOLD_BACK_WORDS = REPEAT_WORDS + 2  # the last words are held back until they cannot start a repeat
+SENTENCE_WORDS = 3  # a sentence this long said twice is a loop
 SENTENCE_HOLD_WORDS = 16  # a sentence this short is held back whole, so a repeat of it can be cut cleanly
 
 _LABEL = r"\[\d{1,3}\]\s*(?:\([^)\n]{0,300}\))?"
@@ -103,15 +105,28 @@ def _sentence_start(text: str, offset: int) -> int:
 def _repetition(body: str, sent: int) -> int | None:
     """Offset in `body` where a repetition loop starts (never before `sent`), or None.
 
-    Runs of words are compared within sentences (a run across a sentence end is a coincidence of phrasing);
-    the answer ends at the start of the sentence where the repeat begins (when that is not the first sentence
-    and none of it was sent yet), else where the repeat begins.
+    Runs of words are compared within sentences (a run across a sentence end is a coincidence of phrasing),
+    and whole sentences of `SENTENCE_WORDS` or more words with earlier ones. Of several loops, the one a
+    stream would see first counts. The answer ends at the start of the sentence where the repeat begins (when
+    that is not the first sentence and none of it was sent yet), else where the repeat begins.
     """
     words = _words(body)
+    found = [loop for loop in (_repeated_run(words), _repeated_sentence(words, body)) if loop is not None]
+    if not found:
+        return None
+    _, index = min(found)
+    start = words[index][1]
+    sentence_start = _sentence_start(body, start)
+    if sentence_start >= sent and sentence_start > 0:
+        return sentence_start  # the looping sentence goes whole, when none of it was sent yet
+    return max(start, sent)
+
+
+def _repeated_run(words: list[tuple[str, int, int]]) -> tuple[int, int] | None:
+    """(word index where the loop shows, word index where it starts) of the first repeated run, or None."""
     first_seen: dict[tuple[int, tuple[str, ...]], int] = {}
     counts: dict[tuple[str, ...], int] = {}
-    for index, (_, start, sentence) in enumerate(words):
-        looping = False
+    for index, (_, _, sentence) in enumerate(words):
         for size in (LOOP_WORDS, REPEAT_WORDS):
             run = words[index : index + size]
             if len(run) < size or run[-1][2] != sentence:
@@ -119,13 +134,26 @@ def _repetition(body: str, sent: int) -> int | None:
             key = tuple(w for w, _, _ in run)
             earlier = first_seen.setdefault((size, key), index)
             counts[key] = counts.get(key, 0) + 1
-            looping = looping or (earlier != index and (size == REPEAT_WORDS or counts[key] >= 3))
-        if not looping:
-            continue
-        sentence_start = _sentence_start(body, start)
-        if sentence_start >= sent and sentence_start > 0:
-            return sentence_start  # the looping sentence goes whole, when none of it was sent yet
-        return max(start, sent)
+            if earlier != index and (size == REPEAT_WORDS or counts[key] >= 3):
+                return index + size - 1, index
+    return None
+
+
+def _repeated_sentence(words: list[tuple[str, int, int]], body: str) -> tuple[int, int] | None:
+    """(word index where the loop shows, word index where it starts) of the first repeated sentence, or None."""
+    finished = len(list(_SENTENCE_END.finditer(body)))
+    seen: set[tuple[str, ...]] = set()
+    index = 0
+    while index < len(words) and words[index][2] < finished:
+        sentence = words[index][2]
+        end = index
+        while end < len(words) and words[end][2] == sentence:
+            end += 1
+        key = tuple(w for w, _, _ in words[index:end])
+        if len(key) >= SENTENCE_WORDS and key in seen:
+            return end - 1, index
+        seen.add(key)
+        index = end
     return None
 
 
@@ -172,7 +200,7 @@ class AnswerCleaner:
         if not settled:
             return ""
         body = self._raw[start:]
-        cut = self._cut(body)
+        cut = self._cut(body + " " if final else body)
         if cut is not None:
             end = body[: cut.at].rstrip()
             if cut.trim_fragment:

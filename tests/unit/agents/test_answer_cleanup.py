@@ -60,6 +60,11 @@ CASES = [
         "included in the returned content.",
         id="phrase-loop-cut-at-its-sentence",
     ),
+    pytest.param(
+        "Mars has two moons. They are small. Mars has two moons. They are small.",
+        "Mars has two moons. They are small.",
+        id="short-sentences-said-again",
+    ),
     pytest.param(QUESTION_ONLY, "", id="only-the-question-echoed"),
     pytest.param(
         LABEL_CUT_BY_MAX_TOKENS,
