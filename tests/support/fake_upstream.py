@@ -96,7 +96,7 @@ class FakeUpstream:
         self.fail_status: int | None = None
         self.delay_s = 0.0
         self.token_delay_s = token_delay_s
-        self.requests: list[dict[str, Any]] = []  # the bodies received, the latest few thousand
+        self.requests: list[dict[str, Any]] = []  # the bodies received (at least the latest KEPT_BODIES)
         self.request_count = 0
         self.last_auth: str | None = None
         self.streams_started = 0
