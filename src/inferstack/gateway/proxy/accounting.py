@@ -24,9 +24,7 @@ class UsageAccounting:
         self.router = router
         self.usage = usage
         self.metrics = metrics
-        # Labelled metric children, looked up once per label set (`labels()` costs a lock and a dict build).
-        self._request_counters: dict[tuple[str, str, int], Any] = {}
-        self._latencies: dict[str, Any] = {}
+        self._children = LabelledChildren()
 
     def record(
         self, call: ProxyCall, deployment: Deployment | None, status: int, usage: dict[str, Any], *, cache_hit: bool
@@ -42,19 +40,21 @@ class UsageAccounting:
         self.registry.charge(call.key, prompt + completion, spend)
         elapsed = call.elapsed_s()
         deployment_id = deployment.id if deployment is not None else ("cache" if cache_hit else "none")
-        self._observe(call.model, deployment_id, status, elapsed, elapsed - call.upstream_s)
-        m = self.metrics
+        m, children, model = self.metrics, self._children, call.model
+        children.get(m.requests, model, deployment_id, str(status)).inc()
+        children.get(m.latency, model).observe(elapsed)
+        m.overhead.observe(max(0.0, elapsed - call.upstream_s))
         if prompt:
-            m.tokens.labels(call.model, "prompt").inc(prompt)
+            children.get(m.tokens, model, "prompt").inc(prompt)
         if completion:
-            m.tokens.labels(call.model, "completion").inc(completion)
+            children.get(m.tokens, model, "completion").inc(completion)
         if spend:
-            m.spend.labels(call.model).inc(spend)
+            children.get(m.spend, model).inc(spend)
         self.usage.add(
             UsageRecord(
                 request_id=call.request_id,
                 token=call.key.token,
-                model=call.model,
+                model=model,
                 deployment=deployment.id if deployment is not None else None,
                 prompt_tokens=prompt,
                 completion_tokens=completion,
@@ -66,18 +66,20 @@ class UsageAccounting:
             )
         )
 
-    def _observe(self, model: str, deployment_id: str, status: int, elapsed_s: float, overhead_s: float) -> None:
-        counter_key = (model, deployment_id, status)
-        counter = self._request_counters.get(counter_key)
-        if counter is None:
-            counter = self.metrics.requests.labels(model, deployment_id, str(status))
-            if len(self._request_counters) < _MAX_CACHED_CHILDREN:
-                self._request_counters[counter_key] = counter
-        counter.inc()
-        latency = self._latencies.get(model)
-        if latency is None:
-            latency = self.metrics.latency.labels(model)
-            if len(self._latencies) < _MAX_CACHED_CHILDREN:
-                self._latencies[model] = latency
-        latency.observe(elapsed_s)
-        self.metrics.overhead.observe(max(0.0, overhead_s))
+
+class LabelledChildren:
+    """Labelled metric children looked up once per label set: prometheus_client's `labels()` builds a tuple,
+    validates it and takes a lock on every call, several times a request on the hot path."""
+
+    def __init__(self, limit: int = _MAX_CACHED_CHILDREN) -> None:
+        self._children: dict[tuple[object, ...], Any] = {}
+        self._limit = limit
+
+    def get(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*labels)
+            if len(self._children) < self._limit:
+                self._children[key] = child
+        return child

@@ -10,6 +10,7 @@ from typing import TypeVar
 from opentelemetry import trace
 
 from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.proxy.accounting import LabelledChildren
 from inferstack.gateway.proxy.call import ProxyCall
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.upstreams.base import Upstream, UpstreamReply, UpstreamStream, failure_for_status
@@ -34,6 +35,7 @@ class UpstreamAttempts:
         self.metrics = metrics
         self.default_timeout_s = default_timeout_s
         self.tracing = tracing
+        self._children = LabelledChildren()
 
     async def post(self, call: ProxyCall, deployment: Deployment) -> UpstreamReply:
         """The complete reply; a non-retryable error status (e.g. 400) is a reply too, passed to the client."""
@@ -97,4 +99,4 @@ class UpstreamAttempts:
         finally:
             elapsed = time.perf_counter() - started
             call.upstream_s += elapsed
-            self.metrics.upstream_latency.labels(deployment.id).observe(elapsed)
+            self._children.get(self.metrics.upstream_latency, deployment.id).observe(elapsed)

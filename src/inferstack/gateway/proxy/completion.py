@@ -38,6 +38,8 @@ class CompletionPath:
         self.metrics = metrics
         self.cache = cache
         self.cache_sampled = cache_config.cache_sampled
+        self._cache_hits = metrics.cache.labels("hit")
+        self._cache_misses = metrics.cache.labels("miss")
 
     async def complete(self, call: ProxyCall, guardrails: tuple[Guardrail, ...]) -> ProxyReply:
         cache_key = None
@@ -45,10 +47,10 @@ class CompletionPath:
             cache_key = request_cache_key(call.route, call.model, call.body)
             cached = await self.cache.get(cache_key)
             if cached is not None:
-                self.metrics.cache.labels("hit").inc()
+                self._cache_hits.inc()
                 self.accounting.record(call, None, 200, {}, cache_hit=True)
                 return ProxyReply(200, cached, reply_headers(call, cache="hit"))
-            self.metrics.cache.labels("miss").inc()
+            self._cache_misses.inc()
 
         async def attempt(deployment: Deployment) -> UpstreamReply:
             return await self.attempts.post(call, deployment)
