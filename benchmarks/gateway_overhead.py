@@ -8,26 +8,29 @@ LiteLLM runs from its own venv with the master key and no database. Measured wit
 with streaming. Targets alternate in rounds of A B C C B A blocks so drift falls on all alike, and a round in
 which other processes took CPU is measured again. Method and figures: gateway_overhead.md.
 
-    .venv/bin/python benchmarks/gateway_overhead.py [--out benchmarks/results] [--profile]
+Two optional targets measure inferstack against itself in the same rounds: `--master-key-target` sends the
+same load with the master key (no key limits, budget or key spend: what governance costs), and
+`--baseline-src DIR` runs a second inferstack gateway from another source tree (e.g. `git archive` of the
+commit before a change) with its own virtual key (what a change bought).
+
+    .venv/bin/python benchmarks/gateway_overhead.py [--out benchmarks/results] [--profile] [--skip-litellm]
+        [--master-key-target] [--baseline-src /tmp/before/src]
+
+Process start-up and CPU accounting live in harness.py, the rounds in rounds.py, py-spy in profiling.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import contextlib
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -35,26 +38,36 @@ from typing import Any
 
 import aiohttp
 import orjson
-import psutil
 
-from inferstack.bench.client import BenchClient
+from harness import (
+    REPO,
+    Server,
+    benchmark_env,
+    free_port,
+    package_version,
+    source_state,
+    start_server,
+    stop_on_sigterm,
+    stopping,
+    wait_ready,
+)
 from inferstack.bench.event_loop import loop_name, run_async
 from inferstack.bench.metrics import percentile
-from inferstack.bench.records import RequestRecord
-from inferstack.bench.settings import Target, Timeouts
+from inferstack.bench.settings import Target
+from profiling import hot_spots, markdown_hot_spots, start_py_spy
+from rounds import QUIET_CPU, Bench, Phase, UniqueBodies, ratio
 
-REPO = Path(__file__).resolve().parents[1]
 MODEL = "bench-model"
 MASTER_KEY = "sk-bench-master-key"
-COMPLETION_TOKENS = 16
-TARGETS = ("direct", "inferstack", "litellm")
-GATEWAYS = ("inferstack", "litellm")
+# Column order in the report; "inferstack-master" is the inferstack gateway driven with the master key,
+# "baseline" a second inferstack gateway run from another source tree.
+TARGETS = ("direct", "inferstack", "inferstack-master", "baseline", "litellm")
+GATEWAYS = TARGETS[1:]
+SERVER_OF = {"direct": "upstream", "inferstack-master": "inferstack"}  # targets answered by another's process
 # Issue targets: added c=1 p50 latency, one-worker requests/s, and the multiple of LiteLLM's requests/s.
 TARGET_ADDED_P50_MS = 0.5
 TARGET_RPS = {"non_stream": 1500.0, "stream": 800.0}
 TARGET_RATIO = 10.0
-# Before each measured block, wait for a second in which other processes used less than this many CPUs.
-QUIET_CPU = 0.2
 # Each phase runs in rounds of A B C C B A; a round is measured again when others used more CPUs than --noise-limit.
 LATENCY_ROUNDS = 10
 THROUGHPUT_ROUNDS = 2
@@ -77,68 +90,6 @@ general_settings:
 """
 
 
-# ---------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    cpus: str | None
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the process and all its children (uvicorn may fork)."""
-        try:
-            root = psutil.Process(self.process.pid)
-            total = 0.0
-            for proc in (root, *root.children(recursive=True)):
-                times = proc.cpu_times()
-                total += times.user + times.system
-            return total
-        except psutil.NoSuchProcess:
-            return 0.0
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_server(name: str, argv: list[str], port: int, *, logs: Path, cpus: str | None, env: dict[str, str]) -> Server:
-    command = (["taskset", "-c", cpus] if cpus else []) + argv
-    log = logs / f"{name}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    return Server(name, f"http://127.0.0.1:{port}", process, log, cpus)
-
-
-async def wait_ready(server: Server, path: str, timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"{server.name} exited:\n{server.log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(server.url + path, timeout=aiohttp.ClientTimeout(total=2)) as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.25)
-    raise TimeoutError(f"{server.name} not ready after {timeout_s:g} s; log: {server.log}")
-
-
 def ensure_litellm_venv(venv: Path, spec: str) -> Path:
     """The venv's `litellm` executable, creating the venv (outside the project's .venv) when missing."""
     executable = venv / "bin" / "litellm"
@@ -148,276 +99,6 @@ def ensure_litellm_venv(venv: Path, spec: str) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", spec], check=True)
     return executable
-
-
-def source_state() -> dict[str, str]:
-    """The commit measured, and any uncommitted changes under src/ (other work may be in progress)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO).stdout.strip()
-
-    return {"commit": git("rev-parse", "--short", "HEAD"), "src_changes": git("status", "--short", "src/")}
-
-
-def package_version(python: Path, package: str) -> str:
-    code = f"from importlib.metadata import version; print(version({package!r}))"
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-
-
-# ---------------------------------------------------------------- load
-
-
-class UniqueBodies:
-    """Chat bodies whose prompt carries a run-wide counter, so no response cache can ever answer one."""
-
-    def __init__(self, model: str, *, stream: bool, run_tag: str) -> None:
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": "user", "content": "\x00 Name one benefit of an inference gateway."}],
-            "max_tokens": COMPLETION_TOKENS,
-            "temperature": 0,
-        }
-        if stream:
-            body |= {"stream": True, "stream_options": {"include_usage": True}}
-        self.head, _, self.tail = orjson.dumps(body).partition(b"\\u0000")
-        self.stream = stream
-        self.run_tag = run_tag.encode()
-        self.sent = 0
-
-    def next(self) -> bytes:
-        self.sent += 1
-        return self.head + self.run_tag + b"-" + str(self.sent).encode() + b":" + self.tail
-
-
-@dataclass
-class Block:
-    """One target's share of a phase: client records plus the CPU each process spent meanwhile."""
-
-    records: list[RequestRecord]
-    wall_s: float
-    client_cpu_s: float
-    server_cpu_s: dict[str, float]
-    others_cpu_s: float
-
-
-def busy_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all processes, all CPUs)."""
-    times = psutil.cpu_times()
-    idle = float(times.idle) + float(getattr(times, "iowait", 0.0))
-    return float(sum(times)) - idle
-
-
-async def closed_loop(
-    client: BenchClient, bodies: UniqueBodies, concurrency: int, *, requests: int | None, duration_s: float | None
-) -> tuple[list[RequestRecord], float]:
-    records: list[RequestRecord] = []
-    in_flight = [0]
-    deadline = None if duration_s is None else time.perf_counter() + duration_s
-
-    async def worker() -> None:
-        while True:
-            if requests is not None and len(records) + in_flight[0] >= requests:
-                return
-            if deadline is not None and time.perf_counter() >= deadline:
-                return
-            in_flight[0] += 1
-            record = await client.send(bodies.next(), stream=bodies.stream)
-            in_flight[0] -= 1
-            records.append(record)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return records, time.perf_counter() - started
-
-
-@dataclass
-class Phase:
-    """Per target results of one phase, and the noise (other processes' CPUs) of each round."""
-
-    targets: dict[str, Measured]
-    kept_noise: list[float] = field(default_factory=list)
-    discarded_noise: list[float] = field(default_factory=list)
-    unquiet_starts: int = 0
-
-    def noise(self) -> dict[str, Any]:
-        return {
-            "rounds": len(self.kept_noise),
-            "other_processes_cpus_per_round": [round(x, 3) for x in self.kept_noise],
-            "rounds_measured_again": len(self.discarded_noise),
-            "rounds_started_without_a_quiet_second": self.unquiet_starts,
-        }
-
-
-@dataclass
-class Measured:
-    """A phase's pooled result for one target."""
-
-    target: str
-    requests: int = 0
-    errors: collections.Counter[str] = field(default_factory=collections.Counter)
-    latencies_s: list[float] = field(default_factory=list)
-    wall_s: float = 0.0
-    client_cpu_s: float = 0.0
-    server_cpu_s: dict[str, float] = field(default_factory=dict)
-    others_cpu_s: float = 0.0
-
-    def add(self, block: Block) -> None:
-        self.requests += len(block.records)
-        for record in block.records:
-            if record.ok:
-                self.latencies_s.append(record.end - record.start)
-            else:
-                self.errors[record.error or "?"] += 1
-        self.wall_s += block.wall_s
-        self.client_cpu_s += block.client_cpu_s
-        self.others_cpu_s += block.others_cpu_s
-        for name, seconds in block.server_cpu_s.items():
-            self.server_cpu_s[name] = self.server_cpu_s.get(name, 0.0) + seconds
-
-    def server_cpu_us_per_request(self) -> float | None:
-        """CPU the process answering the client spent per answered request (the upstream's for direct)."""
-        ok = len(self.latencies_s)
-        own = self.server_cpu_s.get(self.target, 0.0)
-        return own / ok * 1e6 if ok else None
-
-    def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies_s)
-        ms = {f"p{p}_ms": percentile(ordered, p) * 1000 for p in (50, 90, 99)} if ordered else {}
-        return {
-            "requests": self.requests,
-            "ok": len(ordered),
-            "errors": dict(self.errors),
-            "requests_per_s": len(ordered) / self.wall_s if self.wall_s else 0.0,
-            "mean_ms": sum(ordered) / len(ordered) * 1000 if ordered else None,
-            **ms,
-            "wall_s": self.wall_s,
-            "client_cpu_share": self.client_cpu_s / self.wall_s if self.wall_s else 0.0,
-            "server_cpu_share": {k: v / self.wall_s for k, v in self.server_cpu_s.items()},
-            "other_processes_cpu_share": self.others_cpu_s / self.wall_s if self.wall_s else 0.0,
-            "server_cpu_us_per_request": self.server_cpu_us_per_request(),
-            "requests_per_cpu_second": ratio(1e6, self.server_cpu_us_per_request()),
-        }
-
-
-class Bench:
-    """One pooled `BenchClient` per target, and the phases, rounds and blocks they are driven through."""
-
-    def __init__(
-        self,
-        servers: dict[str, Server],
-        targets: dict[str, Target],
-        run_tag: str,
-        *,
-        quiet_wait_s: float,
-        noise_limit: float,
-        retry_budget_s: float,
-    ) -> None:
-        self.servers = servers
-        self.retry_budget_s = retry_budget_s
-        self.quiet_wait_s = quiet_wait_s
-        self.noise_limit = noise_limit
-        self.targets = targets
-        self.run_tag = run_tag
-        self.clients: dict[str, BenchClient] = {}
-        self._body_sets = 0
-        self._exit_stack = contextlib.AsyncExitStack()
-
-    async def __aenter__(self) -> Bench:
-        timeouts = Timeouts(connect_s=10, request_s=60)
-        for name, target in self.targets.items():
-            self.clients[name] = await self._exit_stack.enter_async_context(BenchClient(target, timeouts))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._exit_stack.aclose()
-
-    def bodies(self, name: str, *, stream: bool) -> UniqueBodies:
-        """A fresh body set whose tags no earlier set used (so nothing is cached across phases)."""
-        self._body_sets += 1
-        tag = f"{self.run_tag}-{self._body_sets}-{name}"
-        return UniqueBodies(self.targets[name].model, stream=stream, run_tag=tag)
-
-    def _own_cpu_seconds(self) -> float:
-        return time.process_time() + sum(s.cpu_seconds() for s in self.servers.values())
-
-    async def wait_until_quiet(self) -> bool:
-        """Wait (up to `quiet_wait_s`) until other processes use under QUIET_CPU of the machine for a second;
-        False when they never did, so the block runs in their noise and says so."""
-        deadline = time.monotonic() + self.quiet_wait_s
-        while True:
-            busy, own = busy_cpu_seconds(), self._own_cpu_seconds()
-            await asyncio.sleep(1.0)
-            others = (busy_cpu_seconds() - busy) - (self._own_cpu_seconds() - own)
-            if others < QUIET_CPU:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-
-    async def block(
-        self, name: str, bodies: UniqueBodies, concurrency: int, *, requests: int | None, duration_s: float | None
-    ) -> Block:
-        before = {k: s.cpu_seconds() for k, s in self.servers.items()}
-        busy = busy_cpu_seconds()
-        cpu = time.process_time()
-        records, wall = await closed_loop(
-            self.clients[name], bodies, concurrency, requests=requests, duration_s=duration_s
-        )
-        client_cpu = time.process_time() - cpu
-        after = {k: s.cpu_seconds() for k, s in self.servers.items()}
-        servers = {k: after[k] - before[k] for k in before}
-        # What other processes on the machine (tests, builds) took meanwhile: the noise in this block.
-        others = max(0.0, busy_cpu_seconds() - busy - client_cpu - sum(servers.values()))
-        return Block(records, wall, client_cpu, servers, others)
-
-    async def phase(
-        self,
-        title: str,
-        names: Sequence[str],
-        *,
-        stream: bool,
-        concurrency: int,
-        rounds: int,
-        requests: int | None = None,
-        duration_s: float | None = None,
-        warmup: int,
-    ) -> Phase:
-        """Warm every target up, then run `rounds` rounds of A B C C B A, sharing out `requests` or
-        `duration_s` per target. A round in which other processes used more than `noise_limit` CPUs is
-        measured again (for at most `retry_budget_s` per phase), so a neighbour's burst does not land on one
-        target."""
-        bodies = {n: self.bodies(n, stream=stream) for n in names}
-        for name in names:
-            await self.block(name, bodies[name], concurrency, requests=warmup, duration_s=None)
-        per_block_requests = None if requests is None else max(1, requests // (2 * rounds))
-        per_block_s = None if duration_s is None else duration_s / (2 * rounds)
-        phase = Phase({n: Measured("upstream" if n == "direct" else n) for n in names})
-        retried_s = 0.0
-        while len(phase.kept_noise) < rounds:
-            round_started = time.monotonic()  # waiting for quiet counts against the retry budget too
-            quiet = await self.wait_until_quiet() if self.quiet_wait_s > 0 else True
-            blocks = []
-            for name in [*names, *reversed(names)]:
-                block = await self.block(
-                    name, bodies[name], concurrency, requests=per_block_requests, duration_s=per_block_s
-                )
-                blocks.append((name, block))
-            noise = sum(b.others_cpu_s for _, b in blocks) / sum(b.wall_s for _, b in blocks)
-            rates = ", ".join(f"{n} {len(b.records) / b.wall_s:,.0f}" for n, b in blocks[: len(names)])
-            retry = noise > self.noise_limit and retried_s < self.retry_budget_s
-            print(
-                f"  {title:<20} round {len(phase.kept_noise) + 1}/{rounds}: req/s {rates}; "
-                f"other processes {noise:.2f} CPU{' -> measured again' if retry else ''}",
-                flush=True,
-            )
-            if retry:
-                phase.discarded_noise.append(noise)
-                retried_s += time.monotonic() - round_started
-                continue
-            phase.kept_noise.append(noise)
-            phase.unquiet_starts += not quiet
-            for name, block in blocks:
-                phase.targets[name].add(block)
-        return phase
 
 
 async def self_reported_overhead(url: str, key: str, header: str, requests: int, run_tag: str) -> dict[str, float]:
@@ -489,85 +170,7 @@ async def probe_headers(url: str, key: str) -> dict[str, str]:
         return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("x-inferstack")}
 
 
-# ---------------------------------------------------------------- profile
-
-
-def profile_gateway(pid: int, seconds: float, out: Path) -> Path | None:
-    """Start py-spy on the gateway for `seconds`, sampling only the thread holding the GIL (where CPU goes),
-    as collapsed stacks; returns the file, or None without py-spy."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        return None
-    command = [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250", "--gil"]
-    subprocess.Popen(
-        [*command, "--format", "raw", "--nonblocking", "--output", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return out
-
-
-# Frames every sample passes through on its way to real work; they say nothing about where time goes.
-_ROOT_FRAMES: tuple[str, ...] = (
-    *("runpy", "typer/", "click/", "inferstack/cli/", "inferstack/__main__", "gateway/runner", "uvicorn/server"),
-    *("uvicorn/_compat", "asyncio/runners", "threading", "concurrent/futures/thread"),
-)
-
-
-def hot_spots(collapsed: Path, top: int = 25) -> dict[str, list[tuple[str, float]]]:
-    """Shares of samples per function (self and inclusive) and per package (self) from py-spy's stacks."""
-    self_counts: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    packages: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in collapsed.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        count = int(count_text)
-        frames = [_short(f) for f in stack.split(";")]
-        total += count
-        self_counts[frames[-1]] += count
-        packages[_package(frames[-1])] += count
-        for frame in set(frames):
-            if not any(root in frame for root in _ROOT_FRAMES):
-                inclusive[frame] += count
-    if not total:
-        return {"self": [], "inclusive": [], "packages": []}
-    return {
-        "self": [(f, c / total) for f, c in self_counts.most_common(top)],
-        "inclusive": [(f, c / total) for f, c in inclusive.most_common(top * 2)],
-        "packages": [(p, c / total) for p, c in packages.most_common(top)],
-    }
-
-
-def _short(frame: str) -> str:
-    # py-spy frames read "function (path/to/module.py:line)"; keep the function and the path from site-packages.
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    for marker in ("site-packages/", "src/", f"lib/python{sys.version_info.major}.{sys.version_info.minor}/"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            break
-    path, _, _line = where.rpartition(":")
-    return f"{name} ({path or where})"
-
-
-def _package(frame: str) -> str:
-    """`inferstack/gateway/keys/registry.py` -> `inferstack.gateway.keys`; `starlette/routing.py` -> `starlette`;
-    the event loop's own frame (uvloop's C code, syscalls) is named as such."""
-    path = frame.rpartition(" (")[2].rstrip(")")
-    if path == "asyncio/runners.py":
-        return "event loop (uvloop C code, socket I/O)"
-    parts = path.split("/")
-    if parts[0] == "inferstack" and len(parts) > 2:
-        return ".".join(parts[:2]) + ("" if len(parts) < 3 else "." + parts[2].removesuffix(".py"))
-    return parts[0].removesuffix(".py") if len(parts) > 1 else path
-
-
 # ---------------------------------------------------------------- report
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
 
 
 def build_summary(results: dict[str, Phase]) -> dict[str, Any]:
@@ -644,13 +247,18 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         ["–", *[_f(lat[n]["added_p99_ms"], 3) for n in names[1:]]],
         ratios.get("added_p99_ms"),
     )
+    row(
+        "server CPU per request, c=1 (µs)",
+        [_f(lat[names[0]]["server_cpu_us_per_request"], 0) + " (upstream)"]
+        + [_f(lat[n]["server_cpu_us_per_request"], 0) for n in names[1:]],
+    )
     for mode, label in (("non_stream", f"{c} non-streaming req/s"), ("stream", f"{c} streaming req/s")):
         row(label, [_f(thr[mode][n]["requests_per_s"], 0) for n in names], ratios.get(f"{mode}_requests_per_s"))
     for mode, label in (("non_stream", "non-streaming"), ("stream", "streaming")):
         cells = []
         for n in names:
             shares = thr[mode][n]["server_cpu_share"]
-            own = shares.get(n, 0.0)
+            own = shares.get(SERVER_OF.get(n, n), 0.0)
             cell = f"client {thr[mode][n]['client_cpu_share']:.0%}, upstream {shares.get('upstream', 0):.0%}"
             cells.append(cell if n == "direct" else f"{cell}, gateway {own:.0%}")
         row(f"CPU during {c} {label}", cells)
@@ -659,7 +267,9 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         row(
             f"server CPU per request, {c} {label} (µs)",
             [_f(cpu_us[0], 0) + " (upstream)", *[_f(v, 0) for v in cpu_us[1:]]],
-            ratio(cpu_us[1], cpu_us[2]) if len(cpu_us) > 2 else None,
+            ratio(*(thr[mode][n]["server_cpu_us_per_request"] for n in ("inferstack", "litellm")))
+            if "litellm" in names
+            else None,
         )
     for mode, label in (("non_stream", "non-streaming"), ("stream", "streaming")):
         capacity = [thr[mode][n]["requests_per_cpu_second"] for n in names]
@@ -709,16 +319,6 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_hot_spots(spots: dict[str, list[tuple[str, float]]], title: str, top: int = 15) -> str:
-    lines = [f"### {title}", "", "| self | package |", "| ---: | --- |"]
-    lines += [f"| {share:.1%} | `{name}` |" for name, share in spots["packages"][:top]]
-    lines += ["", "| self | function |", "| ---: | --- |"]
-    lines += [f"| {share:.1%} | `{name}` |" for name, share in spots["self"][:top]]
-    lines += ["", "| inclusive | function |", "| ---: | --- |"]
-    lines += [f"| {share:.1%} | `{name}` |" for name, share in spots["inclusive"][: top * 2]]
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -733,6 +333,8 @@ class Options:
     warmup: int
     pin: bool
     skip_litellm: bool
+    master_key_target: bool
+    baseline_src: Path | None
     profile: bool
     overhead_requests: int
     quiet_wait_s: float
@@ -751,6 +353,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--warmup", type=int, default=200, help="Unmeasured requests per target and phase.")
     parser.add_argument("--no-pin", action="store_true", help="Do not pin processes to CPUs.")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument(
+        "--master-key-target",
+        action="store_true",
+        help="Also drive the inferstack gateway with the master key (no key limits or budget) in the same rounds.",
+    )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="A source tree (its src/ folder) to run a second inferstack gateway from, measured alongside.",
+    )
     parser.add_argument("--profile", action="store_true", help="Also py-spy the inferstack gateway under load.")
     parser.add_argument("--overhead-requests", type=int, default=500, help="c=1 requests for self-reported overhead.")
     parser.add_argument(
@@ -779,6 +391,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         warmup=args.warmup,
         pin=not args.no_pin and (os.cpu_count() or 1) >= 2,
         skip_litellm=args.skip_litellm,
+        master_key_target=args.master_key_target,
+        baseline_src=args.baseline_src,
         profile=args.profile,
         overhead_requests=args.overhead_requests,
         quiet_wait_s=args.quiet_wait,
@@ -798,12 +412,12 @@ class Stack:
 
 
 async def start_stack(options: Options, run_dir: Path, stack: Stack) -> None:
-    """Upstream, then inferstack, then LiteLLM (created in its venv when missing), each waited for."""
+    """Upstream, then inferstack (and the baseline gateway), then LiteLLM (created in its venv when missing)."""
     logs = run_dir / "logs"
     logs.mkdir(parents=True)
     # The client and the upstream share CPU 0; each gateway gets CPU 1 to itself (only one is loaded at a time).
     client_cpus, gateway_cpus = ("0", "1") if options.pin else (None, None)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_UPSTREAM_KEY": "none", "BENCH_MASTER_KEY": MASTER_KEY}
+    env = benchmark_env(BENCH_UPSTREAM_KEY="none", BENCH_MASTER_KEY=MASTER_KEY)
     ports = {name: free_port() for name in ("upstream", *GATEWAYS)}
     stack.meta["ports"] = ports
     stack.config.write_text(CONFIG.format(model=MODEL, upstream_port=ports["upstream"]))
@@ -813,12 +427,16 @@ async def start_stack(options: Options, run_dir: Path, stack: Stack) -> None:
         "upstream", upstream, ports["upstream"], logs=logs, cpus=client_cpus, env=env
     )
     await wait_ready(stack.servers["upstream"], "/health")
-    gateway = [python, "-m", "inferstack", "gateway", "--config", str(stack.config), "--port", str(ports["inferstack"])]
-    gateway += ["--data-dir", str(stack.data_dir)]
-    stack.servers["inferstack"] = start_server(
-        "inferstack", gateway, ports["inferstack"], logs=logs, cpus=gateway_cpus, env=env
-    )
-    await wait_ready(stack.servers["inferstack"], "/health")
+    gateways = {"inferstack": env}
+    if options.baseline_src is not None:
+        # The same interpreter and packages, but `inferstack` imported from the other tree (PYTHONPATH comes first).
+        gateways["baseline"] = {**env, "PYTHONPATH": str(options.baseline_src.resolve())}
+    for name, gateway_env in gateways.items():
+        data_dir = stack.data_dir / name
+        gateway = [python, "-m", "inferstack", "gateway", "--config", str(stack.config), "--port", str(ports[name])]
+        gateway += ["--data-dir", str(data_dir)]
+        stack.servers[name] = start_server(name, gateway, ports[name], logs=logs, cpus=gateway_cpus, env=gateway_env)
+        await wait_ready(stack.servers[name], "/health")
     if options.skip_litellm:
         return
     executable = ensure_litellm_venv(options.litellm_venv, options.litellm_spec)
@@ -870,7 +488,7 @@ async def profile_inferstack(options: Options, bench: Bench, run_dir: Path) -> d
     seconds = max(5.0, options.duration_s)
     for mode, stream in (("non_stream", False), ("stream", True)):
         raw = run_dir / f"inferstack-{mode}.collapsed"
-        if profile_gateway(pid, seconds, raw) is None:
+        if start_py_spy(pid, seconds, raw) is None:
             break
         await asyncio.sleep(0.5)
         bodies = bench.bodies("inferstack", stream=stream)
@@ -884,47 +502,62 @@ async def profile_inferstack(options: Options, bench: Bench, run_dir: Path) -> d
     return profiles
 
 
+async def bench_targets(options: Options, servers: dict[str, Server], meta: dict[str, Any]) -> dict[str, Target]:
+    """Targets in report order; every inferstack gateway gets its own virtual key with limits and a budget."""
+    targets = {"direct": Target(label="direct", url=servers["upstream"].url, model="null")}
+    for name in ("inferstack", "baseline"):
+        if name in servers:
+            key = await create_virtual_key(servers[name].url)
+            meta[f"{name}_probe_headers"] = await probe_headers(servers[name].url, key)
+            targets[name] = Target(label=name, url=servers[name].url, model=MODEL, api_key=key)
+    if options.master_key_target:
+        url = servers["inferstack"].url
+        targets["inferstack-master"] = Target(label="inferstack-master", url=url, model=MODEL, api_key=MASTER_KEY)
+    if "litellm" in servers:
+        targets["litellm"] = Target(label="litellm", url=servers["litellm"].url, model=MODEL, api_key=MASTER_KEY)
+    return {name: targets[name] for name in TARGETS if name in targets}
+
+
 async def measure(options: Options, run_dir: Path) -> dict[str, Any]:
     if options.pin:
         os.sched_setaffinity(0, {0})
     stack = Stack({}, run_dir / "gateway-config.yaml", Path(tempfile.mkdtemp(prefix="gateway-bench-")), {})
     servers = stack.servers
     try:
-        await start_stack(options, run_dir, stack)
-        inferstack_url = servers["inferstack"].url
-        virtual_key = await create_virtual_key(inferstack_url)
-        stack.meta["inferstack_probe_headers"] = await probe_headers(inferstack_url, virtual_key)
-        targets = {
-            "direct": Target(label="direct", url=servers["upstream"].url, model="null"),
-            "inferstack": Target(label="inferstack", url=inferstack_url, model=MODEL, api_key=virtual_key),
-        }
-        if "litellm" in servers:
-            targets["litellm"] = Target(label="litellm", url=servers["litellm"].url, model=MODEL, api_key=MASTER_KEY)
-        run_tag = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        async with Bench(
-            servers,
-            targets,
-            run_tag,
-            quiet_wait_s=options.quiet_wait_s,
-            noise_limit=options.noise_limit,
-            retry_budget_s=options.retry_budget_s,
-        ) as bench:
-            results = await run_phases(options, bench)
-            state = await inferstack_state(inferstack_url, virtual_key)
-            n = options.overhead_requests
-            overhead = {
-                "inferstack": await self_reported_overhead(
-                    inferstack_url, virtual_key, "x-inferstack-overhead-ms", n, f"{run_tag}-own-i"
-                )
-            }
-            if "litellm" in servers:
-                overhead["litellm"] = await self_reported_overhead(
-                    servers["litellm"].url, MASTER_KEY, "x-litellm-overhead-duration-ms", n, f"{run_tag}-own-l"
-                )
-            profiles = await profile_inferstack(options, bench, run_dir) if options.profile else {}
+        with stopping(servers):
+            await start_stack(options, run_dir, stack)
+            targets = await bench_targets(options, servers, stack.meta)
+            run_tag = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            async with Bench(
+                servers,
+                targets,
+                run_tag,
+                server_of=SERVER_OF,
+                quiet_wait_s=options.quiet_wait_s,
+                noise_limit=options.noise_limit,
+                retry_budget_s=options.retry_budget_s,
+            ) as bench:
+                results = await run_phases(options, bench)
+                virtual_key = targets["inferstack"].api_key
+                assert virtual_key is not None
+                inferstack_url = servers["inferstack"].url
+                state = await inferstack_state(inferstack_url, virtual_key.get_secret_value())
+                n = options.overhead_requests
+                overhead = {
+                    "inferstack": await self_reported_overhead(
+                        inferstack_url,
+                        virtual_key.get_secret_value(),
+                        "x-inferstack-overhead-ms",
+                        n,
+                        f"{run_tag}-own-i",
+                    )
+                }
+                if "litellm" in servers:
+                    overhead["litellm"] = await self_reported_overhead(
+                        servers["litellm"].url, MASTER_KEY, "x-litellm-overhead-duration-ms", n, f"{run_tag}-own-l"
+                    )
+                profiles = await profile_inferstack(options, bench, run_dir) if options.profile else {}
     finally:
-        for server in reversed(servers.values()):
-            server.stop()
         shutil.rmtree(stack.data_dir, ignore_errors=True)
     return {
         "summary": build_summary(results),
@@ -935,12 +568,8 @@ async def measure(options: Options, run_dir: Path) -> dict[str, Any]:
     }
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # so SIGTERM, too, stops the servers this run started
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     options = parse_args(argv)
     started = datetime.now(UTC)
     run_dir = options.out / f"gateway-overhead-{started.strftime('%Y%m%d-%H%M%S')}"
