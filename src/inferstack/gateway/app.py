@@ -17,7 +17,7 @@ from inferstack.gateway.cache.redis_cache import RedisCache
 from inferstack.gateway.fast_path import ProxyFastPath
 from inferstack.gateway.guardrails.pipeline import GuardrailSet
 from inferstack.gateway.keys.database import Database
-from inferstack.gateway.keys.registry import KeyRegistry, run_periodic_sync
+from inferstack.gateway.keys.registry import NEGATIVE_MAX, KeyRegistry, run_periodic_sync
 from inferstack.gateway.keys.store import KeyStore
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy import ProxyService
@@ -67,6 +67,25 @@ def _cache(settings: GatewaySettings) -> tuple[ResponseCache | None, str]:
     return MemoryCache(max_entries=config.max_entries, ttl_s=config.ttl_s), "memory"
 
 
+def _watch_bounds(
+    metrics: GatewayMetrics,
+    settings: GatewaySettings,
+    registry: KeyRegistry,
+    usage: UsageWriter,
+    cache: ResponseCache | None,
+) -> None:
+    """Every queue and cache this process holds, with its bound, in /metrics."""
+    metrics.watch_bound("usage_rows_pending", lambda: usage.pending, settings.usage_max_pending_rows)
+    # Totals are bounded by distinct keys x models x buckets, not by requests: no fixed limit to report.
+    metrics.watch_bound("usage_totals_pending", lambda: usage.pending_totals, None)
+    metrics.watch_bound("key_registry", lambda: registry.size, settings.max_cached_keys)
+    metrics.watch_bound("key_negative_cache", lambda: registry.unknown_size, NEGATIVE_MAX)
+    if isinstance(cache, MemoryCache):
+        memory_cache = cache
+        metrics.watch_bound("response_cache", lambda: len(memory_cache), settings.cache.max_entries)
+    metrics.usage_rows_dropped.set_function(lambda: usage.rows_dropped)
+
+
 def build_app(settings: GatewaySettings) -> ASGIApp:
     """The gateway as an ASGI app; everything connects in the lifespan, so building it does no I/O."""
     metrics = GatewayMetrics()
@@ -80,10 +99,19 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = KeyStore(Database.open(database_url, settings.data_dir))
     master = settings.master_key.get_secret_value() if settings.master_key else None
-    registry = KeyRegistry(store, master_key=master, require_keys=settings.require_keys)
-    usage = UsageWriter(store, interval_s=settings.usage_flush_interval_s, on_flushed=registry.flushed)
+    registry = KeyRegistry(
+        store, master_key=master, require_keys=settings.require_keys, max_keys=settings.max_cached_keys
+    )
+    usage = UsageWriter(
+        store,
+        interval_s=settings.usage_flush_interval_s,
+        max_pending_rows=settings.usage_max_pending_rows,
+        bucket_s=settings.usage_bucket_s,
+        on_flushed=registry.flushed,
+    )
     upstream = AiohttpUpstream()
     cache, cache_description = _cache(settings)
+    _watch_bounds(metrics, settings, registry, usage, cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,7 +121,11 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
         await registry.load()
         await upstream.start()
         usage.start()
-        tasks = [asyncio.create_task(run_periodic_sync(registry, settings.key_sync_interval_s), name="key-sync")]
+        tasks = [
+            asyncio.create_task(
+                run_periodic_sync(registry, settings.key_sync_interval_s, usage.settled), name="key-sync"
+            )
+        ]
         if settings.router.health_check_interval_s > 0:
             await check_once(router, upstream, settings.router.health_check_timeout_s)
             tasks.append(

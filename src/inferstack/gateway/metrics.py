@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -72,3 +74,26 @@ class GatewayMetrics:
             ["guardrail", "action"],
             registry=r,
         )
+        self.bounded_size = Gauge(
+            "inferstack_gateway_bounded_size",
+            "Current size of each bounded queue or cache in the gateway.",
+            ["name"],
+            registry=r,
+        )
+        self.bounded_limit = Gauge(
+            "inferstack_gateway_bounded_limit",
+            "The bound of each queue or cache (what happens when full is in docs/gateway.md).",
+            ["name"],
+            registry=r,
+        )
+        self.usage_rows_dropped = Gauge(
+            "inferstack_gateway_usage_rows_dropped",
+            "Per-request spend_logs rows not kept since start because the pending-row bound was reached "
+            "(their spend and tokens are still in usage_totals).",
+            registry=r,
+        )
+
+    def watch_bound(self, name: str, size: Callable[[], float], limit: float | None) -> None:
+        """Report a queue's or cache's size at scrape time, and its bound (-1 when it has none in-process)."""
+        self.bounded_size.labels(name).set_function(size)
+        self.bounded_limit.labels(name).set(-1 if limit is None else limit)

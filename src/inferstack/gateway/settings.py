@@ -96,6 +96,16 @@ class GatewaySettings(LayeredSettings):
     cache: CacheConfig = CacheConfig()
     guardrails: tuple[GuardrailConfig, ...] = ()
     usage_flush_interval_s: float = Field(default=1.0, gt=0)
+    usage_max_pending_rows: int = Field(
+        default=10_000,
+        gt=0,
+        description="Per-request spend_logs rows kept in memory until written; past it a request's row is "
+        "dropped (counted in /metrics) while its spend and tokens still go into the exact per-bucket totals.",
+    )
+    usage_bucket_s: float = Field(default=60.0, gt=0, description="Time bucket of the usage_totals table.")
+    max_cached_keys: int = Field(
+        default=10_000, gt=0, description="Virtual keys held in memory; idle ones are read again on use."
+    )
     key_sync_interval_s: float = Field(default=2.0, gt=0, description="How often key changes made elsewhere apply.")
     tracing: Literal["none", "console", "otlp"] = "none"
 

@@ -33,6 +33,27 @@ class _Connection(Protocol):
     def close(self) -> None: ...
 
 
+class Transaction:
+    """Statements inside one `Database.atomic` call: committed together, or rolled back together."""
+
+    def __init__(self, cursor: Any, sql: Callable[[str], str]) -> None:
+        self._cursor = cursor
+        self._sql = sql
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the affected row count."""
+        self._cursor.execute(self._sql(sql), tuple(params))
+        return int(self._cursor.rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if rows:
+            self._cursor.executemany(self._sql(sql), [tuple(row) for row in rows])
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(self._sql(sql), tuple(params))
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+
 class Database:
     """Serialised access to one DB-API connection from asyncio code."""
 
@@ -112,6 +133,10 @@ class Database:
                 cur.execute(sql, params)
 
         await asyncio.to_thread(self._run, work)
+
+    async def atomic(self, work: Callable[[Transaction], T]) -> T:
+        """Run `work` in one transaction (its reads see its own writes); commit on return, roll back on error."""
+        return await asyncio.to_thread(self._run, lambda cur: work(Transaction(cur, self._sql)))
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_now)

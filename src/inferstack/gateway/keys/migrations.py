@@ -54,6 +54,33 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration("0004_spend_logs_token_time", "CREATE INDEX spend_logs_token_time ON spend_logs (token, started_at)"),
     Migration("0005_spend_logs_model_time", "CREATE INDEX spend_logs_model_time ON spend_logs (model, started_at)"),
+    # Every usage write carries a batch id, recorded in the same transaction: a batch retried after a commit
+    # whose acknowledgement was lost is recognised and skipped, so spend is added exactly once.
+    Migration(
+        "0006_usage_batches",
+        """CREATE TABLE usage_batches (
+            batch_id TEXT PRIMARY KEY,
+            requests BIGINT NOT NULL,
+            applied_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+    Migration("0007_usage_batches_applied_at", "CREATE INDEX usage_batches_applied_at ON usage_batches (applied_at)"),
+    # Exact totals per key, model and time bucket for every request, whether or not its spend_logs row was kept.
+    Migration(
+        "0008_usage_totals",
+        """CREATE TABLE usage_totals (
+            token TEXT NOT NULL,
+            model TEXT NOT NULL,
+            bucket_start DOUBLE PRECISION NOT NULL,
+            requests BIGINT NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            spend DOUBLE PRECISION NOT NULL,
+            cache_hits BIGINT NOT NULL,
+            errors BIGINT NOT NULL,
+            PRIMARY KEY (token, model, bucket_start)
+        )""",
+    ),
 )
 
 

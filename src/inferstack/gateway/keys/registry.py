@@ -1,16 +1,20 @@
 """The hot-path view of virtual keys: authentication, model access, budget and RPM/TPM, all from memory.
 
 The store is consulted only for keys this process has not seen (negative results are cached briefly) and
-by a periodic sync that applies changes made elsewhere (CLI, other workers) and refreshes spend.
+by a periodic sync that applies changes made elsewhere (CLI, other workers) and refreshes spend. At most
+`max_keys` keys are held; idle ones (no unwritten spend, empty rate windows) make room and are read again on use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 
 from inferstack.core.errors import (
@@ -28,7 +32,9 @@ log = logging.getLogger(__name__)
 MASTER_TOKEN = "master"  # noqa: S105 - the usage-log identity of the master key, not a secret
 ANONYMOUS_TOKEN = "anonymous"  # noqa: S105 - usage-log identity when keys are not required
 _NEGATIVE_TTL_S = 5.0
-_NEGATIVE_MAX = 10_000
+NEGATIVE_MAX = 10_000
+_EVICTION_PROBES = 64
+_SPEND_EPSILON = 1e-12
 
 
 class BudgetExceededError(InvalidRequestError):
@@ -62,10 +68,11 @@ def _unlimited(token: str) -> KeyState:
 
 
 class KeyRegistry:
-    def __init__(self, store: KeyStore, *, master_key: str | None, require_keys: bool) -> None:
+    def __init__(self, store: KeyStore, *, master_key: str | None, require_keys: bool, max_keys: int = 10_000) -> None:
         self._store = store
         self._master_digest = bytes.fromhex(key_token(master_key)) if master_key else None
         self._require_keys = require_keys
+        self.max_keys = max_keys
         self._keys: dict[str, KeyState] = {}
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._master = _unlimited(MASTER_TOKEN)
@@ -76,29 +83,68 @@ class KeyRegistry:
     def has_master_key(self) -> bool:
         return self._master_digest is not None
 
+    @property
+    def size(self) -> int:
+        return len(self._keys)
+
+    @property
+    def unknown_size(self) -> int:
+        """Entries in the negative cache of keys the store does not know (bounded by NEGATIVE_MAX)."""
+        return len(self._unknown)
+
     async def load(self) -> None:
         started = time.time()
         for record in await self._store.list_keys(include_revoked=False):
+            if len(self._keys) >= self.max_keys:
+                break  # the rest are looked up on first use
             self._keys[record.token] = KeyState(record)
         self._synced_at = started
 
-    async def sync(self) -> None:
-        """Apply key changes made elsewhere and take their stored spend (our unflushed spend stays on top)."""
+    async def sync(self, *, take_spend: bool = True) -> None:
+        """Apply key changes made elsewhere (CLI, admin API of another worker).
+
+        With `take_spend` the stored spend replaces ours: the caller guarantees (see `UsageWriter.settled`)
+        that no write of this process is in an unknown state, so the store holds exactly our flushed spend
+        plus other processes' — our unflushed spend stays on top. Otherwise only the other fields apply."""
         started = time.time()
         for record in await self._store.changed_since(self._synced_at - 1.0):
-            self.apply(record)
+            state = self._keys.get(record.token)
+            if record.revoked:
+                self._keys.pop(record.token, None)
+            elif state is None:
+                self._remember(record)
+            else:
+                state.record = record if take_spend else replace(record, spend=state.record.spend)
         self._synced_at = started
 
     def apply(self, record: VirtualKey) -> None:
+        """A key created or updated through this process's admin API; its spend here stays as counted."""
         state = self._keys.get(record.token)
         if record.revoked:
             self._keys.pop(record.token, None)
         elif state is None:
-            self._keys[record.token] = KeyState(record)
-            self._unknown.pop(record.token, None)
+            self._remember(record)
         else:
-            # Spend only grows; a row read just before our own flush committed must not roll it back.
-            state.record = replace(record, spend=max(record.spend, state.record.spend))
+            state.record = replace(record, spend=state.record.spend)
+
+    def _remember(self, record: VirtualKey) -> KeyState | None:
+        """Hold a key, making room by evicting idle keys; None when it is full of busy ones (the key is then
+        read from the store again on its next use)."""
+        self._unknown.pop(record.token, None)
+        if len(self._keys) >= self.max_keys and not self._evict_idle():
+            return None
+        state = self._keys[record.token] = KeyState(record)
+        return state
+
+    def _evict_idle(self) -> bool:
+        """Drop the oldest-held key with nothing to lose: no unwritten spend and empty rate windows."""
+        now = time.time()
+        for token in itertools.islice(self._keys, _EVICTION_PROBES):
+            state = self._keys[token]
+            if state.unflushed_spend == 0 and state.requests.total(now) == 0 and state.tokens.total(now) == 0:
+                del self._keys[token]
+                return True
+        return False
 
     def live_spend(self, token: str) -> float | None:
         """Spend as enforced right now (stored + not yet written), for keys this process holds."""
@@ -137,10 +183,12 @@ class KeyRegistry:
         if record is None or record.revoked:
             self._unknown[token] = now
             self._unknown.move_to_end(token)
-            while len(self._unknown) > _NEGATIVE_MAX:
+            while len(self._unknown) > NEGATIVE_MAX:
                 self._unknown.popitem(last=False)
             return None
-        state = self._keys.setdefault(token, KeyState(record))
+        state = self._keys.get(token)
+        if state is None:
+            state = self._remember(record) or KeyState(record)
         return state
 
     def admit(self, state: KeyState, model: str) -> None:
@@ -171,12 +219,17 @@ class KeyRegistry:
             state.tokens.add(tokens, time.time())
         state.unflushed_spend += spend
 
-    def flushed(self, token: str, spend: float) -> None:
-        """The usage writer persisted `spend` for `token`: move it from unflushed to stored."""
+    def flushed(self, token: str, spend: float, stored_spend: float | None = None) -> None:
+        """The usage writer persisted `spend` for `token`: it leaves the unflushed amount, and the key takes the
+        stored spend read back in that same transaction (ours and every other process's, counted once)."""
         state = self._keys.get(token)
-        if state is not None:
-            state.unflushed_spend -= spend
-            state.record = replace(state.record, spend=state.record.spend + spend)
+        if state is None:
+            return
+        state.unflushed_spend -= spend
+        if abs(state.unflushed_spend) < _SPEND_EPSILON:
+            state.unflushed_spend = 0.0  # float sums in another order leave dust, not spend
+        stored = state.record.spend + spend if stored_spend is None else stored_spend
+        state.record = replace(state.record, spend=stored)
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -189,10 +242,17 @@ def _bearer(authorization: str | None) -> str | None:
     return token
 
 
-async def run_periodic_sync(registry: KeyRegistry, interval_s: float) -> None:
+async def run_periodic_sync(
+    registry: KeyRegistry, interval_s: float, settled: Callable[[], AbstractAsyncContextManager[bool]] | None = None
+) -> None:
+    """Sync every `interval_s`; with `settled` (the usage writer's), spend is read only between its writes."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await registry.sync()
+            if settled is None:
+                await registry.sync()
+            else:
+                async with settled() as take_spend:
+                    await registry.sync(take_spend=take_spend)
         except Exception as exc:  # noqa: BLE001 - a DB outage must not stop the gateway; retried next tick
             log.warning("key sync failed: %s", exc)

@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from inferstack.gateway.keys.database import Database
+from inferstack.gateway.keys.database import Database, Transaction
 from inferstack.gateway.keys.migrations import migrate
 from inferstack.gateway.keys.records import UsageRecord, VirtualKey, display_name, key_token, new_key
+from inferstack.gateway.keys.usage_batch import TotalsKey, UsageBatch, UsageTotals, bucket_start
 
 _KEY_COLUMNS = (
     "token, key_name, key_alias, models, max_budget, spend, rpm_limit, tpm_limit, expires_at, metadata, "
@@ -23,6 +24,21 @@ _USAGE_COLUMNS = (
     "request_id, token, model, deployment, prompt_tokens, completion_tokens, spend, cache_hit, status, "
     "started_at, duration_ms"
 )
+_INSERT_ROW = (
+    f"INSERT INTO spend_logs ({_USAGE_COLUMNS}) VALUES ({', '.join('?' * 11)}) ON CONFLICT (request_id) DO NOTHING"
+)
+_UPSERT_TOTALS = (
+    "INSERT INTO usage_totals (token, model, bucket_start, requests, prompt_tokens, completion_tokens, spend,"
+    " cache_hits, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token, model, bucket_start) DO UPDATE SET"
+    " requests = usage_totals.requests + excluded.requests,"
+    " prompt_tokens = usage_totals.prompt_tokens + excluded.prompt_tokens,"
+    " completion_tokens = usage_totals.completion_tokens + excluded.completion_tokens,"
+    " spend = usage_totals.spend + excluded.spend,"
+    " cache_hits = usage_totals.cache_hits + excluded.cache_hits,"
+    " errors = usage_totals.errors + excluded.errors"
+)
+_BATCH_IDS_KEPT_S = 7 * 86400.0  # a batch is retried within minutes; its id is kept far longer than that
+_SPEND_READ_CHUNK = 500
 _UPDATABLE = {"key_alias", "models", "max_budget", "rpm_limit", "tpm_limit", "expires_at", "metadata", "guardrails"}
 
 
@@ -51,6 +67,16 @@ def _encode(field: str, value: Any) -> Any:
     if field == "metadata":
         return orjson.dumps(value or {}).decode()
     return value
+
+
+def _stored_spend(tx: Transaction, tokens: list[str]) -> dict[str, float]:
+    stored: dict[str, float] = {}
+    for start in range(0, len(tokens), _SPEND_READ_CHUNK):
+        chunk = tokens[start : start + _SPEND_READ_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for token, spend in tx.fetchall(f"SELECT token, spend FROM virtual_keys WHERE token IN ({marks})", chunk):
+            stored[token] = float(spend)
+    return stored
 
 
 class KeyStore:
@@ -158,15 +184,19 @@ class KeyStore:
             )
         return revoked
 
-    async def record_usage(self, records: Sequence[UsageRecord]) -> None:
-        """Insert spend rows and add their spend to each key, atomically."""
-        if not records:
-            return
-        per_key: dict[str, float] = {}
-        insert = (
-            f"INSERT INTO spend_logs ({_USAGE_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
-            "ON CONFLICT (request_id) DO NOTHING"
-        )
+    async def record_usage(self, records: Sequence[UsageRecord], bucket_s: float = 60.0) -> dict[str, float]:
+        """Write per-request records as one batch (totals and rows); returns each key's stored spend."""
+        totals: dict[TotalsKey, UsageTotals] = {}
+        for r in records:
+            totals.setdefault((r.token, r.model, bucket_start(r.started_at, bucket_s)), UsageTotals()).add(r)
+        return await self.record_batch(UsageBatch(totals=totals, rows=list(records)))
+
+    async def record_batch(self, batch: UsageBatch) -> dict[str, float]:
+        """Apply a usage batch exactly once: its id is recorded in the same transaction as the spend, so a
+        retry after a lost acknowledgement changes nothing. Returns the stored spend of every key it touches
+        (read in that transaction, so it includes this batch and whatever other processes wrote before)."""
+        spend_by_key = batch.spend_by_key()
+        now = time.time()
         rows = [
             (
                 r.request_id,
@@ -181,17 +211,44 @@ class KeyStore:
                 r.started_at,
                 r.duration_ms,
             )
-            for r in records
+            for r in batch.rows
         ]
-        for r in records:
-            if r.spend:
-                per_key[r.token] = per_key.get(r.token, 0.0) + r.spend
-        now = time.time()
-        updates: list[tuple[str, Sequence[Any]]] = [
-            ("UPDATE virtual_keys SET spend = spend + ?, updated_at = ? WHERE token = ?", (spend, now, token))
-            for token, spend in per_key.items()
+        totals = [
+            (token, model, bucket, t.requests, t.prompt_tokens, t.completion_tokens, t.spend, t.cache_hits, t.errors)
+            for (token, model, bucket), t in batch.totals.items()
         ]
-        await self.db.transaction(updates, batches=[(insert, rows)])
+
+        def work(tx: Transaction) -> dict[str, float]:
+            fresh = tx.execute(
+                "INSERT INTO usage_batches (batch_id, requests, applied_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (batch_id) DO NOTHING",
+                (batch.batch_id, batch.requests, now),
+            )
+            if fresh:
+                tx.executemany(_INSERT_ROW, rows)
+                tx.executemany(_UPSERT_TOTALS, totals)
+                for token, spend in spend_by_key.items():
+                    if spend:
+                        tx.execute(
+                            "UPDATE virtual_keys SET spend = spend + ?, updated_at = ? WHERE token = ?",
+                            (spend, now, token),
+                        )
+                tx.execute("DELETE FROM usage_batches WHERE applied_at < ?", (now - _BATCH_IDS_KEPT_S,))
+            return _stored_spend(tx, list(spend_by_key))
+
+        return await self.db.atomic(work)
+
+    async def usage_totals(self, *, token: str | None = None) -> UsageTotals:
+        """Exact sums over every recorded request (of one key, or all), detail rows kept or not."""
+        where, params = (" WHERE token = ?", (token,)) if token is not None else ("", ())
+        rows = await self.db.fetchall(
+            "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
+            " COALESCE(SUM(spend), 0), COALESCE(SUM(cache_hits), 0), COALESCE(SUM(errors), 0)"
+            f" FROM usage_totals{where}",
+            params,
+        )
+        r = rows[0]
+        return UsageTotals(int(r[0]), int(r[1]), int(r[2]), float(r[3]), int(r[4]), int(r[5]))
 
     async def spend_logs(
         self,

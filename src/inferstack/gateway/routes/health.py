@@ -30,6 +30,7 @@ async def readiness(request: Request) -> Response:
         "database": state.key_store.db.dialect,
         "cache": state.cache_description,
         "usage_rows_pending": state.usage.pending,
+        "usage_totals_pending": state.usage.pending_totals,
         "models": models,
     }
     return json_response(body, status_code=200 if ready else 503)
