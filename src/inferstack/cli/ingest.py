@@ -128,7 +128,11 @@ def _ingest_standalone(
         raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except InferstackError as exc:
         code = exit_code_for(exc)
-        detail = "" if code == EXIT_NOT_STARTED else "\nFiles finished before the failure are recorded; run again to continue."
+        detail = (
+            ""
+            if code == EXIT_NOT_STARTED
+            else "\nFiles finished before the failure are recorded; run again to continue."
+        )
         raise fail("ingest", exc.message + detail, code) from None
     _finish(report.as_dict(), settings.summary()["store"], json_output=json)
 

@@ -73,7 +73,9 @@ def kill_after_first_recorded_file(
 
 
 def milvus_store(data_dir: Path) -> MilvusVectorStore:
-    return MilvusVectorStore(MilvusConfig(uri=str(data_dir / "milvus.db"), collection="knowledge", dimension=384))
+    """The store `inferstack ingest --data-dir data_dir` writes: <data_dir>/knowledge, where `up` reads it."""
+    uri = str(data_dir / "knowledge" / "milvus.db")
+    return MilvusVectorStore(MilvusConfig(uri=uri, collection="knowledge", dimension=384))
 
 
 def expected_chunk_ids(root: Path) -> dict[str, set[str]]:

@@ -90,7 +90,7 @@ async def test_a_killed_run_resumes_to_exactly_the_right_chunks(real_server: Run
     for copy in ("a", "b"):
         shutil.copytree(SAMPLE_DOCUMENTS, root / copy)
     data_dir = tmp_path / "state"
-    manifest_path = data_dir / "manifests" / "milvus-knowledge.json"
+    manifest_path = data_dir / "knowledge" / "manifests" / "milvus-knowledge.json"
     env = child_env(INFERSTACK_KNOWLEDGE_BATCH_SIZE="8")
     command = ingest_command(root, data_dir, real_server.base_url + "/v1")
     recorded = kill_after_first_recorded_file(command, env, manifest_path, root, tmp_path / "killed.log")

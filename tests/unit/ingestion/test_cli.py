@@ -65,6 +65,7 @@ def _ingest(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.milvus
 def test_json_report_and_exit_codes(embeddings_url: str, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -142,6 +143,7 @@ def test_a_path_that_cannot_be_ingested_exits_2(tmp_path: Path, make_path: Any, 
     assert message in err
 
 
+@pytest.mark.milvus
 def test_a_changed_embedding_model_exits_2_until_force(embeddings_url: str, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -156,6 +158,7 @@ def test_a_changed_embedding_model_exits_2_until_force(embeddings_url: str, tmp_
     assert _ingest(str(docs), *state, "--config", str(config), "--force")[0] == 0
 
 
+@pytest.mark.milvus
 def test_knowledge_list_and_remove_standalone(embeddings_url: str, tmp_path: Path) -> None:
     first, second = tmp_path / "one" / "docs", tmp_path / "two" / "docs"
     for folder in (first, second):
