@@ -20,11 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -35,6 +31,7 @@ from typing import Any
 import httpx
 import yaml
 
+from harness import inferstack_server
 from inferstack.sample_knowledge import documents_dir, eval_questions_path
 
 STAGES = ("retrieval_ms", "grading_ms", "web_search_ms", "first_token_ms", "generation_ms", "total_ms")
@@ -128,58 +125,20 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  failed: HTTP {failure['status']} {failure['error']}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not healthy after {timeout} s")
-
-
-@contextlib.contextmanager
-def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "inferstack", *args], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 @contextlib.contextmanager
 def started_stack(workdir: Path, max_tokens: int | None) -> Iterator[str]:
     """`inferstack serve` + `inferstack agent` on free ports, the sample ingested; yields the agent's URL."""
-    serve_port, agent_port = _free_port(), _free_port()
-    with _process(["serve", "--port", str(serve_port)], workdir / "serve.log") as serve:
-        _wait(f"http://127.0.0.1:{serve_port}/health", serve)
-        model_url = f"http://127.0.0.1:{serve_port}/v1"
+    with inferstack_server("serve", ["serve"], logs=workdir) as serve:
+        model_url = serve.url + "/v1"
         agent: dict[str, Any] = {"model_base_url": model_url, "web_search_url": "", "filesystem_url": ""}
         if max_tokens is not None:
             agent["max_tokens"] = max_tokens
         config = {"agent": agent, "knowledge": {"data_dir": str(workdir / "data"), "embedding_base_url": model_url}}
         (workdir / "stack.yaml").write_text(yaml.safe_dump(config))
-        args = ["agent", "--config", str(workdir / "stack.yaml"), "--port", str(agent_port)]
-        with _process(args, workdir / "agent.log") as agent_process:
-            url = f"http://127.0.0.1:{agent_port}"
-            _wait(url + "/health", agent_process)
+        with inferstack_server(
+            "agent", ["agent", "--config", str(workdir / "stack.yaml")], logs=workdir
+        ) as agent_server:
+            url = agent_server.url
             job = httpx.post(url + "/ingest", json={"path": str(documents_dir())}, timeout=30).json()
             state = job
             while state["status"] in ("queued", "running"):

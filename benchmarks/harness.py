@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,33 @@ async def wait_ready(server: Server, path: str, timeout_s: float = 180.0) -> Non
                         return
             await asyncio.sleep(0.25)
     raise TimeoutError(f"{server.name} not ready after {timeout_s:g} s; log: {server.log}")
+
+
+def wait_ready_blocking(server: Server, path: str = "/health", timeout_s: float = 300.0) -> None:
+    """`wait_ready` for scripts without an event loop."""
+    asyncio.run(wait_ready(server, path, timeout_s))
+
+
+@contextlib.contextmanager
+def inferstack_server(
+    name: str,
+    args: list[str],
+    *,
+    logs: Path,
+    health_path: str = "/health",
+    env: dict[str, str] | None = None,
+    cpus: str | None = None,
+    timeout_s: float = 300.0,
+) -> Iterator[Server]:
+    """`python -m inferstack <args> --port <free port>`, yielded once `health_path` answers 200, stopped after."""
+    port = free_port()
+    argv = [sys.executable, "-m", "inferstack", *args, "--port", str(port)]
+    server = start_server(name, argv, port, logs=logs, cpus=cpus, env=env or benchmark_env())
+    try:
+        wait_ready_blocking(server, health_path, timeout_s)
+        yield server
+    finally:
+        server.stop()
 
 
 def benchmark_env(**extra: str) -> dict[str, str]:

@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
+from harness import inferstack_server
 from inferstack.retrieval.embedders.openai_http import OpenAIEmbeddingClient
 from inferstack.retrieval.factory import build_vector_store
 from inferstack.retrieval.ingestion.chunking import Chunker, ChunkingConfig
@@ -51,40 +47,11 @@ def sample_chunks() -> list[str]:
     return texts
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def model_server() -> Iterator[str]:
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="ingest-bench-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "inferstack", "serve", "--port", str(port), "--parallel", "1", "--ctx-size", "512"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"inferstack serve exited; see {log.name}")
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise TimeoutError(f"inferstack serve not healthy; see {log.name}")
-        yield url + "/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    logs = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    with inferstack_server("serve", ["serve", "--parallel", "1", "--ctx-size", "512"], logs=logs) as server:
+        yield server.url + "/v1"
 
 
 def inprocess(model: object, texts: list[str], batch_size: int) -> float:
