@@ -49,6 +49,7 @@ def stack_options(config: StackConfig, cwd: Path) -> str:
     return options
 
 
-def client_command(config: StackConfig, subcommand: str, cwd: Path) -> str:
-    """E.g. `.venv/bin/inferstack ask` + options; the caller appends arguments."""
-    return f"{inferstack_executable(cwd)} {subcommand}{stack_options(config, cwd)}"
+def client_command(config: StackConfig, subcommand: str, cwd: Path, arguments: str = "") -> str:
+    """E.g. `.venv/bin/inferstack ask "question" --data-dir X`; `arguments` are already shell-quoted."""
+    spelled = f"{inferstack_executable(cwd)} {subcommand}" + (f" {arguments}" if arguments else "")
+    return spelled + stack_options(config, cwd)

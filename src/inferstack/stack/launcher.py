@@ -33,6 +33,7 @@ from inferstack.stack.process_supervisor import ProcessSupervisor, ServiceSpec, 
 
 Echo = Callable[[str, str], None]
 _INGEST_POLL_S = 0.5
+_EXAMPLE_QUESTION = '"How does continuous batching raise GPU utilisation?"'
 _FAILURES_SHOWN = 20
 
 
@@ -222,7 +223,7 @@ def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_
         f"  logs           {files.logs}",
         "",
         "Try (from this directory):",
-        f'  {client_command(config, "ask", Path.cwd())} "How does continuous batching raise GPU utilisation?"',
+        f"  {client_command(config, 'ask', Path.cwd(), _EXAMPLE_QUESTION)}",
         f"  {client_command(config, 'status', Path.cwd())}",
         f"  curl -s {config.url('agent', '/query')} -H 'Content-Type: application/json' \\",
         '       -d \'{"question": "What is a Kubernetes DaemonSet?"}\'',

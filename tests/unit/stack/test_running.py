@@ -92,3 +92,13 @@ def test_expected_third_party_noise_is_not_logged(capsys: pytest.CaptureFixture[
     assert "Method not implemented" not in out and "AVX2" not in out
     assert "test uvicorn: Started server process" in out and "uvicorn.error" not in out
     assert "something real" in out, "other errors still show"
+
+
+def test_the_config_template_keeps_the_quick_recovery(tmp_path: Path) -> None:
+    from importlib import resources
+
+    template = tmp_path / "inferstack.yaml"
+    template.write_text(resources.files("inferstack.stack").joinpath("default_config.yaml").read_text())
+    gateway = load_stack_config(template, overrides={"data_dir": tmp_path}, environ={}).validated["gateway"]
+    router = gateway.router  # type: ignore[attr-defined]
+    assert router.cooldown_s == 5 and router.health_check_interval_s == 2
