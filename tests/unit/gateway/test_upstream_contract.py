@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import orjson
 import pytest
+from aiohttp import web
 
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.settings import DeploymentConfig
@@ -128,3 +129,31 @@ async def test_aiohttp_connection_refused_is_a_connect_failure_without_secrets()
         assert (await upstream.probe(dead, "/models", 5) or "").startswith("cannot connect")
     finally:
         await upstream.close()
+
+
+async def test_aiohttp_sends_the_deployment_key_and_asks_for_no_compression() -> None:
+    seen: dict[str, str] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        seen.update(request.headers)
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", record)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    upstream = AiohttpUpstream()
+    await upstream.start()
+    try:
+        config = DeploymentConfig(
+            model_name="m", model="x", api_base=f"http://127.0.0.1:{port}/v1", api_key="sk-upstream"
+        )
+        reply = await upstream.post(Deployment(config, "d"), "/chat/completions", _chat("m"), 5)
+    finally:
+        await upstream.close()
+        await runner.cleanup()
+    assert reply.status == 200
+    assert seen["Authorization"] == "Bearer sk-upstream" and seen["Content-Type"] == "application/json"
+    assert "Accept-Encoding" not in seen, "relayed bodies must arrive uncompressed"

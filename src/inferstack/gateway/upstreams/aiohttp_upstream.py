@@ -50,8 +50,10 @@ class AiohttpUpstream:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        # No Accept-Encoding: bodies are relayed as they come (auto_decompress is off), so a compressed answer
+        # would reach clients undecoded; asking for none also saves the header on every request.
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",)
+            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding")
         )
 
     async def close(self) -> None:
