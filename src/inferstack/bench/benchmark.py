@@ -62,6 +62,15 @@ def _level_title(settings: BenchSettings, target: Target, level: float) -> str:
     return f"{target.label} · {name} {level:g}"
 
 
+def _effective_settings(settings: BenchSettings, workload: Workload) -> dict[str, object]:
+    """The settings as recorded in results.json: the values in effect, including what the workload sends."""
+    data = settings.public_dict()
+    workload_data = data["workload"]
+    assert isinstance(workload_data, dict)
+    workload_data.update(workload.effective())
+    return data
+
+
 class BenchmarkRun:
     """One run's state; `execute` drives it, `stop` ends it early."""
 
@@ -76,7 +85,7 @@ class BenchmarkRun:
         self.result = BenchmarkResult(
             mode=settings.load.mode,
             stream=settings.workload.stream,
-            settings=settings.public_dict(),
+            settings=_effective_settings(settings, workload),
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             targets=[TargetResult(label=t.label, url=t.url, model=t.model) for t in self.targets],
             ceiling=ceiling,
@@ -107,8 +116,10 @@ class BenchmarkRun:
                     self.result.comparisons.append(LevelComparison(level=level, rows=rows))
                 if any(r.interrupted or r.unreachable for r in levels):
                     break
-                if all(r.metrics.successes == 0 for r in levels):
-                    self.warn(f"every request at level {level:g} failed; higher levels are not run")
+                failed = [t.label for t, r in zip(self.targets, levels, strict=True) if r.metrics.successes == 0]
+                if failed:
+                    who = "" if len(self.targets) == 1 else f" to {' and '.join(failed)}"
+                    self.warn(f"every request{who} at level {level:g} failed; higher levels are not run")
                     break
                 if self.settings.sweep.enabled and (sweep_reason := self._sweep_stop_reason(steps)):
                     break

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import cast
 
 import orjson
+import yaml
 
 from inferstack.bench.event_loop import run_async
 from inferstack.openai_api.sse import DONE_EVENT, sse_event
@@ -176,6 +177,27 @@ def run(host: str, port: int, *, completion_tokens: int = DEFAULT_COMPLETION_TOK
     """Run the server on the fastest event loop available (uvloop when installed) until interrupted."""
     with contextlib.suppress(KeyboardInterrupt):
         run_async(serve(host, port, completion_tokens=completion_tokens))
+
+
+NULL_MODEL = "null"
+
+
+def gateway_config(upstream: str, *, data_dir: str = ".inferstack/bench-gateway") -> str:
+    """A config for `inferstack gateway --config` that serves model "null" from the null server at `upstream`.
+
+    Its own key store (`data_dir`), so a gateway measured this way never touches the stack's keys.
+    """
+    base = upstream.rstrip("/")
+    api_base = base if base.endswith("/v1") else base + "/v1"
+    config = {
+        "gateway": {
+            "data_dir": data_dir,
+            "model_list": [{"model_name": NULL_MODEL, "model": NULL_MODEL, "api_base": api_base}],
+            "router": {"health_check_interval_s": 0},
+        }
+    }
+    header = f"# inferstack gateway in front of the null server at {base}: model '{NULL_MODEL}' answers instantly.\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,6 +1,6 @@
-"""The live terminal view of a run (rich): one progress bar per target and level, a line per finished
-level, and notes such as warnings. It reads the runner's counters four times a second rather than
-being called per request, so it costs the client almost nothing at high request rates.
+"""The live terminal view of a run (rich): one progress bar per target and level with the run's ETA, a line
+per finished level saying how long is left, and notes such as warnings. It reads the runner's counters four
+times a second rather than being called per request, so it costs the client almost nothing at high rates.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from inferstack.bench import formatting as fmt
 from inferstack.bench.load_level import LevelProgress
 from inferstack.bench.metrics import LevelMetrics
+from inferstack.bench.plan import RunPlan, duration_text
 
 _REFRESH_S = 0.25
 
@@ -47,11 +48,51 @@ def level_line(progress: LevelProgress, metrics: LevelMetrics) -> str:
     return " · ".join(parts)
 
 
+class RunEta:
+    """The time left in a run: requests finished so far, at the pace of the current (or last finished) level."""
+
+    def __init__(self, plan: RunPlan | None) -> None:
+        self.plan = plan
+        self.started: float | None = None
+        self.finished_requests = 0
+        self._last_level: tuple[int, float] = (0, 0.0)  # requests and seconds of the last finished level
+
+    def level_started(self) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def level_finished(self, progress: LevelProgress) -> None:
+        self.finished_requests += progress.done
+        if progress.started is not None:
+            self._last_level = (progress.done, time.perf_counter() - progress.started)
+
+    def remaining_s(self, current: LevelProgress | None) -> float | None:
+        if self.plan is None or self.started is None:
+            return None
+        now = time.perf_counter()
+        level_done, level_elapsed = self._last_level
+        in_level = 0
+        if current is not None and current.started is not None:
+            in_level = current.done
+            level_done, level_elapsed = current.done, now - current.started
+        return self.plan.remaining_s(
+            done=self.finished_requests + in_level,
+            elapsed_s=now - self.started,
+            level_done=level_done,
+            level_elapsed_s=level_elapsed,
+        )
+
+    def text(self, current: LevelProgress | None) -> str:
+        remaining = self.remaining_s(current)
+        return "" if remaining is None or remaining < 1 else f"about {duration_text(remaining)} left"
+
+
 class RichDisplay:
     """A `Display` for terminals; use as a context manager around the run."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, plan: RunPlan | None = None) -> None:
         self.console = console
+        self.eta = RunEta(plan)
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -75,9 +116,16 @@ class RichDisplay:
             self._refresher.cancel()
         self._progress.stop()
 
+    def _status(self, progress: LevelProgress) -> str:
+        eta = self.eta.text(progress)
+        return _status(progress) + (f" · {eta}" if eta else "")
+
     def level_started(self, progress: LevelProgress) -> None:
+        self.eta.level_started()
         completed, total = _completed(progress)
-        task = self._progress.add_task(progress.title, total=total, completed=int(completed), status=_status(progress))
+        task = self._progress.add_task(
+            progress.title, total=total, completed=int(completed), status=self._status(progress)
+        )
         self._tasks[id(progress)] = (task, progress)
         if self._refresher is None or self._refresher.done():
             with contextlib.suppress(RuntimeError):  # no running loop: updates happen at level end only
@@ -87,7 +135,10 @@ class RichDisplay:
         entry = self._tasks.pop(id(progress), None)
         if entry is not None:
             self._progress.remove_task(entry[0])
+        self.eta.level_finished(progress)
         self._progress.console.print(f"[green]✓[/green] {level_line(progress, metrics)}", highlight=False)
+        if eta := self.eta.text(None):
+            self._progress.console.print(f"[dim]{eta}[/dim]", highlight=False)
 
     def note(self, message: str) -> None:
         style = "yellow" if message.startswith(("warning", "interrupted")) else "dim"
@@ -97,5 +148,5 @@ class RichDisplay:
         while True:
             for task, progress in list(self._tasks.values()):
                 completed, total = _completed(progress)
-                self._progress.update(task, completed=completed, total=total, status=_status(progress))
+                self._progress.update(task, completed=completed, total=total, status=self._status(progress))
             await asyncio.sleep(_REFRESH_S)

@@ -76,6 +76,11 @@ class BenchmarkResult:
         return "concurrency" if self.mode == "concurrency" else "rate (req/s)"
 
     @property
+    def level_header(self) -> str:
+        """The level column's header in narrow tables."""
+        return "conc." if self.mode == "concurrency" else "req/s\nsent"
+
+    @property
     def any_success(self) -> bool:
         return any(level.metrics.successes for target in self.targets for level in target.levels)
 

@@ -1,5 +1,6 @@
-"""A whole `inferstack bench` session as the CLI runs it: find (or measure) the client ceiling, run the
-benchmark under a live display, print the summary and write the output files, partial ones included.
+"""A whole `inferstack bench` session as the CLI runs it: say the plan, find (or measure) the client ceiling,
+run the benchmark under a live display with an ETA, print the summary and write the output files, partial ones
+included.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.console import Console
 from inferstack.bench.benchmark import run_benchmark
 from inferstack.bench.calibrate import ClientCeiling, load_ceiling, measure_ceiling, save_ceiling
 from inferstack.bench.event_loop import run_async
+from inferstack.bench.plan import RunPlan
 from inferstack.bench.progress import RichDisplay
 from inferstack.bench.report import write_report
 from inferstack.bench.results import BenchmarkResult
@@ -52,9 +54,12 @@ def client_ceiling(check: CeilingCheck, console: Console) -> ClientCeiling | Non
 
 def run_session(settings: BenchSettings, output_dir: Path, console: Console) -> SessionOutcome:
     workload = Workload.from_spec(settings.workload)  # a bad prompts file fails before anything runs
+    plan = RunPlan.from_settings(settings)
+    for line in plan.describe():
+        console.print(line, highlight=False)
     ceiling = client_ceiling(settings.ceiling, console)
     try:
-        with RichDisplay(console) as display:
+        with RichDisplay(console, plan) as display:
             run = run_benchmark(settings, display, ceiling=ceiling, workload=workload, handle_signals=True)
             result = run_async(run)
     except asyncio.CancelledError:  # a second Ctrl-C aborts without writing

@@ -6,7 +6,7 @@ Built once at the CLI edge and validated here; everything below receives these f
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -128,6 +128,10 @@ class BenchSettings(_Frozen):
     output_dir: Path | None = None
 
     def public_dict(self) -> dict[str, object]:
-        """The settings as JSON-ready data, API keys masked."""
-        data: dict[str, object] = self.model_dump(mode="json")
+        """The settings as JSON-ready data with the values in effect (defaults filled in), API keys masked."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        if self.load.duration_s is None:
+            data["load"]["requests"] = self.load.request_budget
+        if not self.ceiling.enabled:
+            data["ceiling"]["file"] = None  # not read or written
         return data

@@ -161,6 +161,21 @@ class Workload:
             prompts = builtin_prompts()
         return cls(prompts, spec)
 
+    def effective(self) -> dict[str, object]:
+        """What this workload sends, for results.json: the prompt source and count, and max_tokens as sent."""
+        if self.spec.prompts_file is not None:
+            source = str(self.spec.prompts_file)
+        elif self.spec.input_tokens is not None:
+            source = f"synthetic: {self.spec.input_tokens} words each"
+        else:
+            source = "built-in (inferstack/bench/data/prompts.jsonl)"
+        sent = sorted({self.max_tokens(prompt) for prompt in self.prompts})
+        return {
+            "prompts": source,
+            "prompt_count": len(self.prompts),
+            "max_tokens": sent[0] if len(sent) == 1 else {"min": sent[0], "max": sent[-1], "per_prompt": True},
+        }
+
     def max_tokens(self, prompt: Prompt) -> int:
         if self.spec.output_tokens is not None:
             return self.spec.output_tokens

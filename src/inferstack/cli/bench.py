@@ -1,5 +1,6 @@
 """`inferstack bench`: load-test an OpenAI-compatible endpoint; `calibrate` measures the client's own
-ceiling; `null-server` runs the instant-answer server used for that.
+ceiling; `null-server` runs the instant-answer server used for that; `gateway-config` writes a gateway config
+that serves the null server as model "null" (for measuring what the gateway adds).
 """
 
 from __future__ import annotations
@@ -182,10 +183,12 @@ def bench(
             "label": compare_label,
             "url": compare_url,
             "model": compare_model or model,
-            "api_key": compare_api_key,
+            "api_key": compare_api_key if compare_api_key is not None else api_key,
         }
+    output_dir = output or Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     settings = _build_settings(
         {
+            "output_dir": output_dir,
             "target": {"label": label, "url": url, "model": model, "api_key": api_key},
             "compare": compare,
             "load": {
@@ -217,7 +220,6 @@ def bench(
             "ceiling": {"enabled": ceiling_check, "file": ceiling_file or default_ceiling_file()},
         }
     )
-    output_dir = output or Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     from inferstack.bench.session import run_session
 
     try:
@@ -266,3 +268,22 @@ def null_server(
     from inferstack.bench.null_server import run
 
     run(host, port, completion_tokens=completion_tokens)
+
+
+@app.command("gateway-config")
+def gateway_config(
+    upstream: Annotated[str, typer.Option(help="The null server's URL.")] = "http://127.0.0.1:8009",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    data_dir: Annotated[
+        str, typer.Option(help="The measured gateway's own key store (not the stack's).")
+    ] = ".inferstack/bench-gateway",
+) -> None:
+    """Print a config for `inferstack gateway --config` serving model "null" from the null server."""
+    from inferstack.bench.null_server import gateway_config as null_gateway_config
+
+    text = null_gateway_config(upstream, data_dir=data_dir)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}", err=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.support.processes import REPO_ROOT, RunningProcess, free_port
+from tests.support.processes import REPO_ROOT, RunningProcess, child_env, free_port, inferstack_process
 
 CLI_TIMEOUT_S = 120
 
@@ -60,7 +60,58 @@ def test_compare_run_writes_every_file_and_measures_its_own_ceiling(
     assert all(level["successes"] == 6 for t in targets for level in t["levels"])
     assert isinstance(data["comparisons"], list) and len(data["comparisons"]) == 2
     assert ceiling.exists() and data["client_ceiling"] is not None
-    assert "comparison: null against fake" in done.stdout
+    assert "comparison: null (B) against fake (A)" in done.stdout
+    assert done.stdout.startswith("plan: concurrency 1, 2 · 6 requests per level · 2 targets, alternating")
+
+
+def test_the_documented_gateway_compare_works(tmp_path: Path, null_upstream: RunningProcess) -> None:
+    """docs/bench.md, "Comparing two targets": null server, `bench gateway-config`, a gateway on it, compare."""
+    docs = (REPO_ROOT / "docs" / "bench.md").read_text()
+    assert "inferstack bench gateway-config --upstream http://127.0.0.1:8009 > null-gateway.yaml" in docs
+    config = tmp_path / "null-gateway.yaml"
+    written = bench("gateway-config", "--upstream", null_upstream.base_url, "--data-dir", tmp_path / "keys")
+    assert written.returncode == 0, written.stderr
+    config.write_text(written.stdout)
+    env = child_env(INFERSTACK_GATEWAY_MASTER_KEY="sk-bench")
+    gateway_args = ["gateway", "--config", str(config)]
+    with inferstack_process(gateway_args, log_dir=tmp_path, health_path="/health/readiness", env=env) as gateway:
+        out = tmp_path / "out"
+        done = bench(
+            "--url", null_upstream.base_url, "--label", "direct", "--model", "null",
+            "--compare-url", gateway.base_url, "--compare-label", "gateway", "--compare-api-key", "sk-bench",
+            "--concurrency", "1,4", "--requests", "20", "--no-stream", "--no-ceiling-check", "--output", out,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    targets = results(out)["targets"]
+    assert isinstance(targets, list)
+    assert [[level["successes"] for level in t["levels"]] for t in targets] == [[20, 20], [20, 20]]
+    assert "comparison: gateway (B) against direct (A)" in done.stdout
+
+
+def test_the_plan_is_said_first_and_results_record_the_values_in_effect(
+    tmp_path: Path, fake_upstream: RunningProcess
+) -> None:
+    out = tmp_path / "out"
+    done = bench("--url", fake_upstream.base_url, "--model", "fake-model", "--no-ceiling-check", "--output", out,
+                 "--concurrency", "2", "--duration", "0.5")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("plan: concurrency 2 · 0.5 s per level · 1 target")
+    assert "estimated duration: about 0.5 s" in done.stdout  # a duration fixes how long the run takes
+    settings = results(out)["settings"]
+    assert isinstance(settings, dict)
+    assert settings["output_dir"] == str(out)
+    assert settings["workload"]["prompts"].startswith("built-in") and settings["workload"]["prompt_count"] == 20
+    assert settings["workload"]["max_tokens"]["per_prompt"] is True
+
+    default_out = tmp_path / "default"
+    done = bench("--url", fake_upstream.base_url, "--model", "fake-model", "--no-ceiling-check", "--output",
+                 default_out, "--concurrency", "4", "--output-tokens", "2")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "100 requests per level" in done.stdout
+    settings = results(default_out)["settings"]
+    assert isinstance(settings, dict)
+    assert settings["load"]["requests"] == 100 and settings["workload"]["max_tokens"] == 2
+    assert settings["ceiling"]["file"] is None  # --no-ceiling-check: none read or written
 
 
 def test_calibrate_measures_and_caches_the_ceiling(tmp_path: Path) -> None:

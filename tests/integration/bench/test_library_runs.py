@@ -147,6 +147,21 @@ async def test_a_level_where_everything_failed_ends_the_run(fake_upstream: Runni
     assert any("every request at level 1 failed" in w for w in result.warnings)
 
 
+async def test_a_compare_target_that_fails_every_request_ends_the_run(
+    fake_upstream: RunningProcess, null_upstream: RunningProcess
+) -> None:
+    s = settings(
+        null_upstream.base_url,
+        "null",
+        compare={"label": "gateway", "url": fake_upstream.base_url, "model": "fake-unauthorized"},
+        load={"levels": (1, 2, 4), "requests": 4},
+    )
+    result = await run(s)
+    assert [len(t.levels) for t in result.targets] == [1, 1]
+    assert result.targets[0].levels[0].metrics.successes == 4
+    assert any("every request to gateway at level 1 failed" in w for w in result.warnings)
+
+
 async def test_a_client_near_its_ceiling_is_warned_about(null_upstream: RunningProcess) -> None:
     from inferstack.bench.calibrate import ClientCeiling, ModeCeiling
 

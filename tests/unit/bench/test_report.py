@@ -77,7 +77,7 @@ def test_summary_prints_tables_comparison_sweep_and_warnings(two_target_result: 
     print_summary(two_target_result, console)
     text = console.export_text()
     assert "direct: m @ http://127.0.0.1:1" in text
-    assert "comparison: gateway <script> against direct" in text
+    assert "comparison: gateway <script> (B) against direct (A)" in text
     assert "http_401" in text
     assert "knee at concurrency 2" in text
     assert "warning: B at level 4" in text
