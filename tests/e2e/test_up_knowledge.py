@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.test_up import Stack
+from tests.e2e.running_stack import Stack
 from tests.support.processes import free_port, model_server
 
 pytestmark = pytest.mark.realmodel

@@ -64,10 +64,7 @@ def ingest(
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(
-            help="Bearer key for the embeddings endpoint [default: INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY, "
-            "else the stack's <data_dir>/agent.key]."
-        ),
+        typer.Option(help="Bearer key for the embeddings endpoint (or INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY)."),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
@@ -77,10 +74,17 @@ def ingest(
 
     client = StackClient(loaded)
     if client.running_pid() is not None:
+        if store or embedding_base_url or api_key:
+            typer.secho(
+                "inferstack ingest: --store, --embedding-base-url and --api-key are ignored: the running stack's "
+                "agent ingests with its own configuration",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
         _ingest_via_agent(client, path, force=force, json_output=json_output)
         return
     settings = knowledge_settings(loaded, store=store, embedding_base_url=embedding_base_url)
-    _ingest_standalone(settings, path, force=force, api_key=api_key or _stack_agent_key(loaded), json=json_output)
+    _ingest_standalone(settings, path, force=force, api_key=api_key, json_output=json_output)
 
 
 def knowledge_settings(loaded: StackConfig, **overrides: Any) -> KnowledgeSettings:
@@ -97,28 +101,20 @@ def knowledge_settings(loaded: StackConfig, **overrides: Any) -> KnowledgeSettin
     )
 
 
-def _stack_agent_key(loaded: StackConfig) -> str | None:
-    """The key `up` made for the agent, which the stack's gateway accepts for embeddings (None before any `up`)."""
-    from inferstack.stack.data_dir import StackFiles, read_secret
-
-    return read_secret(StackFiles(loaded.stack.data_dir).agent_key)
-
-
 def _ingest_standalone(
-    settings: KnowledgeSettings, path: Path, *, force: bool, api_key: str | None, json: bool
+    settings: KnowledgeSettings, path: Path, *, force: bool, api_key: str | None, json_output: bool
 ) -> None:
     from inferstack.retrieval.ingestion.progress import RichProgressBar
     from inferstack.retrieval.ingestion.standalone import ingest_with_settings
 
-    key = settings.secret(settings.embedding_api_key) or api_key
     try:
-        if sys.stderr.isatty() and not json:
+        if sys.stderr.isatty() and not json_output:
             with RichProgressBar() as bar:
                 report = asyncio.run(
-                    ingest_with_settings(settings, path, force=force, api_key=key, on_progress=bar.update)
+                    ingest_with_settings(settings, path, force=force, api_key=api_key, on_progress=bar.update)
                 )
         else:
-            report = asyncio.run(ingest_with_settings(settings, path, force=force, api_key=key))
+            report = asyncio.run(ingest_with_settings(settings, path, force=force, api_key=api_key))
     except KeyboardInterrupt:
         typer.secho(
             "inferstack ingest: interrupted; files finished so far are recorded, run again to continue",
@@ -134,7 +130,7 @@ def _ingest_standalone(
             else "\nFiles finished before the failure are recorded; run again to continue."
         )
         raise fail("ingest", exc.message + detail, code) from None
-    _finish(report.as_dict(), settings.summary()["store"], json_output=json)
+    _finish(report.as_dict(), settings.summary()["store"], json_output=json_output)
 
 
 def _ingest_via_agent(client: StackClient, path: Path, *, force: bool, json_output: bool) -> None:
