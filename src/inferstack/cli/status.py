@@ -27,13 +27,14 @@ def status(
     """Report whether the stack is running and healthy, and why not; exit code 1 when a service is down."""
     loaded = stack_config("status", config, data_dir)
     client = StackClient(loaded, timeout_s=10)
-    services = check_stack(loaded)
+    pid = up_pid(client.files) or client.running_pid()
+    services = check_stack(loaded, up_running=pid is not None)
     try:
         agent: dict[str, Any] = client.agent_status()
     except InferstackError as exc:
         agent = {"error": exc.message}
     report: dict[str, Any] = {
-        "running_pid": up_pid(client.files) or client.running_pid(),
+        "running_pid": pid,
         "services": {s.name: s.as_dict() for s in services},
         "agent": agent,
         "model": loaded.effective["agent"]["model"],
@@ -53,8 +54,13 @@ def status(
     console.print(f"knowledge: {escape(knowledge_line(agent))}")
     console.print(f"master key: {report['master_key_file']}")
     console.print(f"data dir: {report['data_dir']}")
-    pid = report["running_pid"]
-    console.print(f"up pid: {pid}" if pid else f"up: not running with data dir {report['data_dir']}")
+    if pid:
+        console.print(f"up pid: {pid}")
+    else:
+        console.print(
+            f"up: no `inferstack up` is running with data dir {report['data_dir']} — start one with `inferstack up`"
+            ", or, if yours runs with another data dir or config, pass the same --data-dir / --config"
+        )
     raise typer.Exit(code=0 if healthy else 1)
 
 

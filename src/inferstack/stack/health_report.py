@@ -71,8 +71,8 @@ class ServiceHealth:
         return {"url": self.url, "healthy": self.healthy, "status": self.status, "detail": self.detail}
 
 
-def check_stack(config: StackConfig, get: Getter = http_get) -> list[ServiceHealth]:
-    """Probe every service `up` runs under this config."""
+def check_stack(config: StackConfig, get: Getter = http_get, *, up_running: bool = True) -> list[ServiceHealth]:
+    """Probe every service `up` runs under this config (`up_running`: whether an `up` holds its data dir)."""
     logs = StackFiles(config.stack.data_dir).logs
     report = []
     for name, port_field, path in SERVICES:
@@ -82,7 +82,9 @@ def check_stack(config: StackConfig, get: Getter = http_get) -> list[ServiceHeal
         status, detail = _JUDGES[name](probe)
         if not probe.answered:
             detail = (
-                f"unreachable ({probe.body}); if `up` is running it restarts crashed services — see {logs}/{name}.log"
+                f"unreachable ({probe.body}); `up` restarts crashed services — see {logs}/{name}.log"
+                if up_running
+                else f"not running ({probe.body})"
             )
         report.append(ServiceHealth(name, config.url(port_field), status, detail))
     return _blame_upstream(report)
@@ -185,7 +187,13 @@ def _blame_upstream(report: list[ServiceHealth]) -> list[ServiceHealth]:
                 else "the model server is back; the gateway resumes when its cool-down ends"
             )
             service = ServiceHealth(service.name, service.url, service.status, f"{cause} — {service.detail}")
-        elif service.name == "agent" and not service.healthy and gateway is not None and not gateway.healthy:
+        elif (
+            service.name == "agent"
+            and not service.healthy
+            and service.detail.startswith("cannot answer")
+            and gateway is not None
+            and not gateway.healthy
+        ):
             upstream = "model server" if serve is not None and not serve.healthy else "gateway"
             service = ServiceHealth(
                 service.name, service.url, service.status, f"waiting for the {upstream} — {service.detail}"

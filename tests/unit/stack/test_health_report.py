@@ -68,3 +68,9 @@ def test_an_agent_names_its_failing_dependency(tmp_path: Path) -> None:
     body = {"status": "unavailable", "dependencies": {"gateway": {"ok": False, "error": "GET /models answered 503"}}}
     report = {s.name: s for s in check_stack(config, _getter(config, {"agent": Probe(503, body)}))}
     assert report["agent"].status == DOWN and "gateway: GET /models answered 503" in report["agent"].detail
+
+
+def test_nothing_running_says_so_without_blaming_anyone(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    report = check_stack(config, lambda url: Probe(None, "ConnectError"), up_running=False)
+    assert {s.detail for s in report} == {"not running (ConnectError)"}
