@@ -1,4 +1,10 @@
-"""`inferstack keys create|list|revoke`: manage the gateway's virtual keys directly in its key store."""
+"""`inferstack keys create|list|revoke`: manage the gateway's virtual keys directly in its key store.
+
+The store is the one the stack's gateway reads: found like `ask` and `status` find the running stack (the same
+--config / --data-dir options and defaults, so <data_dir>/gateway/gateway.db or the configured database_url).
+`--gateway-data-dir` addresses a standalone `inferstack gateway --data-dir DIR` instead. Every command says
+which store it used, on stderr.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from rich.table import Table
 
 from inferstack.cli.gateway import load_cli_gateway_settings
 from inferstack.cli.settings_loader import fail
+from inferstack.cli.stack_options import ConfigOption, DataDirOption, stack_config
 from inferstack.core.errors import InferstackError
+from inferstack.gateway.keys.budget_check import unreachable_budget_warning
 from inferstack.gateway.keys.database import Database
 from inferstack.gateway.keys.records import parse_duration
 from inferstack.gateway.keys.store import KeyStore
@@ -24,13 +32,56 @@ from inferstack.gateway.settings import GatewaySettings
 app = typer.Typer(help="Manage the gateway's virtual keys (stored as SHA-256 digests).", no_args_is_help=True)
 T = TypeVar("T")
 
-ConfigOption = Annotated[Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")]
-DataDirOption = Annotated[Path | None, typer.Option(help="Gateway data dir [default: .inferstack].")]
+GatewayDataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--gateway-data-dir",
+        help="The --data-dir of a standalone `inferstack gateway` (then --config is that gateway's config, "
+        "stack or LiteLLM format) [default: the stack's store].",
+    ),
+]
 
 
-def _with_store(config: Path | None, data_dir: Path | None, work: Callable[[KeyStore], Awaitable[T]]) -> T:
-    settings: GatewaySettings = load_cli_gateway_settings("keys", config, {"data_dir": data_dir})
+def gateway_settings(
+    config: Path | None, data_dir: Path | None, gateway_data_dir: Path | None, *, creating: bool = False
+) -> GatewaySettings:
+    """The settings of the gateway whose store the command uses, and a line on stderr saying which store.
 
+    A SQLite store that does not exist yet is never created silently: `create` says it is starting a new one,
+    `list` and `revoke` refuse (there is nothing to list, and it is likely the wrong place)."""
+    if gateway_data_dir is not None:
+        settings = load_cli_gateway_settings("keys", config, {"data_dir": gateway_data_dir})
+        origin = "standalone gateway"
+    else:
+        loaded = stack_config("keys", config, data_dir)
+        validated = loaded.validated["gateway"]
+        assert isinstance(validated, GatewaySettings)
+        settings = validated
+        origin = f"stack data dir {loaded.stack.data_dir}"
+    path = settings.data_dir / "gateway.db"
+    store = "database_url (PostgreSQL)" if settings.database_url else str(path)
+    typer.secho(f"inferstack keys: key store {store} ({origin})", err=True, dim=True)
+    if settings.database_url is None and not path.exists():
+        hint = _layout_hint(data_dir)
+        if not creating:
+            raise fail("keys", f"no key store at {path}: no gateway has used it yet{hint}", code=1)
+        typer.secho(
+            f"inferstack keys: warning: creating a new key store at {path}; only a gateway started with this "
+            f"data dir will accept the key{hint}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    return settings
+
+
+def _layout_hint(data_dir: Path | None) -> str:
+    """Before, --data-dir named the gateway's own directory: say so when that is what the user passed."""
+    if data_dir is not None and (data_dir / "gateway.db").exists():
+        return f" ({data_dir / 'gateway.db'} exists: for that store pass --gateway-data-dir {data_dir})"
+    return " (is the stack's data dir elsewhere? pass --data-dir or --config)"
+
+
+def _with_store(settings: GatewaySettings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
     async def run() -> T:
         url = settings.database_url.get_secret_value() if settings.database_url else None
         store = KeyStore(Database.open(url, settings.data_dir))
@@ -57,6 +108,7 @@ def create(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    gateway_data_dir: GatewayDataDirOption = None,
 ) -> None:
     """Create a key; it is printed once and only its digest is stored."""
     try:
@@ -64,18 +116,22 @@ def create(
     except ValueError as exc:
         raise fail("keys", str(exc)) from None
     model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models else ()
+    settings = gateway_settings(config, data_dir, gateway_data_dir, creating=True)
     plaintext, record = _with_store(
-        config,
-        data_dir,
+        settings,
         lambda store: store.create(
             key_alias=alias, models=model_list, max_budget=max_budget, rpm_limit=rpm, tpm_limit=tpm, expires_at=expires
         ),
     )
+    warning = unreachable_budget_warning(record.max_budget, record.models, settings.model_list)
     if json_output:
-        typer.echo(orjson.dumps({"key": plaintext, **record.public()}).decode())
+        extra = {} if warning is None else {"warning": warning}
+        typer.echo(orjson.dumps({"key": plaintext, **record.public(), **extra}).decode())
     else:
         typer.echo(plaintext)
         typer.secho(f"token {record.token[:12]}… — store the key now; it cannot be shown again.", err=True)
+    if warning is not None:
+        typer.secho(f"inferstack keys: warning: {warning}", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command("list")
@@ -83,9 +139,10 @@ def list_keys(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    gateway_data_dir: GatewayDataDirOption = None,
 ) -> None:
     """List active keys (digests and display names, never the keys)."""
-    keys = _with_store(config, data_dir, lambda store: store.list_keys())
+    keys = _with_store(gateway_settings(config, data_dir, gateway_data_dir), lambda store: store.list_keys())
     if json_output:
         typer.echo(orjson.dumps([k.public() for k in keys]).decode())
         return
@@ -111,6 +168,7 @@ def revoke(
     key: Annotated[str, typer.Argument(help="The key, its token (digest, or a unique prefix of 8+) or its alias.")],
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    gateway_data_dir: GatewayDataDirOption = None,
 ) -> None:
     """Revoke a key; running gateways stop accepting it within their key sync interval."""
 
@@ -124,7 +182,7 @@ def revoke(
         await store.revoke([record.token])
         return record
 
-    record = _with_store(config, data_dir, work)
+    record = _with_store(gateway_settings(config, data_dir, gateway_data_dir), work)
     if record is None:
         raise fail("keys", "no such active key", code=1)
     typer.echo(f"revoked {record.key_name} ({record.token[:12]}…)")

@@ -32,6 +32,10 @@ SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp")
 DEFAULT_CONFIG_NAME = "inferstack.yaml"
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
+# Nominal USD per token for the bundled models, so key budgets work out of the box (docs/gateway.md, Budgets):
+# chat $0.10 / $0.20 per million input / output tokens, embeddings $0.02 per million.
+DEFAULT_CHAT_PRICES = {"input_cost_per_token": 0.10e-6, "output_cost_per_token": 0.20e-6}
+DEFAULT_EMBEDDING_PRICES = {"input_cost_per_token": 0.02e-6}
 
 
 class StackConfigError(InvalidRequestError):
@@ -115,8 +119,8 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     if not gateway.get("model_list"):
         upstream = f"http://{local}:{ports.serve}/v1"
         gateway["model_list"] = [
-            {"model_name": chat_model, "model": chat_model, "api_base": upstream},
-            {"model_name": embedding_model, "model": embedding_model, "api_base": upstream},
+            {"model_name": chat_model, "model": chat_model, "api_base": upstream, **DEFAULT_CHAT_PRICES},
+            {"model_name": embedding_model, "model": embedding_model, "api_base": upstream, **DEFAULT_EMBEDDING_PRICES},
         ]
     # A model server that `up` restarts is probed back to health within 2 s, and a deployment that failed
     # while it was down cools down for 5 s (the gateway's own default, 30 s, suits a fleet, not one process).

@@ -268,6 +268,33 @@ def test_embeddings_and_completions_routes(gateway: RunningProcess) -> None:
     assert text.choices[0].text == "[b] tell me"
 
 
+def test_budget_over_free_models_is_flagged(gateway: RunningProcess) -> None:
+    free = admin(gateway, "POST", "/key/generate", json={"models": ["other"], "max_budget": 1}).json()
+    assert "never be reached" in free["warning"] and "other" in free["warning"]
+    priced = admin(gateway, "POST", "/key/generate", json={"models": ["chat"], "max_budget": 1}).json()
+    assert "warning" not in priced
+    # All models: one of them is priced, so the budget can be reached; no budget, nothing to say.
+    assert "warning" not in admin(gateway, "POST", "/key/generate", json={"max_budget": 1}).json()
+    assert "warning" not in admin(gateway, "POST", "/key/generate", json={"models": ["other"]}).json()
+    updated = admin(gateway, "POST", "/key/update", json={"key": priced["token"], "models": ["other"]}).json()
+    assert "never be reached" in updated["warning"]
+
+
+def test_every_queue_and_cache_reports_its_bound(gateway: RunningProcess) -> None:
+    _chat(gateway, MASTER_KEY, _hello("other"))
+    metrics = httpx.get(gateway.base_url + "/metrics").text
+    for name, bound in (
+        ("usage_rows_pending", "10000.0"),
+        ("key_registry", "10000.0"),
+        ("key_negative_cache", "10000.0"),
+        ("response_cache", "10000.0"),
+        ("usage_totals_pending", "-1.0"),
+    ):
+        assert f'inferstack_gateway_bounded_size{{name="{name}"}}' in metrics, name
+        assert f'inferstack_gateway_bounded_limit{{name="{name}"}} {bound}' in metrics, name
+    assert "inferstack_gateway_usage_rows_dropped " in metrics
+
+
 def test_metrics_and_health(gateway: RunningProcess) -> None:
     _chat(gateway, MASTER_KEY, _hello("other"))
     metrics = httpx.get(gateway.base_url + "/metrics").text

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import yaml
 
+from inferstack.stack.config_file import load_stack_config, write_effective
 from tests.support.gateway import (
     MASTER_KEY,
     RunningProcess,
@@ -26,7 +28,7 @@ from tests.support.gateway import (
     redis_server,
     upstream_stats,
 )
-from tests.support.processes import REPO_ROOT, child_env
+from tests.support.processes import REPO_ROOT, child_env, free_port, inferstack_process
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +104,9 @@ def test_postgres_key_store_keeps_keys_and_spend(tmp_path: Path, upstream: Runni
 
 
 def _keys_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The keys CLI against a standalone gateway's store (`inferstack gateway --data-dir DIR`)."""
     return subprocess.run(
-        [sys.executable, "-m", "inferstack", "keys", *args, "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "inferstack", "keys", *args, "--gateway-data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         env=child_env(**(env or {})),
@@ -123,6 +126,7 @@ def test_keys_cli_create_list_revoke_reaches_running_gateway(tmp_path: Path, ups
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip()
         assert key.startswith("sk-") and "cannot be shown again" in created.stderr
+        assert f"key store {tmp_path / 'data' / 'gateway.db'} (standalone gateway)" in created.stderr
         assert _chat(gateway, key, "from cli").status_code == 200
         listed = _keys_cli("list", "--json", data_dir=tmp_path / "data")
         assert '"key_alias":"cli"' in listed.stdout and key not in listed.stdout
@@ -134,6 +138,81 @@ def test_keys_cli_create_list_revoke_reaches_running_gateway(tmp_path: Path, ups
             time.sleep(0.1)
         missing = _keys_cli("revoke", "no-such-key", data_dir=tmp_path / "data")
         assert missing.returncode == 1 and "no such active key" in missing.stderr
+
+
+def test_keys_cli_uses_the_stack_gateways_store(tmp_path: Path, upstream: RunningProcess) -> None:
+    """Without --data-dir the CLI finds the store the way `ask`/`status` find the stack, and the gateway `up`
+    starts (from the effective config, data dir <data_dir>/gateway) accepts the key it creates."""
+    data_dir = tmp_path / "stack-data"
+    stack_file = tmp_path / "inferstack.yaml"
+    stack_file.write_text(
+        yaml.safe_dump(
+            {
+                "stack": {"data_dir": str(data_dir), "ports": {"gateway": free_port(), "agent": free_port()}},
+                "gateway": {
+                    "model_list": [deployment("m", upstream)],
+                    "router": {"health_check_interval_s": 0},
+                    "key_sync_interval_s": 0.2,
+                },
+            }
+        )
+    )
+    loaded = load_stack_config(stack_file, overrides={})
+    effective = write_effective(loaded, data_dir / "effective.yaml")
+
+    def keys(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "inferstack", "keys", *args, "--config", str(stack_file)],
+            capture_output=True,
+            text=True,
+            env=child_env(INFERSTACK_GATEWAY_MASTER_KEY=MASTER_KEY),
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    env = child_env(INFERSTACK_GATEWAY_MASTER_KEY=MASTER_KEY)
+    port = loaded.stack.ports.gateway
+    with inferstack_process(
+        ["gateway", "--config", str(effective)], log_dir=tmp_path, port=port, health_path="/health/readiness", env=env
+    ) as gateway:
+        created = keys("create", "--alias", "mine", "--max-budget", "1")
+        assert created.returncode == 0, created.stderr
+        key = created.stdout.strip()
+        assert f"key store {data_dir.resolve() / 'gateway' / 'gateway.db'}" in created.stderr
+        assert "never be reached" in created.stderr, "the stack's model here is free: the budget cannot trigger"
+        assert _chat(gateway, key, "hello").status_code == 200
+        listed = keys("list", "--json")
+        assert '"key_alias":"mine"' in listed.stdout
+        assert keys("revoke", "mine").returncode == 0
+        deadline = time.monotonic() + 10
+        while _chat(gateway, key, "still?").status_code != 401:
+            assert time.monotonic() < deadline, "revocation never reached the stack's gateway"
+            time.sleep(0.1)
+    assert not (tmp_path / ".inferstack").exists(), "no second store appears in the working directory"
+
+
+def test_keys_cli_never_creates_a_store_silently(tmp_path: Path) -> None:
+    def keys(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "inferstack", "keys", *args],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    # ./inferstack.yaml only so that a stack someone runs on the default agent port is not taken for ours.
+    (tmp_path / "inferstack.yaml").write_text(yaml.safe_dump({"stack": {"ports": {"agent": free_port()}}}))
+    store = tmp_path / ".inferstack" / "gateway" / "gateway.db"
+    listed = keys("list")
+    assert listed.returncode == 1 and f"no key store at {store}" in listed.stderr and not store.exists()
+    created = keys("create", "--alias", "first")
+    assert created.returncode == 0 and f"creating a new key store at {store}" in created.stderr
+    assert store.exists() and keys("list").returncode == 0
+    # The old meaning of --data-dir (the gateway's own directory) is recognised and pointed at.
+    old = keys("list", "--data-dir", str(tmp_path / ".inferstack" / "gateway"))
+    assert old.returncode == 1 and "--gateway-data-dir" in old.stderr
 
 
 def test_invalid_gateway_config_names_the_field(tmp_path: Path) -> None:

@@ -11,12 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
 from inferstack.core.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
-from inferstack.gateway.keys.records import parse_duration
+from inferstack.gateway.keys.budget_check import unreachable_budget_warning
+from inferstack.gateway.keys.records import VirtualKey, parse_duration
 from inferstack.gateway.keys.registry import KeyRegistry, KeyState
 from inferstack.gateway.keys.store import KeyStore
+from inferstack.gateway.settings import GatewaySettings
 from inferstack.http.responses import json_response
 
 router = APIRouter()
+_MAX_STORED_INT = 2**31 - 1  # the key store's INTEGER columns; larger values are refused with a 400, not a 503
 
 
 class _KeyFields(BaseModel):
@@ -24,8 +27,8 @@ class _KeyFields(BaseModel):
 
     models: list[str] | None = None
     max_budget: float | None = Field(default=None, ge=0)
-    rpm_limit: int | None = Field(default=None, gt=0)
-    tpm_limit: int | None = Field(default=None, gt=0)
+    rpm_limit: int | None = Field(default=None, gt=0, le=_MAX_STORED_INT)
+    tpm_limit: int | None = Field(default=None, gt=0, le=_MAX_STORED_INT)
     duration: str | None = Field(default=None, description="30s | 15m | 12h | 30d from now.")
     metadata: dict[str, Any] | None = None
     key_alias: str | None = Field(default=None, max_length=200)
@@ -96,7 +99,14 @@ async def generate_key(request: Request, payload: GenerateKeyRequest) -> Respons
     changes = payload.changes()
     plaintext, record = await _store(request).create(**changes)
     _registry(request).apply(record)
-    return json_response({"key": plaintext, **record.public()})
+    return json_response({"key": plaintext, **record.public(), **_budget_warning(request, record)})
+
+
+def _budget_warning(request: Request, record: VirtualKey) -> dict[str, str]:
+    """`{"warning": ...}` when the key's budget can never be reached because its models are free."""
+    settings: GatewaySettings = request.app.state.settings
+    warning = unreachable_budget_warning(record.max_budget, record.models, settings.model_list)
+    return {} if warning is None else {"warning": warning}
 
 
 @router.get("/key/info")
@@ -139,7 +149,7 @@ async def update_key(request: Request, payload: UpdateKeyRequest) -> Response:
     if updated is None:
         raise NotFoundError("no such key")
     _registry(request).apply(updated)
-    return json_response(updated.public())
+    return json_response({**updated.public(), **_budget_warning(request, updated)})
 
 
 @router.post("/key/delete")
