@@ -5,6 +5,11 @@ autoscaler adds replicas when ongoing requests per replica pass the target. This
 onto a KubeRay RayService `serveConfigV2` (see docs/ray-serve.md). On this machine Ray is kept on
 127.0.0.1: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` must be set before ray is imported, which is why
 this is the only module that imports ray and why it sets the variable first.
+
+Ray Serve has no setting for the address of a replica's inter-deployment gRPC server (it hard-codes
+`[::]:0`; `HTTPOptions`, `gRPCOptions` and the `RAY_SERVE_*` variables cover only the proxies), so
+`keep_replica_grpc_on_loopback` wraps a private Ray function. That is why the Ray versions are pinned
+(`TESTED_RAY_SERIES`, also in pyproject.toml) and any other version is refused at start.
 """
 
 from __future__ import annotations
@@ -24,6 +29,22 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "inferstack"
 
+# Ray release series (major.minor) the private-function patch below is tested with; keep in step with the
+# `ray[serve]` bounds in pyproject.toml and the pin in constraints.txt.
+TESTED_RAY_SERIES = ("2.60",)
+
+
+def check_ray_version(version: str) -> None:
+    """Refuse a Ray release the loopback patch was not tested with (it wraps a private Ray function)."""
+    series = ".".join(version.split(".")[:2])
+    if series not in TESTED_RAY_SERIES:
+        tested = ", ".join(f"{s}.x" for s in TESTED_RAY_SERIES)
+        raise EngineError(
+            f"--ray is tested with Ray {tested} and this environment has Ray {version}: "
+            f"install a tested release (pip install 'ray[serve]=={TESTED_RAY_SERIES[-1]}.*') "
+            "or run without --ray"
+        )
+
 
 def _import_ray() -> tuple[Any, Any]:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep every Ray socket on loopback
@@ -32,6 +53,7 @@ def _import_ray() -> tuple[Any, Any]:
         from ray import serve
     except ImportError as exc:
         raise EngineError("--ray needs Ray Serve: pip install 'ray[serve]'") from exc
+    check_ray_version(ray.__version__)
     return ray, serve
 
 
@@ -42,7 +64,12 @@ def keep_replica_grpc_on_loopback() -> None:
     told to, so the address is rewritten in every worker process before any replica starts.
     """
     replica: Any = importlib.import_module("ray.serve._private.replica")
-    original = replica.add_port_to_grpc_server
+    original = getattr(replica, "add_port_to_grpc_server", None)
+    if original is None:
+        raise EngineError(
+            "this Ray release has no ray.serve._private.replica.add_port_to_grpc_server; "
+            f"--ray is tested with Ray {', '.join(TESTED_RAY_SERIES)}.x only"
+        )
 
     def loopback(server: Any, address: str) -> Any:
         return original(server, address.replace("[::]", "127.0.0.1"))
