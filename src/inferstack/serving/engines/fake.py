@@ -12,7 +12,7 @@ import hashlib
 import math
 import re
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,10 @@ from inferstack.serving.engines.base import (
     PreparedPrompt,
     SamplingParams,
 )
+from inferstack.serving.engines.registry import EmbeddingEngineEntry, GenerationEngineEntry
+
+if TYPE_CHECKING:
+    from inferstack.serving.settings import ServeSettings
 
 _WORD = re.compile(r"\S+\s*")
 
@@ -37,8 +41,16 @@ def _token_id(piece: str) -> int:
     return int.from_bytes(hashlib.blake2b(piece.encode(), digest_size=4).digest(), "big")
 
 
-class FakeEngine:
+class FakeEngine(GenerationEngineEntry, name="fake"):
     """`Engine` that needs no model. `token_delay` (seconds) simulates decoding speed."""
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> FakeEngine:
+        return cls(
+            model_id=settings.served_model_name or "fake-model",
+            context_length=settings.ctx_size,
+            slots=settings.parallel,
+        )
 
     def __init__(
         self,
@@ -146,8 +158,12 @@ def schema_instance(schema: dict[str, Any]) -> Any:
     return None
 
 
-class FakeEmbeddingEngine:
+class FakeEmbeddingEngine(EmbeddingEngineEntry, name="fake"):
     """`EmbeddingEngine` that hashes words into a fixed-size unit vector."""
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> FakeEmbeddingEngine:
+        return cls()
 
     def __init__(self, *, model_id: str = "fake-embedding", dimension: int = 64, max_input_tokens: int = 256) -> None:
         self._info = EmbeddingModelInfo(model_id=model_id, dimension=dimension, max_input_tokens=max_input_tokens)

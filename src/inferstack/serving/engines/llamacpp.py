@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -28,6 +28,11 @@ from inferstack.serving.engines.base import (
     PreparedPrompt,
     SamplingParams,
 )
+from inferstack.serving.engines.registry import GenerationEngineEntry
+from inferstack.serving.model_files import resolve_gguf
+
+if TYPE_CHECKING:
+    from inferstack.serving.settings import ServeSettings
 
 _DONE = object()
 
@@ -54,8 +59,24 @@ def _import_xllamacpp() -> Any:
     return xllamacpp
 
 
-class LlamaCppEngine:
+class LlamaCppEngine(
+    GenerationEngineEntry, name="llamacpp", requires=("xllamacpp",), install_hint="pip install xllamacpp"
+):
     """`Engine` over llama.cpp. `ctx_size` is the context of each slot."""
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> LlamaCppEngine:
+        path, model_id = resolve_gguf(settings.model)
+        return cls(
+            LlamaCppConfig(
+                model_path=path,
+                model_id=settings.served_model_name or model_id,
+                ctx_size=settings.ctx_size,
+                parallel=settings.parallel,
+                threads=settings.threads,
+                max_pending=settings.max_queue,
+            )
+        )
 
     def __init__(self, config: LlamaCppConfig) -> None:
         self._config = config

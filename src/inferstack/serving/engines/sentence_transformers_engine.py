@@ -10,10 +10,15 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferstack.core.errors import EngineError
 from inferstack.serving.engines.base import EmbeddingModelInfo
+from inferstack.serving.engines.registry import EmbeddingEngineEntry
+from inferstack.serving.model_files import resolve_embedding_model
+
+if TYPE_CHECKING:
+    from inferstack.serving.settings import ServeSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +29,19 @@ class SentenceTransformerConfig:
     threads: int | None = None
 
 
-class SentenceTransformerEngine:
+class SentenceTransformerEngine(
+    EmbeddingEngineEntry,
+    name="sentence-transformers",
+    requires=("sentence_transformers", "torch"),
+    install_hint="pip install sentence-transformers torch, or start with --no-embeddings",
+):
+    """`EmbeddingEngine` over a sentence-transformers model on the CPU."""
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> SentenceTransformerEngine:
+        model, model_id = resolve_embedding_model(settings.embedding_model)
+        return cls(SentenceTransformerConfig(model=model, model_id=model_id, threads=settings.threads))
+
     def __init__(self, config: SentenceTransformerConfig) -> None:
         self._config = config
         self._model: Any = None

@@ -28,6 +28,7 @@ from inferstack.serving.engines.base import (
     PreparedPrompt,
     SamplingParams,
 )
+from inferstack.serving.engines.registry import GenerationEngineEntry
 from inferstack.serving.settings import ServeSettings
 
 DEFAULT_VLLM_MODEL = "Qwen/Qwen3-14B"
@@ -79,7 +80,13 @@ def _free_port() -> int:
         return port
 
 
-class VllmEngine:
+class VllmEngine(GenerationEngineEntry, name="vllm"):
+    """`Engine` over a vLLM server; vLLM itself is needed only when no `url` is given (checked here)."""
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> VllmEngine:
+        return cls(vllm_config(settings))
+
     def __init__(self, config: VllmConfig) -> None:
         if config.url is None and importlib.util.find_spec("vllm") is None:
             raise EngineError(
