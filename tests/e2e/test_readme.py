@@ -1,9 +1,11 @@
-"""The README's shell and Python examples, run as written against one real `inferstack up`.
+"""The README's (and docs/agent.md's) shell and Python examples, run as written against one real `inferstack up`.
 
 The stack runs from a scratch directory laid out like a checkout after `make up` (./inferstack.yaml,
 ./.inferstack, ./.venv → this test's environment), so the examples' relative paths resolve and `source
 .venv/bin/activate` works. The only rewrites are the default ports → this test's free ports, and the
 placeholders in PLACEHOLDERS. Every command the test does not run is listed in NOT_RUN with the reason.
+The other docs' examples start services on their own (a gateway with its own master key, standalone ingest,
+MCP servers) and are exercised by those services' integration tests.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from tests.support.processes import REPO_ROOT
 pytestmark = pytest.mark.realmodel
 
 README = REPO_ROOT / "README.md"
+DOCS = (README, REPO_ROOT / "docs" / "agent.md")
 DEFAULT_PORTS = {"agent": 8080, "gateway": 4000, "serve": 8000, "web_search": 8001, "filesystem": 8002}
 # Command prefix -> why the test does not run it.
 NOT_RUN = {
     "make up": "starts the stack; the test starts it with `inferstack up` itself",
     "make test": "runs the whole suite",
-    "inferstack serve --model ~/models/": "needs a bigger model file",
+    "inferstack serve": "starts another model server (a bigger model needs its file, vLLM a GPU)",
     "pip install 'inferstack[vllm]'": "GPU extra",
-    "inferstack serve --engine vllm": "needs a GPU",
+    "inferstack gateway": "starts another gateway",
+    "inferstack agent": "starts another agent",
     "TAVILY_API_KEY=tvly-...": "needs a Tavily key",
-    "inferstack mcp filesystem": "starts another long-running server (its tests are in tests/integration)",
+    "inferstack mcp": "starts another MCP server (its tests are in tests/integration/mcp_servers)",
     "inferstack bench": "minutes of load (docs/bench.md; tested in tests/integration/bench)",
 }
 # What a failed example prints although its exit status is 0 (curl -s exits 0 on HTTP errors).
@@ -68,7 +72,8 @@ def _not_run_reason(command: str) -> str | None:
 
 def _with_ports(text: str, ports: dict[str, int]) -> str:
     for service, default in DEFAULT_PORTS.items():
-        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[service]}")
+        for host in ("127.0.0.1", "localhost"):
+            text = text.replace(f"{host}:{default}", f"{host}:{ports[service]}")
     return text
 
 
@@ -84,7 +89,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, 
 
 
 def test_every_not_run_entry_still_matches_a_readme_command() -> None:
-    commands = [c for block in fenced_blocks(README.read_text(), "bash") for c in shell_commands(block)]
+    commands = [c for doc in DOCS for block in fenced_blocks(doc.read_text(), "bash") for c in shell_commands(block)]
     unused = [prefix for prefix in NOT_RUN if not any(c.startswith(prefix) for c in commands)]
     assert unused == [], "NOT_RUN lists commands the README no longer has"
 
@@ -95,7 +100,7 @@ def test_readme_shell_examples_work_as_written(checkout: tuple[Stack, dict[str, 
     outputs.mkdir()
     script = ["set -euo pipefail", "source .venv/bin/activate"]
     ran: list[tuple[Path, str]] = []
-    for block in fenced_blocks(README.read_text(), "bash"):
+    for block in (block for doc in DOCS for block in fenced_blocks(doc.read_text(), "bash")):
         for command in shell_commands(block):
             if _not_run_reason(command) is not None:
                 continue
