@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.core.settings import LayeredSettings
 
-StoreName = Literal["milvus", "opensearch", "memory"]
 DEFAULT_KNOWLEDGE_DIR = Path(".inferstack") / "knowledge"
 SPECIAL_TOKENS_PER_INPUT = 2  # [CLS] and [SEP] for BERT-style embedding models such as MiniLM
 
@@ -22,7 +21,9 @@ SPECIAL_TOKENS_PER_INPUT = 2  # [CLS] and [SEP] for BERT-style embedding models 
 class KnowledgeSettings(LayeredSettings):
     model_config = SettingsConfigDict(env_prefix="INFERSTACK_KNOWLEDGE_", extra="forbid")
 
-    store: StoreName = Field(default="milvus", description="Vector store: milvus (Lite or server), opensearch, memory.")
+    store: str = Field(
+        default="milvus", description="Vector store by registered name: milvus (Lite or server), opensearch, memory."
+    )
     # The same place `inferstack up` wires (<stack.data_dir>/knowledge), so a standalone `inferstack ingest` fills
     # the store the stack reads.
     data_dir: Path = Field(
@@ -64,6 +65,15 @@ class KnowledgeSettings(LayeredSettings):
     batch_size: int = Field(default=64, ge=1, le=2048, description="Texts per embeddings request.")
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Larger files are skipped, not read.")
 
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        from inferstack.retrieval.stores.registry import NamedVectorStore
+
+        if value not in NamedVectorStore.names():
+            raise ValueError(f"unknown vector store '{value}'; known: {', '.join(NamedVectorStore.names())}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> KnowledgeSettings:
         if self.chunk_overlap >= self.chunk_tokens:
@@ -97,7 +107,7 @@ class KnowledgeSettings(LayeredSettings):
             "milvus": self.resolved_milvus_uri,
             "opensearch": self.opensearch_url,
             "memory": "process memory",
-        }[self.store]
+        }.get(self.store, self.store)
         return {
             "store": self.store,
             "location": _without_credentials(location),

@@ -82,6 +82,9 @@ def test_a_new_store_is_one_class_registered_by_name() -> None:
     from inferstack.core.errors import InferstackError
     from inferstack.retrieval.stores.registry import NamedVectorStore
 
+    with pytest.raises(ValidationError, match="unknown vector store 'fake-named'; known: memory, milvus, opensearch"):
+        KnowledgeSettings(store="fake-named")
+
     class FakeNamedStore(InMemoryVectorStore):
         name = "fake-named"
 
@@ -90,14 +93,14 @@ def test_a_new_store_is_one_class_registered_by_name() -> None:
             return cls(settings.embedding_dimension * 2)
 
     try:
-        store = build_vector_store(
-            KnowledgeSettings(store="memory", embedding_dimension=4).model_copy(update={"store": "fake-named"})
-        )
+        settings = KnowledgeSettings(store="fake-named", embedding_dimension=4)
+        store = build_vector_store(settings)
         assert isinstance(store, FakeNamedStore) and store.dimension == 8
         assert "fake-named" in store_names()
+        assert settings.summary()["store"] == "fake-named"
     finally:
         NamedVectorStore._registry.pop("fake-named", None)
-    with pytest.raises(InferstackError, match="unknown vector store 'nope'; known: memory, milvus, opensearch"):
+    with pytest.raises(InferstackError, match="unknown vector store 'nope'"):
         build_vector_store(KnowledgeSettings().model_copy(update={"store": "nope"}))
 
 
