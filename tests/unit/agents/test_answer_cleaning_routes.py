@@ -51,3 +51,10 @@ async def test_an_answer_that_only_echoes_the_prompt_says_so_and_quotes_the_best
     assert streamed == events[-1][1]["answer"]
     assert streamed.startswith("The model did not give a usable answer. The most relevant passage, from palsy.csv")
     assert "corticosteroids" in streamed and "Question:" not in streamed
+
+
+async def test_an_agentic_answer_is_cleaned_too(make_client: Any, upstream: FakeUpstream) -> None:
+    upstream.script = [" ".join([LOOP_SENTENCE] * 5)]
+    response = await make_client(mode="agentic").post("/query", json={"question": QUESTION})
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"] == LOOP_SENTENCE
