@@ -117,6 +117,9 @@ def _tells_the_truth(stack: Stack) -> None:
         services = _status(stack)
         assert services["serve"]["status"] == "down"
         assert str(services["gateway"]["detail"]).startswith("the model server is down or restarting")
+        refused = stack.cli("ask", "What is a Kubernetes DaemonSet?", timeout=300)
+        assert refused.returncode == 1
+        assert "\n  serve: " in refused.stderr, "ask's error names the component at fault"
     finally:
         serve.resume()
     _poll(lambda: all(s["healthy"] for s in _status(stack).values()), "every service healthy again")
