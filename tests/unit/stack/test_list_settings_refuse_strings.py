@@ -164,3 +164,28 @@ def test_unknown_keys_and_variables_get_a_did_you_mean(tmp_path: Path) -> None:
         "unknown environment variable INFERSTACK_SERVE_PARALEL — did you mean INFERSTACK_SERVE_PARALLEL?"
     ]
     assert unknown_environment_variables({"INFERSTACK_ZZZ": "1"}, []) == ["unknown environment variable INFERSTACK_ZZZ"]
+
+
+def test_every_variable_inferstack_itself_reads_or_sets_is_known() -> None:
+    """The strict check must never refuse a variable the CLI reads (`envvar=`) or `up` gives its children."""
+    import typer.main
+
+    from inferstack.cli.main import app
+
+    def commands(command: Any) -> Iterator[Any]:
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from commands(sub)
+
+    cli_envvars = {
+        p.envvar for c in commands(typer.main.get_command(app)) for p in c.params if isinstance(p.envvar, str)
+    }
+    children = {
+        "INFERSTACK_GATEWAY_MASTER_KEY",
+        "INFERSTACK_AGENT_API_KEY",
+        "INFERSTACK_AGENT_OWNER_KEY",
+        "INFERSTACK_KNOWLEDGE_EMBEDDING_API_KEY",
+    }
+    names = {name for name in cli_envvars | children if name.startswith("INFERSTACK_")}
+    assert "INFERSTACK_BENCH_API_KEY" in names
+    assert unknown_environment(dict.fromkeys(names, "x")) == []
