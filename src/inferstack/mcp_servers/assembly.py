@@ -1,5 +1,5 @@
-"""What every inferstack MCP server shares: the HTTP app (MCP at `/mcp`, `GET /health`, `GET /metrics`) and
-running it over streamable HTTP (uvicorn, graceful SIGTERM) or over stdio.
+"""What every inferstack MCP server shares: the HTTP app (MCP at `/mcp` and `/mcp/`, `GET /health`,
+`GET /metrics`) and running it over streamable HTTP (uvicorn, graceful SIGTERM) or over stdio.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from inferstack.http.responses import json_response
 from inferstack.http.server import uvicorn_server
@@ -41,7 +42,8 @@ class McpService:
 
 
 def build_http_app(service: McpService, *, host: str) -> Starlette:
-    """The ASGI app: MCP streamable HTTP at `/mcp` plus `/health` and `/metrics`. Build it once per service."""
+    """The ASGI app: MCP streamable HTTP at `/mcp` (and `/mcp/`) plus `/health` and `/metrics`. Build it once per
+    service."""
 
     async def health(_: Request) -> Response:
         ready, details = service.health()
@@ -54,7 +56,16 @@ def build_http_app(service: McpService, *, host: str) -> Starlette:
     service.server.custom_route("/health", methods=["GET"])(health)
     service.server.custom_route("/metrics", methods=["GET"])(metrics)
     # On a loopback host the SDK also turns on DNS-rebinding protection (Host and Origin must be loopback).
-    return service.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    app = service.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    _serve_trailing_slash(app)
+    return app
+
+
+def _serve_trailing_slash(app: Starlette) -> None:
+    """Answer `/mcp/` like `/mcp` instead of Starlette's 307 redirect: clients that probe `<url>/mcp/` with a
+    POST (the reference app's health check does) would not follow a redirect that must repeat the body."""
+    [mcp_route] = [route for route in app.router.routes if isinstance(route, Route) and route.path == MCP_PATH]
+    app.router.routes.append(Route(MCP_PATH + "/", endpoint=mcp_route.endpoint, methods=mcp_route.methods))
 
 
 def run_http(service: McpService, *, host: str, port: int) -> int:

@@ -72,6 +72,25 @@ async def test_lists_exactly_the_three_tools(keyed: RunningProcess) -> None:
     assert set(tools["news_search"].input_schema["properties"]) == {"query", "max_results", "days_back"}
 
 
+def test_the_reference_health_probe_on_mcp_with_a_trailing_slash_is_answered(keyed: RunningProcess) -> None:
+    """The reference app POSTs `initialize` to `<url>/mcp/` and does not follow redirects: no 307 there."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2024-11-05",
+            "capabilities": {},
+            "clientInfo": {"name": "probe", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    for path in ("/mcp", "/mcp/"):
+        response = httpx.post(keyed.base_url + path, json=initialize, headers=headers, timeout=30)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        assert '"serverInfo"' in response.text
+
+
 async def test_web_search_returns_the_fake_tavily_results(keyed: RunningProcess, fake: FakeTavilyProcess) -> None:
     arguments = {"query": "ray serve autoscaling", "max_results": 3, "search_depth": "advanced"}
     async with http_session(keyed.base_url) as session:
