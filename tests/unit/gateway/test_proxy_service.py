@@ -297,3 +297,17 @@ async def test_a_rate_limited_deployment_is_chosen_again_once_its_window_passes(
             await proxy.chat()
         proxy.clock.advance(61)
         assert (await proxy.reply()).status == 200
+
+
+async def test_a_stream_that_stalls_past_its_timeout_ends_with_an_error_event(tmp_path: Path) -> None:
+    def stalling(request: UpstreamRequest) -> FakeAnswer:
+        return chat_stream(["a", "b"], chunk_delay_s=60)
+
+    async with proxy_under_test(tmp_path, stalling, deployments=[deployment("a", timeout_s=0.01)]) as proxy:
+        stream = await proxy.chat(stream=True)
+        assert isinstance(stream, ProxyStream)
+        events = _events(await _drain(stream))
+        assert len(events) == 1 and b"no data within the read timeout" in events[0]
+        [row] = await proxy.usage_rows()
+        assert row.status == 502 and proxy.upstream.open_streams == 0
+        assert proxy.router.by_model["m"][0].in_flight == 0
