@@ -11,10 +11,12 @@ from inferstack.core.errors import ModelNotFoundError, RateLimitError
 from inferstack.gateway.rolling_window import RollingWindow
 from inferstack.gateway.routing.clock import FakeClock
 from inferstack.gateway.routing.deployment import Deployment
+from inferstack.gateway.routing.health_checks import check_once
 from inferstack.gateway.routing.policies import RoutingPolicy
 from inferstack.gateway.routing.router import AllUpstreamsFailedError, NoHealthyDeploymentError, Router
 from inferstack.gateway.settings import DeploymentConfig, RouterConfig
 from inferstack.gateway.upstreams.base import UpstreamFailure
+from inferstack.gateway.upstreams.fake import FakeAnswer, FakeUpstream
 
 
 def _dep(name: str, model: str = "m", **kw: object) -> DeploymentConfig:
@@ -135,3 +137,15 @@ def test_rolling_window_matches_a_brute_force_count() -> None:
         events.append((now, amount))
         expected = sum(a for t, a in events if int(t) > int(now) - 60)
         assert window.total(now) == expected
+
+
+async def test_health_checks_mark_deployments_through_the_upstream_probe() -> None:
+    router = _router(_dep("a"), _dep("b"))
+    upstream = FakeUpstream(lambda request: FakeAnswer(), probe_answers={"a": "HTTP 503"})
+    await check_once(router, upstream, timeout_s=1)
+    a, b = router.by_model["m"]
+    assert (a.healthy, b.healthy) == (False, True) and a.last_error == "health check: HTTP 503"
+    assert router.ready()
+    upstream.probe_answers["a"] = None
+    await check_once(router, upstream, timeout_s=1)
+    assert a.healthy
