@@ -177,6 +177,7 @@ def build_app(
         ingest_roots=tuple(settings.ingest_roots) or deps.default_ingest_roots,
         summary=config_summary(settings, deps.summary),
         owner_key=settings.owner_key.get_secret_value() if settings.owner_key is not None else None,
+        embed_paths=(settings.embed_path,) if settings.embed_path is not None else deps.default_ingest_roots,
     )
 
     @asynccontextmanager

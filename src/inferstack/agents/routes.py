@@ -6,6 +6,9 @@ SSE stream of POST /query/stream, one JSON object per event:
     event: token   {"delta": "..."}                       (repeated)
     event: done    {answer, route, session_id, timings}
     event: error   {"error": {...}}                       (only if the model fails mid-answer)
+
+POST /embed and the `response`/`status`/`processing_time` fields of /query are the reference app's API shapes
+(`reference_api`), served beside ours.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from starlette.responses import Response
 from inferstack import __version__
 from inferstack.agents.ingest_paths import OWNER_KEY_HEADER
 from inferstack.agents.query import DeltaEvent, DoneEvent, PlanEvent, QueryEvent
-from inferstack.agents.schemas import IngestBody, QueryBody
+from inferstack.agents.reference_api import embed_folder, embed_started, reference_query_fields
+from inferstack.agents.schemas import EmbedBody, IngestBody, QueryBody
 from inferstack.agents.state import AgentState
 from inferstack.core.errors import InferstackError, NotFoundError
 from inferstack.http.body import parse_body
@@ -28,7 +32,17 @@ from inferstack.openai_api.errors import error_body_for
 from inferstack.openai_api.sse import sse_event
 
 router = APIRouter()
-ROUTE_PATHS = ("/", "/health", "/status", "/metrics", "/query", "/query/stream", "/ingest", "/knowledge/sources")
+ROUTE_PATHS = (
+    "/",
+    "/health",
+    "/status",
+    "/metrics",
+    "/query",
+    "/query/stream",
+    "/ingest",
+    "/embed",
+    "/knowledge/sources",
+)
 
 _CLIENT_CLOSED = 499
 
@@ -48,6 +62,7 @@ async def index() -> Response:
                 "/query",
                 "/query/stream",
                 "/ingest",
+                "/embed",
                 "/knowledge/sources",
                 "/sessions/{id}",
                 "/health",
@@ -95,19 +110,19 @@ async def metrics(request: Request) -> Response:
 async def query(request: Request) -> Response:
     state = _state(request)
     body = await parse_body(request, QueryBody)
-    question = state.service.make_query(body.question, body.session_id, body.top_k, body.use_web_search)
+    question = state.service.make_query(body.question, body.session_id, body.top_k, body.web_search)
     try:
         result = await until_disconnect(request, state.service.answer(question))
     except ClientDisconnectedError:
         return Response(status_code=_CLIENT_CLOSED)
-    return json_response(result.as_dict())
+    return json_response({**result.as_dict(), **reference_query_fields(result)})
 
 
 @router.post("/query/stream")
 async def query_stream(request: Request) -> Response:
     state = _state(request)
     body = await parse_body(request, QueryBody)
-    question = state.service.make_query(body.question, body.session_id, body.top_k, body.use_web_search)
+    question = state.service.make_query(body.question, body.session_id, body.top_k, body.web_search)
     events = state.service.stream(question)
     # Run up to the first answer token before answering, so retrieval and model failures get real status codes.
     head: list[QueryEvent] = []
@@ -155,6 +170,15 @@ async def ingest(request: Request) -> Response:
     path = state.ingest_path(body.path, request.headers.get(OWNER_KEY_HEADER))
     job = state.jobs.submit(path, force=body.force)
     return json_response({"job_id": job.id, "status": job.status, "path": job.path}, status_code=202)
+
+
+@router.post("/embed")
+async def embed(request: Request) -> Response:
+    """The reference app's POST /embed: ingest the configured knowledge folder in the background."""
+    state = _state(request)
+    body = await parse_body(request, EmbedBody) if await request.body() else EmbedBody()
+    job = state.jobs.submit(embed_folder(state.embed_paths), force=body.force_refresh)
+    return json_response(embed_started(job))
 
 
 @router.get("/ingest/{job_id}")

@@ -115,6 +115,11 @@ class AgentSettings(LayeredSettings):
         description="Directories POST /ingest may read; empty: <knowledge.data_dir>/documents and the sample "
         "(`inferstack up` sets the directory it starts in plus stack.knowledge).",
     )
+    embed_path: Path | None = Field(
+        default=None,
+        description="Folder POST /embed (the reference app's call) ingests; unset: <knowledge.data_dir>/documents "
+        "if it exists, else the sample (`inferstack up` sets stack.knowledge).",
+    )
     owner_key: SecretStr | None = Field(
         default=None,
         description="Key in the X-Inferstack-Owner-Key header that lets POST /ingest read any folder; "

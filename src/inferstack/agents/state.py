@@ -41,6 +41,7 @@ class AgentState:
     ingest_roots: tuple[Path, ...]
     summary: dict[str, Any]
     owner_key: str | None = None
+    embed_paths: tuple[Path, ...] = ()  # POST /embed ingests the first that is a folder
 
     def ingest_path(self, raw: str, presented_owner_key: str | None = None) -> Path:
         owner = is_owner(presented_owner_key, self.owner_key)

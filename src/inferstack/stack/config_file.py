@@ -153,6 +153,7 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     knowledge_dir = str(stack.knowledge.resolve() if stack.knowledge is not None else documents_dir())
     roots = [str(r) for r in _list_field(agent, "ingest_roots", "agent") or [Path.cwd().resolve()]]
     agent["ingest_roots"] = [*roots, knowledge_dir] if knowledge_dir not in roots else roots
+    agent.setdefault("embed_path", knowledge_dir)  # POST /embed, the reference app's call, re-ingests it
     return sections
 
 

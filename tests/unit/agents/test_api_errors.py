@@ -33,7 +33,8 @@ def assert_error(response: Any, status: int, error_type: str, code: str | None =
         ({"question": "ok", "top_k": 21}, "top_k"),
         ({"question": "ok", "session_id": "bad id with spaces"}, "session_id"),
         ({"question": "ok", "use_web_search": "maybe"}, "use_web_search"),
-        ({"question": "ok", "include_web_search": True}, "include_web_search"),
+        ({"question": "ok", "include_web_search": "maybe"}, "include_web_search"),
+        ({"question": "ok", "include_websearch": True}, "include_websearch"),  # unknown fields stay refused
     ],
 )
 async def test_invalid_query_bodies_get_400_naming_the_field(make_client: Any, body: Any, param: str) -> None:
