@@ -149,6 +149,7 @@ def build_app(
     chat = ChatModel(settings, chat_client)
     knowledge = KnowledgeBase(deps.store, deps.embedder, last_updated=deps.last_updated)
     sessions = SessionStore(max_turns=settings.session_turns, max_sessions=settings.max_sessions)
+    metrics.bounded_limit.labels("sessions").set(settings.max_sessions)
     mcp = _mcp_clients(settings)
     service = QueryService(
         _strategy(settings, chat, knowledge, sessions, mcp, web),

@@ -1,7 +1,8 @@
 """Ingest jobs run in the background inside the agent process, one at a time, with progress and a final report.
 
 The agent owns the vector store while it runs (Milvus Lite allows one process per file), so ingestion has to run
-here. Jobs queue behind each other; the last `max_jobs` finished jobs stay queryable by id, and a queued or
+here. Jobs queue behind each other, at most `max_unfinished` queued or running (more are refused with 429); the
+last `max_jobs` finished jobs stay queryable by id, and a queued or
 running job can be cancelled (files finished before are kept; the next run does the rest). When the ingest
 function also lists and removes sources (`SourceCatalog`), the knowledge endpoints use it.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from inferstack.agents.metrics import AgentMetrics
-from inferstack.core.errors import InferstackError, NotFoundError
+from inferstack.core.errors import InferstackError, NotFoundError, RateLimitError
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class IngestJobs:
         metrics: AgentMetrics,
         *,
         max_jobs: int,
+        max_unfinished: int = 32,
         on_success: Callable[[], None] | None = None,
     ) -> None:
         self._ingest = ingest
@@ -92,8 +94,18 @@ class IngestJobs:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._one_at_a_time = asyncio.Lock()
         self._closing = False
+        self._max_unfinished = max_unfinished
+        metrics.ingest_jobs_unfinished.set_function(lambda: len(self._tasks))
+        metrics.bounded_limit.labels("ingest_jobs_unfinished").set(max_unfinished)
+        metrics.bounded_limit.labels("ingest_jobs_finished_kept").set(max_jobs)
 
     def submit(self, path: Path, *, force: bool) -> IngestJob:
+        if len(self._tasks) >= self._max_unfinished:
+            raise RateLimitError(
+                f"{len(self._tasks)} ingest jobs are already queued or running; retry when one has finished",
+                code="ingest_queue_full",
+                retry_after=5,
+            )
         job = IngestJob(id=f"ingest-{uuid.uuid4().hex[:12]}", path=str(path), force=force)
         self._jobs[job.id] = job
         self._tasks[job.id] = asyncio.create_task(self._run(job, path), name=job.id)

@@ -45,6 +45,14 @@ class AgentMetrics:
             "inferstack_agent_ingest_jobs", "Ingest jobs by final status", ["status"], registry=r
         )
         self.ingest_jobs_running = Gauge("inferstack_agent_ingest_jobs_running", "Ingest jobs running", registry=r)
+        self.ingest_jobs_unfinished = Gauge(
+            "inferstack_agent_ingest_jobs_unfinished",
+            "Ingest jobs queued or running (refused past the bound)",
+            registry=r,
+        )
+        self.bounded_limit = Gauge(
+            "inferstack_agent_bounded_limit", "The bound of each queue or cache in the agent", ["name"], registry=r
+        )
 
     def observe_timings(self, timings: dict[str, float], stages: Sequence[str]) -> None:
         """Observe `<stage>_ms` for each of `stages` that ran (a stage that did not run reports 0)."""
