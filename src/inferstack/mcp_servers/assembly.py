@@ -12,11 +12,12 @@ from typing import Any
 
 import anyio
 from mcp.server import MCPServer
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inferstack.http.responses import json_response
 from inferstack.http.server import uvicorn_server
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
 GRACEFUL_SHUTDOWN_S = 10
+# A stateful MCP session ends when its client sends DELETE; one that never does (a health check's bare
+# `initialize`, a client that timed out) would otherwise be held until the server stops.
+SESSION_IDLE_TIMEOUT_S = 300.0
 
 # (ready, details): details are merged into the /health body; never put secrets in them.
 HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
@@ -41,9 +45,9 @@ class McpService:
     health: HealthProbe
 
 
-def build_http_app(service: McpService, *, host: str) -> Starlette:
-    """The ASGI app: MCP streamable HTTP at `/mcp` (and `/mcp/`) plus `/health` and `/metrics`. Build it once per
-    service."""
+def build_http_app(service: McpService, *, host: str, session_idle_s: float = SESSION_IDLE_TIMEOUT_S) -> Starlette:
+    """The ASGI app: MCP streamable HTTP at `/mcp` (and `/mcp/`) plus `/health` and `/metrics`; sessions idle for
+    `session_idle_s` are closed. Build it once per service."""
 
     async def health(_: Request) -> Response:
         ready, details = service.health()
@@ -58,7 +62,53 @@ def build_http_app(service: McpService, *, host: str) -> Starlette:
     # On a loopback host the SDK also turns on DNS-rebinding protection (Host and Origin must be loopback).
     app = service.server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
     _serve_trailing_slash(app)
+    _expire_idle_sessions(service, session_idle_s)
+    _forget_deleted_sessions(app, service)
     return app
+
+
+def _expire_idle_sessions(service: McpService, idle_s: float) -> None:
+    """Close sessions idle for `idle_s` (the SDK's option, read when a session starts) and report the open
+    sessions and the timeout in /metrics."""
+    manager = service.server.session_manager
+    manager.session_idle_timeout = idle_s
+    registry = service.tool_calls.registry
+    open_sessions = Gauge(
+        "inferstack_mcp_sessions", "Open MCP sessions (closed by DELETE or when idle)", registry=registry
+    )
+    open_sessions.set_function(lambda: len(manager._server_instances))  # the SDK has no public count
+    idle = Gauge(
+        "inferstack_mcp_session_idle_timeout_seconds", "Idle time after which a session is closed", registry=registry
+    )
+    idle.set(idle_s)
+
+
+def _forget_deleted_sessions(app: Starlette, service: McpService) -> None:
+    """After a DELETE, drop terminated sessions from the SDK's table: mcp 2.1.1 terminates a deleted session's
+    transport but keeps it in `_server_instances` for good, so a client that opens and closes a session per tool
+    call (the agent does) would grow the server without bound."""
+    manager = service.server.session_manager
+
+    def forget() -> None:
+        for session_id, transport in list(manager._server_instances.items()):
+            if transport.is_terminated:
+                manager._server_instances.pop(session_id, None)
+                manager._session_owners.pop(session_id, None)
+
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.path in (MCP_PATH, MCP_PATH + "/"):
+            route.app = _after_delete(route.app, forget)
+
+
+def _after_delete(inner: ASGIApp, then: Callable[[], None]) -> ASGIApp:
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await inner(scope, receive, send)
+        finally:
+            if scope.get("method") == "DELETE":
+                then()
+
+    return call
 
 
 def _serve_trailing_slash(app: Starlette) -> None:
