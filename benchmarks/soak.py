@@ -11,6 +11,7 @@ each checks at the end are described in soak_targets.py (the gateway's spend mus
 
     .venv/bin/python benchmarks/soak.py gateway --duration 1800 [--rate 0] [--concurrency 32] [--out-dir D]
     .venv/bin/python benchmarks/soak.py serve --duration 300 --concurrency 4
+    .venv/bin/python benchmarks/soak.py mcp --duration 300 [--baseline-src DIR]
     .venv/bin/python benchmarks/soak.py agent --duration 300 --concurrency 2
 
 `--rate 0` (the default) is the maximum rate: each connection sends its next request when the last is answered.
@@ -33,11 +34,11 @@ from typing import Any
 import aiohttp
 import orjson
 
-from harness import REPO, source_state, stop_on_sigterm
+from harness import REPO, benchmark_env, source_state, stop_on_sigterm
 from soak_load import Load
 from soak_plot import write_plot
 from soak_sampling import ProcessSampler, load_average, scrape_gauges, window_stats
-from soak_targets import SoakTarget, agent_target, gateway_target, serve_target
+from soak_targets import SoakTarget, agent_target, gateway_target, mcp_target, serve_target
 
 
 def _slope_mb_per_hour(points: list[tuple[float, float]]) -> float | None:
@@ -158,6 +159,12 @@ def started_target(args: argparse.Namespace, workdir: Path) -> Iterator[SoakTarg
             max_pending_rows=args.usage_max_pending_rows,
         ) as target:
             yield target
+    elif args.target == "mcp":
+        env = benchmark_env()
+        if args.baseline_src is not None:
+            env["PYTHONPATH"] = str(args.baseline_src.resolve())
+        with mcp_target(workdir, env=env) as target:
+            yield target
     elif args.target == "serve":
         with serve_target(workdir, max_tokens=args.max_tokens) as target:
             yield target
@@ -168,7 +175,7 @@ def started_target(args: argparse.Namespace, workdir: Path) -> Iterator[SoakTarg
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", choices=("gateway", "serve", "agent"))
+    parser.add_argument("target", choices=("gateway", "serve", "mcp", "agent"))
     parser.add_argument("--duration", type=float, default=300.0, help="Seconds of load [300].")
     parser.add_argument("--rate", type=float, default=0.0, help="Requests per second; 0 is the maximum rate [0].")
     parser.add_argument("--concurrency", type=int, default=None, help="Connections [gateway 32, serve 4, agent 2].")
@@ -180,10 +187,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--completion-tokens", type=int, default=16, help="gateway: tokens per null answer [16].")
     parser.add_argument("--usage-max-pending-rows", type=int, default=None, help="gateway: the row bound [default].")
     parser.add_argument("--max-tokens", type=int, default=16, help="serve/agent: max_tokens per answer [16].")
+    parser.add_argument("--baseline-src", type=Path, default=None, help="mcp: run the server from this src/ tree.")
     parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args()
     if args.concurrency is None:
-        args.concurrency = {"gateway": 32, "serve": 4, "agent": 2}[args.target]
+        args.concurrency = {"gateway": 32, "serve": 4, "mcp": 8, "agent": 2}[args.target]
     if args.out_dir is None:
         args.out_dir = REPO / "benchmarks" / "results" / f"soak-{args.target}-{time.strftime('%Y%m%d-%H%M%S')}"
     return args

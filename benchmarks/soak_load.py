@@ -25,6 +25,9 @@ class RequestShape:
     headers: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 30.0
     bodies: tuple[dict[str, Any], ...] = ()
+    # MCP: the answer opens a session (its id in `mcp-session-id`); DELETE it after, as a client that opens one
+    # session per tool call does. The DELETE is part of the request's latency.
+    close_session: bool = False
 
     def body_for(self, index: int) -> dict[str, Any]:
         return self.bodies[index % len(self.bodies)] if self.bodies else self.body
@@ -100,15 +103,28 @@ class Load:
                     self.shape.url, json=self.shape.body_for(index), headers=self.shape.headers, timeout=timeout
                 ) as response:
                     payload = await response.read()
-                    if response.status == 200:
-                        usage = orjson.loads(payload).get("usage")
-                    else:
+                    session_id = response.headers.get("mcp-session-id")
+                    if response.status != 200:
                         failure = f"http {response.status}"
+                    elif not self.shape.close_session:
+                        usage = orjson.loads(payload).get("usage")
+                if failure is None and self.shape.close_session:
+                    failure = await self._close_session(session, session_id, timeout)
             except TimeoutError:
                 failure = "timeout"
             except aiohttp.ClientError as exc:
                 failure = type(exc).__name__
             self._record(time.perf_counter() - started, failure, usage)
+
+    async def _close_session(
+        self, session: aiohttp.ClientSession, session_id: str | None, limits: aiohttp.ClientTimeout
+    ) -> str | None:
+        if session_id is None:
+            return "no mcp-session-id"
+        headers = {**self.shape.headers, "mcp-session-id": session_id}
+        async with session.delete(self.shape.url, headers=headers, timeout=limits) as response:
+            await response.read()
+            return None if response.status == 200 else f"delete http {response.status}"
 
     def _record(self, seconds: float, failure: str | None, usage: dict[str, Any] | None) -> None:
         if failure is not None:

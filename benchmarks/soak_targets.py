@@ -7,6 +7,8 @@ gateway: the null upstream (`inferstack.bench.null_server`, infinitely fast) beh
   *equal* (not approximate) the tokens clients were told they used times the price.
 serve: the real `inferstack serve` (packaged SmolLM2 + MiniLM), short chat completions; the tokens clients saw
   must equal the server's token counters.
+mcp: `inferstack mcp filesystem`; each request opens an MCP session (`initialize`) and closes it (DELETE), the
+  way the agent calls a tool; the open sessions the server reports must come back to zero.
 agent: `inferstack serve` + `inferstack agent` (Milvus Lite, web search off) with the sample knowledge
   ingested; POST /query cycling over the labelled sample questions.
 """
@@ -220,6 +222,44 @@ def serve_target(workdir: Path, *, max_tokens: int) -> Iterator[SoakTarget]:
         yield SoakTarget(
             "serve", shape, serve, serve.url + "/metrics", check, {"model": model, "max_tokens": max_tokens}
         )
+
+
+MCP_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "soak", "version": "1"}},
+}
+
+
+@contextmanager
+def mcp_target(workdir: Path, *, env: dict[str, str]) -> Iterator[SoakTarget]:
+    root = workdir / "sandbox"
+    root.mkdir()
+    args = ["mcp", "filesystem", "--root", str(root)]
+    with inferstack_server("mcp-filesystem", args, logs=workdir, env=env) as server:
+
+        async def check(totals: Totals) -> dict[str, Any]:
+            async with aiohttp.ClientSession() as session:
+                _, metrics = await _get(session, server.url + "/metrics")
+            open_sessions = [
+                s.value
+                for family in text_string_to_metric_families(metrics)
+                for s in family.samples
+                if s.name == "inferstack_mcp_sessions"
+            ]
+            return {
+                "client_ok_requests": totals.ok,
+                "open_sessions_after": open_sessions[0] if open_sessions else "not reported",
+            }
+
+        shape = RequestShape(
+            url=server.url + "/mcp",
+            body=MCP_INITIALIZE,
+            headers={"Accept": "application/json, text/event-stream"},
+            close_session=True,
+        )
+        yield SoakTarget("mcp", shape, server, server.url + "/metrics", check, {"server": "filesystem"})
 
 
 def _ingest_sample(url: str) -> dict[str, Any]:
