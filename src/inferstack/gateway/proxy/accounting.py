@@ -16,6 +16,9 @@ from inferstack.gateway.routing.router import Router
 from inferstack.gateway.usage_writer import UsageWriter
 
 _MAX_CACHED_CHILDREN = 1024  # model names of refused requests come from clients: keep this bounded
+# A model name the gateway does not serve comes from the client: as a label it would add a metric child (memory
+# and /metrics lines) per name made up, so all of them share this one.
+UNKNOWN_MODEL_LABEL = "(unknown)"
 
 
 class UsageAccounting:
@@ -40,7 +43,8 @@ class UsageAccounting:
         self.registry.charge(call.key, prompt + completion, spend)
         elapsed = call.elapsed_s()
         deployment_id = deployment.id if deployment is not None else ("cache" if cache_hit else "none")
-        m, children, model = self.metrics, self._children, call.model
+        m, children = self.metrics, self._children
+        model = call.model if deployment is not None or call.model in self.router.by_model else UNKNOWN_MODEL_LABEL
         children.get(m.requests, model, deployment_id, str(status)).inc()
         children.get(m.latency, model).observe(elapsed)
         m.overhead.observe(max(0.0, elapsed - call.upstream_s))
@@ -54,7 +58,7 @@ class UsageAccounting:
             UsageRecord(
                 request_id=call.request_id,
                 token=call.key.token,
-                model=model,
+                model=call.model,
                 deployment=deployment.id if deployment is not None else None,
                 prompt_tokens=prompt,
                 completion_tokens=completion,
