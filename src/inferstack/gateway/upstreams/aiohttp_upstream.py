@@ -38,6 +38,11 @@ class AiohttpStream:
         self._response.release()
 
 
+# Timeouts are memoised per value; a request may name its own (`timeout`), so the memo keeps the first few values
+# only (the configured ones come first) and builds any other per call.
+MAX_MEMOISED_TIMEOUTS = 64
+
+
 class AiohttpUpstream:
     """POST JSON / open SSE streams / probe against a deployment's `api_base`."""
 
@@ -84,16 +89,18 @@ class AiohttpUpstream:
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            timeout = aiohttp.ClientTimeout(total=seconds)
+            if len(self._timeouts) < MAX_MEMOISED_TIMEOUTS:
+                self._timeouts[seconds] = timeout
         return timeout
 
     def _stream_timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         """A stream may run long: the limit applies to connecting and to each wait for data, not the total."""
         timeout = self._stream_timeouts.get(seconds)
         if timeout is None:
-            timeout = self._stream_timeouts[seconds] = aiohttp.ClientTimeout(
-                total=None, sock_connect=seconds, sock_read=seconds
-            )
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+            if len(self._stream_timeouts) < MAX_MEMOISED_TIMEOUTS:
+                self._stream_timeouts[seconds] = timeout
         return timeout
 
     async def post(self, deployment: Deployment, path: str, body: bytes, timeout_s: float) -> UpstreamReply:
