@@ -132,6 +132,7 @@ class FakeUpstream:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/responses", self._responses)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._models)
         app.router.add_post("/_control", self._control)
@@ -328,6 +329,52 @@ class FakeUpstream:
         tokens = sum(len(str(t).split()) for t in items)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return _json({"object": "list", "data": data, "model": body.get("model"), "usage": usage})
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        """A minimal Responses API: `[name] <input text>` as one output_text, usage as input/output tokens."""
+        body, failed = await self._gate(request)
+        if failed is not None:
+            return failed
+        prompt = body.get("input")
+        prompt_text = prompt if isinstance(prompt, str) else str(prompt)
+        words = f"[{self.name}] {prompt_text}".split(" ")
+        usage = {"input_tokens": len(prompt_text.split()), "output_tokens": len(words)}
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        text = " ".join(words)
+        part = {"type": "output_text", "text": text, "annotations": []}
+        item = {"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant", "content": [part]}
+        response = {
+            "id": "resp_fake",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": body.get("model"),
+            "status": "completed",
+            "output": [item],
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            return _json(response)
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await stream.prepare(request)
+        created = {**response, "status": "in_progress", "output": [], "usage": None}
+        events: list[dict[str, Any]] = [{"type": "response.created", "sequence_number": 0, "response": created}]
+        for index, word in enumerate(words):
+            delta = word if index == 0 else " " + word
+            events.append(
+                {
+                    "type": "response.output_text.delta",
+                    "sequence_number": index + 1,
+                    "item_id": "msg_fake",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": delta,
+                }
+            )
+        events.append({"type": "response.completed", "sequence_number": len(words) + 1, "response": response})
+        for event in events:
+            await stream.write(f"event: {event['type']}\n".encode() + _event(event))
+        await stream.write_eof()
+        return stream
 
     async def _models(self, request: web.Request) -> web.Response:
         if self.fail_status is not None:

@@ -28,6 +28,8 @@ def load_cli_gateway_settings(command: str, config: Path | None, overrides: dict
         raise fail(command, f"invalid configuration: {problems}") from None
     except InferstackError as exc:
         raise fail(command, exc.message) from None
+    for note in translated.notes:
+        log.warning("%s config: %s", translated.source_format, note)
     if translated.ignored:
         log.warning(
             "%s config: these settings are not used by inferstack and were ignored: %s",

@@ -2,7 +2,9 @@
 stack and exception layers (measured at ~30% of the gateway's CPU per request), everything else falls through.
 
 It reads the body itself, sends the proxy's reply or stream, translates errors into OpenAI's shape, and
-cancels a stream (closing the upstream) as soon as the client disconnects.
+cancels a stream (closing the upstream) as soon as the client disconnects. Azure OpenAI's deployment routes
+(`/openai/deployments/{deployment}/chat/completions?api-version=…`, as `openai.AzureOpenAI` calls them) are the
+same routes with the deployment as the model.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inferstack.core.errors import InferstackError, PayloadTooLargeError
+from inferstack.gateway.credentials import authorization_from_raw
 from inferstack.gateway.proxy import ProxyReply, ProxyService, ProxyStream
 from inferstack.http.middleware import send_error
 from inferstack.openai_api.errors import error_body
@@ -24,8 +27,15 @@ log = logging.getLogger(__name__)
 PROXY_ROUTES = {
     f"{prefix}{path}": route
     for prefix in ("/v1", "")
-    for path, route in (("/chat/completions", "chat"), ("/completions", "completions"), ("/embeddings", "embeddings"))
+    for path, route in (
+        ("/chat/completions", "chat"),
+        ("/completions", "completions"),
+        ("/embeddings", "embeddings"),
+        ("/responses", "responses"),
+    )
 }
+_AZURE_PREFIX = "/openai/deployments/"
+_AZURE_ROUTES = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
 _JSON = (b"content-type", b"application/json")
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -45,7 +55,11 @@ class ProxyFastPath:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = PROXY_ROUTES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        route, model = None, None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = PROXY_ROUTES.get(scope["path"])
+            if route is None and scope["path"].startswith(_AZURE_PREFIX):
+                route, model = _azure_route(scope["path"])
         if route is None:
             await self.app(scope, receive, send)
             return
@@ -58,8 +72,8 @@ class ProxyFastPath:
 
         try:
             body = await _read_body(scope, receive, self.max_body_bytes)
-            authorization = _header(scope, b"authorization")
-            result = await self.service.handle(route, body, authorization)
+            authorization = authorization_from_raw(scope["headers"])
+            result = await self.service.handle(route, body, authorization, model=model)
             if isinstance(result, ProxyReply):
                 await _send_reply(tracked_send, result)
             else:
@@ -75,6 +89,13 @@ class ProxyFastPath:
                 payload = orjson.dumps(error_body("internal server error", "server_error"))
                 await send({"type": "http.response.start", "status": 500, "headers": [_JSON]})
                 await send({"type": "http.response.body", "body": payload})
+
+
+def _azure_route(path: str) -> tuple[str | None, str | None]:
+    """(route, model) of `/openai/deployments/{deployment}/{operation}`: the deployment names the model."""
+    deployment, _, operation = path[len(_AZURE_PREFIX) :].partition("/")
+    route = _AZURE_ROUTES.get(operation.rstrip("/"))
+    return (route, deployment) if route is not None and deployment else (None, None)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -52,6 +52,10 @@ async def relay_events(
                         state.usage = parsed["usage"]
                         if hide_usage_chunk and not parsed.get("choices"):
                             continue
+                    elif isinstance(parsed, dict) and parsed.get("type") == "response.completed":
+                        usage = (parsed.get("response") or {}).get("usage")  # the Responses API's final event
+                        if isinstance(usage, dict):
+                            state.usage = usage
             elif event.startswith(b"data: [DONE]"):
                 state.done = True
             out.append(event + _SEPARATOR)

@@ -6,6 +6,7 @@ A Redis outage degrades to cache misses (logged once per outage) instead of fail
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 class RedisCache:
     def __init__(self, url: str, *, ttl_s: float, namespace: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        parts = urlsplit(url)
+        self.description = f"redis://{parts.hostname}:{parts.port or 6379}"  # never the password
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._prefix = f"{namespace}:response:"
         self._failing = False

@@ -81,6 +81,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (token, model, bucket_start)
         )""",
     ),
+    # LiteLLM's key fields: a budget that resets every budget_duration, parallel requests, owner ids, aliases.
+    Migration("0009_virtual_keys_budget_duration", "ALTER TABLE virtual_keys ADD COLUMN budget_duration TEXT"),
+    Migration(
+        "0010_virtual_keys_budget_reset_at", "ALTER TABLE virtual_keys ADD COLUMN budget_reset_at DOUBLE PRECISION"
+    ),
+    Migration(
+        "0011_virtual_keys_max_parallel_requests",
+        "ALTER TABLE virtual_keys ADD COLUMN max_parallel_requests INTEGER",
+    ),
+    Migration("0012_virtual_keys_user_id", "ALTER TABLE virtual_keys ADD COLUMN user_id TEXT"),
+    Migration("0013_virtual_keys_team_id", "ALTER TABLE virtual_keys ADD COLUMN team_id TEXT"),
+    Migration("0014_virtual_keys_aliases", "ALTER TABLE virtual_keys ADD COLUMN aliases TEXT NOT NULL DEFAULT '{}'"),
 )
 
 

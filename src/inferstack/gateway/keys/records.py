@@ -50,12 +50,22 @@ class VirtualKey:
     revoked: bool = False
     created_at: float = 0.0
     updated_at: float = 0.0
+    budget_duration: str | None = None
+    budget_reset_at: float | None = None
+    max_parallel_requests: int | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def allows_model(self, model: str) -> bool:
         return not self.models or model in self.models or "*" in self.models
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
+
+    def budget_period_over(self, now: float) -> bool:
+        """The budget's period has ended (its spend is reset by the next sync; until then it does not count)."""
+        return self.budget_reset_at is not None and now >= self.budget_reset_at
 
     def public(self) -> dict[str, Any]:
         """What the admin API shows: never the key itself, only its digest and display name."""
@@ -74,7 +84,22 @@ class VirtualKey:
             "revoked": self.revoked,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "budget_duration": self.budget_duration,
+            "budget_reset_at": self.budget_reset_at,
+            "max_parallel_requests": self.max_parallel_requests,
+            "user_id": self.user_id,
+            "team_id": self.team_id,
+            "aliases": self.aliases,
         }
+
+
+def next_budget_reset(reset_at: float, duration: str, now: float) -> float:
+    """The first reset time after `now` on the key's schedule (missed periods are skipped, not replayed)."""
+    period = parse_duration(duration)
+    if period <= 0:
+        raise ValueError("budget_duration must be longer than 0s")
+    missed = max(0, int((now - reset_at) // period) + 1)
+    return reset_at + missed * period
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class KeyState:
 
     record: VirtualKey
     unflushed_spend: float = 0.0
+    in_flight: int = 0  # requests admitted and not yet finished, for max_parallel_requests
     requests: RollingWindow = field(default_factory=RollingWindow)
     tokens: RollingWindow = field(default_factory=RollingWindow)
 
@@ -84,6 +85,12 @@ class KeyRegistry:
         return self._master_digest is not None
 
     @property
+    def open_proxy(self) -> bool:
+        """No master key and keys not required: every request is served, as LiteLLM's proxy without a master key
+        serves it; a key the store knows still gets its own limits and spend."""
+        return not self._require_keys and self._master_digest is None
+
+    @property
     def size(self) -> int:
         return len(self._keys)
 
@@ -115,6 +122,10 @@ class KeyRegistry:
                 self._remember(record)
             else:
                 state.record = record if take_spend else replace(record, spend=state.record.spend)
+        for record in await self._store.reset_due_budgets(started):
+            state = self._keys.get(record.token)
+            if state is not None:
+                state.record = record  # a new budget period: stored spend 0, the next reset time
         self._synced_at = started
 
     def apply(self, record: VirtualKey) -> None:
@@ -141,7 +152,8 @@ class KeyRegistry:
         now = time.time()
         for token in itertools.islice(self._keys, _EVICTION_PROBES):
             state = self._keys[token]
-            if state.unflushed_spend == 0 and state.requests.total(now) == 0 and state.tokens.total(now) == 0:
+            idle = state.unflushed_spend == 0 and state.in_flight == 0
+            if idle and state.requests.total(now) == 0 and state.tokens.total(now) == 0:
                 del self._keys[token]
                 return True
         return False
@@ -161,7 +173,7 @@ class KeyRegistry:
         """The caller's key state from an `Authorization` header value; raises 401 on anything wrong."""
         presented = _bearer(authorization)
         if presented is None:
-            if not self._require_keys and self._master_digest is None:
+            if self.open_proxy:
                 return self._anonymous
             raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
         token = key_token(presented)  # hashed once: compared with the master key, then looked up
@@ -169,6 +181,8 @@ class KeyRegistry:
             return self._master
         state = self._keys.get(token) or await self._lookup(token)
         if state is None:
+            if self.open_proxy:
+                return self._anonymous
             raise AuthenticationError("invalid API key")
         if state.record.expired(time.time()):
             raise AuthenticationError("API key expired", code="key_expired")
@@ -191,18 +205,26 @@ class KeyRegistry:
             state = self._remember(record) or KeyState(record)
         return state
 
-    def admit(self, state: KeyState, model: str) -> None:
-        """Model access, budget, RPM and TPM for one request; counts the request when admitted."""
+    def admit(self, state: KeyState, model: str, served_as: str | None = None) -> None:
+        """Model access, budget, RPM and TPM for one request; counts the request when admitted. `served_as` is
+        the wildcard model_name serving `model`, when one does: a key allowed that pattern may use `model`."""
         if state.is_master:
             return
         record = state.record
-        if not record.allows_model(model):
+        if not record.allows_model(model) and (served_as is None or not record.allows_model(served_as)):
             raise PermissionDeniedError(f"this key may not use model '{model}'", code="model_not_allowed")
-        if record.max_budget is not None and state.spend >= record.max_budget:
-            raise BudgetExceededError(
-                f"budget exceeded: spend ${state.spend:.6f} of max_budget ${record.max_budget:.6f}"
-            )
         now = time.time()
+        if record.max_budget is not None and state.spend >= record.max_budget and not record.budget_period_over(now):
+            reset = f"; the budget resets at {record.budget_reset_at:.0f} (epoch s)" if record.budget_reset_at else ""
+            raise BudgetExceededError(
+                f"budget exceeded: spend ${state.spend:.6f} of max_budget ${record.max_budget:.6f}{reset}"
+            )
+        if record.max_parallel_requests is not None and state.in_flight >= record.max_parallel_requests:
+            raise RateLimitError(
+                f"parallel request limit: {record.max_parallel_requests} requests at a time for this key",
+                retry_after=1.0,
+                code="max_parallel_requests_exceeded",
+            )
         if record.rpm_limit is not None and state.requests.total(now) >= record.rpm_limit:
             wait = state.requests.seconds_until_below(record.rpm_limit, now)
             raise RateLimitError(f"rate limit: {record.rpm_limit} requests per minute", retry_after=max(1.0, wait))
@@ -212,6 +234,12 @@ class KeyRegistry:
                 f"rate limit: {record.tpm_limit} tokens per minute", retry_after=max(1.0, wait), code="tpm_exceeded"
             )
         state.requests.add(1, now)
+        state.in_flight += 1
+
+    def finished(self, state: KeyState) -> None:
+        """An admitted request ended (answered, failed or abandoned): its parallel slot is free."""
+        if not state.is_master:
+            state.in_flight = max(0, state.in_flight - 1)
 
     def charge(self, state: KeyState, tokens: int, spend: float) -> None:
         """Count a finished request's tokens and cost (persisted by the usage writer)."""

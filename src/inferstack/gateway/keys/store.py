@@ -13,13 +13,22 @@ import orjson
 
 from inferstack.gateway.keys.database import Database, Transaction
 from inferstack.gateway.keys.migrations import migrate
-from inferstack.gateway.keys.records import UsageRecord, VirtualKey, display_name, key_token, new_key
+from inferstack.gateway.keys.records import (
+    UsageRecord,
+    VirtualKey,
+    display_name,
+    key_token,
+    new_key,
+    next_budget_reset,
+)
 from inferstack.gateway.keys.usage_batch import TotalsKey, UsageBatch, UsageTotals, bucket_start
 
 _KEY_COLUMNS = (
     "token, key_name, key_alias, models, max_budget, spend, rpm_limit, tpm_limit, expires_at, metadata, "
-    "guardrails, revoked, created_at, updated_at"
+    "guardrails, revoked, created_at, updated_at, budget_duration, budget_reset_at, max_parallel_requests, user_id, "
+    "team_id, aliases"
 )
+_KEY_COLUMN_COUNT = 20
 _USAGE_COLUMNS = (
     "request_id, token, model, deployment, prompt_tokens, completion_tokens, spend, cache_hit, status, "
     "started_at, duration_ms"
@@ -39,7 +48,22 @@ _UPSERT_TOTALS = (
 )
 _BATCH_IDS_KEPT_S = 7 * 86400.0  # a batch is retried within minutes; its id is kept far longer than that
 _SPEND_READ_CHUNK = 500
-_UPDATABLE = {"key_alias", "models", "max_budget", "rpm_limit", "tpm_limit", "expires_at", "metadata", "guardrails"}
+_UPDATABLE = {
+    "key_alias",
+    "models",
+    "max_budget",
+    "rpm_limit",
+    "tpm_limit",
+    "expires_at",
+    "metadata",
+    "guardrails",
+    "budget_duration",
+    "budget_reset_at",
+    "max_parallel_requests",
+    "user_id",
+    "team_id",
+    "aliases",
+}
 
 
 def _row_to_key(row: tuple[Any, ...]) -> VirtualKey:
@@ -58,13 +82,19 @@ def _row_to_key(row: tuple[Any, ...]) -> VirtualKey:
         revoked=bool(row[11]),
         created_at=float(row[12]),
         updated_at=float(row[13]),
+        budget_duration=row[14],
+        budget_reset_at=row[15],
+        max_parallel_requests=row[16],
+        user_id=row[17],
+        team_id=row[18],
+        aliases=orjson.loads(row[19] or "{}"),
     )
 
 
 def _encode(field: str, value: Any) -> Any:
     if field in {"models", "guardrails"}:
         return orjson.dumps(list(value or ())).decode()
-    if field == "metadata":
+    if field in {"metadata", "aliases"}:
         return orjson.dumps(value or {}).decode()
     return value
 
@@ -98,6 +128,12 @@ class KeyStore:
         expires_at: float | None = None,
         metadata: dict[str, Any] | None = None,
         guardrails: Sequence[str] = (),
+        budget_duration: str | None = None,
+        budget_reset_at: float | None = None,
+        max_parallel_requests: int | None = None,
+        user_id: str | None = None,
+        team_id: str | None = None,
+        aliases: dict[str, str] | None = None,
     ) -> tuple[str, VirtualKey]:
         """Create a key; returns the plaintext (shown once, never stored) and its record."""
         plaintext = new_key()
@@ -106,18 +142,24 @@ class KeyStore:
             token=key_token(plaintext),
             key_name=display_name(plaintext),
             key_alias=key_alias,
-            models=tuple(models),
+            models=tuple(models or ()),  # JSON null is "not given", as in update
             max_budget=max_budget,
             rpm_limit=rpm_limit,
             tpm_limit=tpm_limit,
             expires_at=expires_at,
             metadata=dict(metadata or {}),
-            guardrails=tuple(guardrails),
+            guardrails=tuple(guardrails or ()),
             created_at=now,
             updated_at=now,
+            budget_duration=budget_duration,
+            budget_reset_at=budget_reset_at,
+            max_parallel_requests=max_parallel_requests,
+            user_id=user_id,
+            team_id=team_id,
+            aliases=dict(aliases or {}),
         )
         await self.db.execute(
-            f"INSERT INTO virtual_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            f"INSERT INTO virtual_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * _KEY_COLUMN_COUNT)})",
             (
                 record.token,
                 record.key_name,
@@ -133,6 +175,12 @@ class KeyStore:
                 0,
                 now,
                 now,
+                record.budget_duration,
+                record.budget_reset_at,
+                record.max_parallel_requests,
+                record.user_id,
+                record.team_id,
+                _encode("aliases", record.aliases),
             ),
         )
         return plaintext, record
@@ -173,6 +221,30 @@ class KeyStore:
                 (*values, time.time(), token),
             )
         return await self.get(token)
+
+    async def reset_due_budgets(self, now: float) -> list[VirtualKey]:
+        """Start a new budget period (spend 0) for every key whose period has ended; returns those keys.
+
+        Each reset is conditional on the reset time read, so of several processes only one resets a key."""
+        rows = await self.db.fetchall(
+            "SELECT token, budget_duration, budget_reset_at FROM virtual_keys"
+            " WHERE budget_reset_at IS NOT NULL AND budget_reset_at <= ? AND revoked = 0",
+            (now,),
+        )
+        reset = []
+        for token, duration, reset_at in rows:
+            if not duration:
+                continue
+            following = next_budget_reset(float(reset_at), str(duration), now)
+            changed = await self.db.execute(
+                "UPDATE virtual_keys SET spend = 0, budget_reset_at = ?, updated_at = ?"
+                " WHERE token = ? AND budget_reset_at = ?",
+                (following, now, token, reset_at),
+            )
+            record = await self.get(token) if changed else None
+            if record is not None:
+                reset.append(record)
+        return reset
 
     async def revoke(self, tokens: Sequence[str]) -> int:
         """Mark keys revoked (kept so every process sees the change on its next sync)."""

@@ -33,8 +33,11 @@ class UsageAccounting:
         self, call: ProxyCall, deployment: Deployment | None, status: int, usage: dict[str, Any], *, cache_hit: bool
     ) -> None:
         call.recorded = True
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
+        if call.admitted:
+            self.registry.finished(call.key)
+        # Chat/completions/embeddings report prompt/completion tokens; the Responses API input/output tokens.
+        prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
         spend = 0.0
         if deployment is not None and not cache_hit:
             config = deployment.config
@@ -44,7 +47,7 @@ class UsageAccounting:
         elapsed = call.elapsed_s()
         deployment_id = deployment.id if deployment is not None else ("cache" if cache_hit else "none")
         m, children = self.metrics, self._children
-        model = call.model if deployment is not None or call.model in self.router.by_model else UNKNOWN_MODEL_LABEL
+        model = call.route_model or UNKNOWN_MODEL_LABEL  # a model_name (a wildcard stays its pattern): bounded
         children.get(m.requests, model, deployment_id, str(status)).inc()
         children.get(m.latency, model).observe(elapsed)
         m.overhead.observe(max(0.0, elapsed - call.upstream_s))

@@ -13,8 +13,13 @@ from inferstack.core.errors import InvalidRequestError
 from inferstack.gateway.keys.registry import KeyState
 from inferstack.gateway.routing.deployment import Deployment
 
-ROUTE_PATHS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
-_REQUIRED = {"chat": "messages", "completions": "prompt", "embeddings": "input"}
+ROUTE_PATHS = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+    "responses": "/responses",
+}
+_REQUIRED = {"chat": "messages", "completions": "prompt", "embeddings": "input", "responses": "input"}
 
 
 class RequestIds:
@@ -33,6 +38,7 @@ class ProxyCall:
     """One request's working state, from parsing to the usage record."""
 
     __slots__ = (
+        "admitted",
         "body",
         "key",
         "model",
@@ -40,6 +46,7 @@ class ProxyCall:
         "recorded",
         "request_id",
         "route",
+        "route_model",
         "serialized",
         "started",
         "started_wall",
@@ -55,11 +62,13 @@ class ProxyCall:
         self.key = key
         self.body = body
         self.model: str = body["model"]
+        self.route_model = ""  # the model_name serving `model` (a wildcard pattern for pattern routing)
         self.request_id = request_id
         self.timeout_s = _request_timeout(body)
         self.upstream_s = 0.0
         self.serialized: dict[str, bytes] = {}
         self.recorded = False
+        self.admitted = False  # the key counted this request in flight (released when it is recorded)
 
     @property
     def streaming(self) -> bool:
@@ -71,7 +80,7 @@ class ProxyCall:
 
     def upstream_body(self, deployment: Deployment) -> bytes:
         """The body with the deployment's upstream model name, serialised once per upstream model."""
-        upstream_model = deployment.config.model
+        upstream_model = deployment.upstream_model(self.model)
         body = self.serialized.get(upstream_model)
         if body is None:
             self.body["model"] = upstream_model
@@ -85,7 +94,7 @@ class ProxyCall:
         return max(0.0, (time.perf_counter() - self.started - self.upstream_s) * 1000)
 
 
-def parse_request(raw_body: bytes, route: str) -> dict[str, Any]:
+def parse_request(raw_body: bytes, route: str, *, model: str | None = None) -> dict[str, Any]:
     """The JSON object a client sent, with the fields the route needs checked (400s name the field)."""
     try:
         body = orjson.loads(raw_body)
@@ -93,6 +102,8 @@ def parse_request(raw_body: bytes, route: str) -> dict[str, Any]:
         raise InvalidRequestError("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object")
+    if model is not None:
+        body["model"] = model
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model: field required (a model name string)", param="model")

@@ -55,7 +55,7 @@ class CompletionPath:
         async def attempt(deployment: Deployment) -> UpstreamReply:
             return await self.attempts.post(call, deployment)
 
-        deployment, reply = await self.router.run(call.model, attempt)
+        deployment, reply = await self.router.run(call.route_model, attempt)
         body = reply.body
         usage: dict[str, Any] = {}
         if reply.status == 200:

@@ -60,9 +60,12 @@ class ProxyService:
         self.streams = StreamPath(router=router, attempts=attempts, accounting=self.accounting, metrics=metrics)
         self._ids = RequestIds()
 
-    async def handle(self, route: str, raw_body: bytes, authorization: str | None) -> ProxyReply | ProxyStream:
+    async def handle(
+        self, route: str, raw_body: bytes, authorization: str | None, *, model: str | None = None
+    ) -> ProxyReply | ProxyStream:
+        """`model`, when given, is the model named by the URL (an Azure deployment route), not by the body."""
         key = await self.registry.authenticate(authorization)
-        call = ProxyCall(route, key, parse_request(raw_body, route), self._ids.next())
+        call = ProxyCall(route, key, parse_request(raw_body, route, model=model), self._ids.next())
         self.metrics.in_flight.inc()
         streaming = False
         try:
@@ -85,9 +88,13 @@ class ProxyService:
 
     async def _dispatch(self, call: ProxyCall) -> ProxyReply | ProxyStream:
         try:
-            self.router.require_model(call.model)
-            self.registry.admit(call.key, call.model)
-            guardrails = self.guardrails.applicable(call.model, call.key.record.guardrails)
+            aliased = call.key.record.aliases.get(call.model) if call.key.record.aliases else None
+            if aliased is not None:
+                call.model = aliased  # the key's own name for a model (LiteLLM's key aliases)
+            call.route_model = self.router.resolve(call.model)
+            self.registry.admit(call.key, call.model, call.route_model)
+            call.admitted = True
+            guardrails = self.guardrails.applicable(call.route_model, call.key.record.guardrails)
             if guardrails:
                 self._guard_request(guardrails, call)
             if call.streaming:

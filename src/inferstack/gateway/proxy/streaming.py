@@ -40,7 +40,10 @@ class StreamPath:
 
     async def stream(self, call: ProxyCall, guardrails: tuple[Guardrail, ...]) -> ProxyReply | ProxyStream:
         options = call.body.get("stream_options")
-        client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        # The Responses API reports usage in its response.completed event; it takes no stream_options.
+        client_wants_usage = call.route == "responses" or (
+            isinstance(options, dict) and options.get("include_usage") is True
+        )
         if not client_wants_usage:
             call.body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
 
@@ -48,7 +51,7 @@ class StreamPath:
             return await self.attempts.open_stream(call, deployment)
 
         try:
-            deployment, upstream = await self.router.run(call.model, attempt, hold=True)
+            deployment, upstream = await self.router.run(call.route_model, attempt, hold=True)
         except UpstreamRejected as rejected:
             self.accounting.record(call, None, rejected.reply.status, {}, cache_hit=False)
             return ProxyReply(rejected.reply.status, rejected.reply.body, reply_headers(call))

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.responses import Response
 
 from inferstack.core.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from inferstack.gateway.credentials import authorization_value
 from inferstack.gateway.keys.budget_check import unreachable_budget_warning
 from inferstack.gateway.keys.records import VirtualKey, parse_duration
 from inferstack.gateway.keys.registry import KeyRegistry, KeyState
@@ -20,6 +21,26 @@ from inferstack.http.responses import json_response
 
 router = APIRouter()
 _MAX_STORED_INT = 2**31 - 1  # the key store's INTEGER columns; larger values are refused with a 400, not a 503
+# LiteLLM /key/generate fields inferstack does not implement: refused by name (docs/gateway.md lists them).
+_LITELLM_UNSUPPORTED = (
+    "soft_budget",
+    "model_max_budget",
+    "model_rpm_limit",
+    "model_tpm_limit",
+    "permissions",
+    "tags",
+    "config",
+    "blocked",
+    "key",
+    "spend",
+    "send_invite_email",
+    "allowed_cache_controls",
+    "key_type",
+    "organization_id",
+    "budget_id",
+    "enforced_params",
+    "allowed_routes",
+)
 
 
 class _KeyFields(BaseModel):
@@ -33,18 +54,39 @@ class _KeyFields(BaseModel):
     metadata: dict[str, Any] | None = None
     key_alias: str | None = Field(default=None, max_length=200)
     guardrails: list[str] | None = None
+    budget_duration: str | None = Field(default=None, description="30s | 1h | 1d | 30d: max_budget resets then.")
+    max_parallel_requests: int | None = Field(default=None, gt=0, le=_MAX_STORED_INT)
+    user_id: str | None = Field(default=None, max_length=200)
+    team_id: str | None = Field(default=None, max_length=200)
+    aliases: dict[str, str] | None = Field(default=None, description="Model names this key may use for others.")
 
-    @field_validator("duration")
+    @model_validator(mode="before")
+    @classmethod
+    def _unsupported(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            refused = [name for name in _LITELLM_UNSUPPORTED if name in values and name not in cls.model_fields]
+            if refused:
+                raise ValueError(
+                    f"LiteLLM key field(s) {', '.join(refused)} are not supported by inferstack "
+                    "(see the LiteLLM compatibility table in docs/gateway.md)"
+                )
+        return values
+
+    @field_validator("duration", "budget_duration")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
+        if value is not None and parse_duration(value) <= 0:
+            raise ValueError("must be longer than 0s")
         return value
 
     def changes(self) -> dict[str, Any]:
         values = self.model_dump(exclude_unset=True, exclude={"key", "duration"})
+        now = time.time()
         if self.duration is not None:
-            values["expires_at"] = time.time() + parse_duration(self.duration)
+            values["expires_at"] = now + parse_duration(self.duration)
+        if "budget_duration" in values:
+            duration = values["budget_duration"]
+            values["budget_reset_at"] = None if duration is None else now + parse_duration(duration)
         return values
 
 
@@ -72,7 +114,7 @@ def _registry(request: Request) -> KeyRegistry:
 
 
 async def _caller(request: Request) -> KeyState:
-    return await _registry(request).authenticate(request.headers.get("authorization"))
+    return await _registry(request).authenticate(authorization_value(request.headers.get))
 
 
 async def _require_master(request: Request) -> None:
@@ -82,6 +124,12 @@ async def _require_master(request: Request) -> None:
     caller = await _caller(request)
     if not caller.is_master:
         raise PermissionDeniedError("this endpoint needs the master key")
+
+
+def _check_aliases(request: Request, aliases: dict[str, str] | None) -> None:
+    for alias, model in (aliases or {}).items():
+        if not request.app.state.router.serves(model):
+            raise InvalidRequestError(f"aliases: '{alias}' names model '{model}', which is not served", param="aliases")
 
 
 def _check_guardrails(request: Request, names: list[str] | None) -> None:
@@ -96,6 +144,7 @@ def _check_guardrails(request: Request, names: list[str] | None) -> None:
 async def generate_key(request: Request, payload: GenerateKeyRequest) -> Response:
     await _require_master(request)
     _check_guardrails(request, payload.guardrails)
+    _check_aliases(request, payload.aliases)
     changes = payload.changes()
     plaintext, record = await _store(request).create(**changes)
     _registry(request).apply(record)
@@ -141,6 +190,7 @@ async def list_keys(request: Request, include_revoked: bool = False) -> Response
 async def update_key(request: Request, payload: UpdateKeyRequest) -> Response:
     await _require_master(request)
     _check_guardrails(request, payload.guardrails)
+    _check_aliases(request, payload.aliases)
     store = _store(request)
     record = await store.find(payload.key)
     if record is None or record.revoked:

@@ -5,6 +5,8 @@ Every `now` here is a reading of the router's one clock (`routing/clock.py`, mon
 
 from __future__ import annotations
 
+import re
+
 from inferstack.gateway.rolling_window import RollingWindow
 from inferstack.gateway.settings import DeploymentConfig
 
@@ -21,6 +23,7 @@ class Deployment:
         "in_flight",
         "last_error",
         "latency_s",
+        "pattern",
         "requests",
         "tokens",
         "upstream_auth",
@@ -39,6 +42,24 @@ class Deployment:
         self.tokens = RollingWindow()
         key = config.api_key.get_secret_value() if config.api_key else None
         self.upstream_auth = f"Bearer {key}" if key else None
+        self.pattern = model_pattern(config.model_name)
+
+    def upstream_model(self, requested: str) -> str:
+        """The model id sent upstream. For a wildcard model_name (LiteLLM's pattern routing) each `*` of the
+        upstream model takes the text its `*` matched in the requested name (`openai/*` + `openai/gpt-4o` →
+        `gpt-4o`); with more wildcards in the name than in the model, the requested name goes up as it is."""
+        model = self.config.model
+        if self.pattern is None or "*" not in model:
+            return model
+        match = self.pattern.fullmatch(requested)
+        if match is None:
+            return model
+        segments = match.groups()
+        if len(segments) > model.count("*"):
+            return requested
+        for segment in segments:
+            model = model.replace("*", segment, 1)
+        return model
 
     def cooling_down(self, now: float) -> bool:
         return now < self.cooldown_until
@@ -93,3 +114,10 @@ class Deployment:
             "latency_ms": None if self.latency_s is None else round(self.latency_s * 1000, 3),
             "last_error": self.last_error,
         }
+
+
+def model_pattern(model_name: str) -> re.Pattern[str] | None:
+    """A model_name with `*` as a regular expression (each `*` a group), or None for an exact name."""
+    if "*" not in model_name:
+        return None
+    return re.compile("(.*)".join(re.escape(part) for part in model_name.split("*")))

@@ -55,6 +55,11 @@ class Router:
         for index, deployment in enumerate(deployments):
             deployment_id = deployment.id or f"{deployment.model_name}#{index}"
             self.by_model.setdefault(deployment.model_name, []).append(Deployment(deployment, deployment_id))
+        # Wildcard model_names, most specific (longest literal text) first, as LiteLLM's pattern router orders them.
+        self.patterns = sorted(
+            ((group[0].pattern, name) for name, group in self.by_model.items() if group[0].pattern is not None),
+            key=lambda item: (-len(item[1].replace("*", "")), item[1].count("*")),
+        )
         unknown = {m for targets in config.fallbacks.values() for m in targets if m not in self.by_model}
         if unknown:
             raise ValueError(f"fallbacks name unknown models: {sorted(unknown)}")
@@ -67,8 +72,23 @@ class Router:
         return [d for group in self.by_model.values() for d in group]
 
     def require_model(self, model: str) -> None:
-        if model not in self.by_model:
-            raise ModelNotFoundError(f"model '{model}' does not exist", param="model")
+        self.resolve(model)
+
+    def resolve(self, model: str) -> str:
+        """The model_name that serves a requested model: the same name, else the first wildcard it matches."""
+        if model in self.by_model:
+            return model
+        for pattern, name in self.patterns:
+            if pattern is not None and pattern.fullmatch(model):
+                return name
+        raise ModelNotFoundError(f"model '{model}' does not exist", param="model")
+
+    def serves(self, model: str) -> bool:
+        try:
+            self.resolve(model)
+        except ModelNotFoundError:
+            return False
+        return True
 
     def _pick(self, model: str, tried: set[str], now: float) -> Deployment | None:
         usable = [d for d in self.by_model[model] if d.usable(now)]
