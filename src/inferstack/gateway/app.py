@@ -20,6 +20,7 @@ from inferstack.gateway.keys.database import Database
 from inferstack.gateway.keys.registry import NEGATIVE_MAX, KeyRegistry, run_periodic_sync
 from inferstack.gateway.keys.store import KeyStore
 from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.openapi_routes import PROXY_OPENAPI_ROUTES
 from inferstack.gateway.proxy import ProxyService
 from inferstack.gateway.routes import health, keys
 from inferstack.gateway.routes.openai import register_openai_routes
@@ -32,6 +33,7 @@ from inferstack.gateway.upstreams.base import UpstreamFailure
 from inferstack.gateway.usage_writer import UsageWriter
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import BodySizeLimit, RequestMetrics, build_middleware
+from inferstack.http.openapi import document_bare_routes
 from inferstack.observability.tracing import shutdown_tracing
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     register_openai_routes(app)
     app.include_router(keys.router)
     app.include_router(health.router)
+    document_bare_routes(app, PROXY_OPENAPI_ROUTES)
     # The proxy routes come first and count themselves (per model/deployment/status); everything else gets
     # the generic request metrics and body limit.
     return build_middleware(
