@@ -11,12 +11,13 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from inferstack.core.errors import OverloadedError
 from inferstack.gateway.cache.base import ResponseCache
 from inferstack.gateway.cache.memory import MemoryCache
 from inferstack.gateway.cache.redis_cache import RedisCache
 from inferstack.gateway.fast_path import ProxyFastPath
 from inferstack.gateway.guardrails.pipeline import GuardrailSet
-from inferstack.gateway.keys.database import Database
+from inferstack.gateway.keys.database import Database, DatabaseError
 from inferstack.gateway.keys.registry import NEGATIVE_MAX, KeyRegistry, run_periodic_sync
 from inferstack.gateway.keys.store import KeyStore
 from inferstack.gateway.metrics import GatewayMetrics
@@ -69,6 +70,47 @@ def _cache(settings: GatewaySettings) -> tuple[ResponseCache | None, str]:
     return MemoryCache(max_entries=config.max_entries, ttl_s=config.ttl_s), "memory"
 
 
+class GatewayStartError(OverloadedError):
+    """A configured store or cache cannot be reached at start: the gateway refuses to run without it."""
+
+    default_code = "gateway_start_failed"
+
+
+async def _check_backends(store: KeyStore, cache: ResponseCache | None) -> list[str]:
+    """Open the key store and reach the cache, loudly: a configured database or Redis that cannot be reached
+    stops the start instead of leaving a gateway with a weaker setup than the one configured."""
+    try:
+        applied = await store.open()
+    except DatabaseError as exc:
+        message = f"the key database ({store.db.description}) cannot be reached: {exc.message}"
+        log.error("cannot start: %s", message)
+        raise GatewayStartError(message) from None
+    if isinstance(cache, RedisCache) and not await cache.ping():
+        message = (
+            f"the Redis cache at {cache.description} cannot be reached (cache.redis_url, or cache_params / "
+            "REDIS_HOST, REDIS_PORT, REDIS_PASSWORD in a LiteLLM config); start it or turn the cache off"
+        )
+        log.error("cannot start: %s", message)
+        raise GatewayStartError(message)
+    return applied
+
+
+def _log_key_mode(registry: KeyRegistry) -> None:
+    if registry.has_master_key:
+        return
+    if registry.open_proxy:
+        log.warning(
+            "no master key: the gateway is an OPEN PROXY: every request is served, with any key or none "
+            "(LiteLLM's behaviour without a master key); set general_settings.master_key or LITELLM_MASTER_KEY "
+            "to require keys"
+        )
+    else:
+        log.warning(
+            "no master key: only virtual keys from `inferstack keys create` are accepted and the key API "
+            "(/key/*) is off; set INFERSTACK_GATEWAY_MASTER_KEY to manage keys over HTTP"
+        )
+
+
 def _watch_bounds(
     metrics: GatewayMetrics,
     settings: GatewaySettings,
@@ -117,7 +159,8 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        applied = await store.open()
+        applied = await _check_backends(store, cache)
+        _log_key_mode(registry)
         if applied:
             log.info("key store %s: applied migrations %s", store.db.description, ", ".join(applied))
         await registry.load()
