@@ -120,7 +120,10 @@ async def _caller(request: Request) -> KeyState:
 async def _require_master(request: Request) -> None:
     registry = _registry(request)
     if not registry.has_master_key:
-        raise PermissionDeniedError("the key API needs a master key: set INFERSTACK_GATEWAY_MASTER_KEY")
+        raise PermissionDeniedError(
+            "the key API needs a master key: set INFERSTACK_GATEWAY_MASTER_KEY (LITELLM_MASTER_KEY or "
+            "general_settings.master_key in a LiteLLM config)"
+        )
     caller = await _caller(request)
     if not caller.is_master:
         raise PermissionDeniedError("this endpoint needs the master key")
