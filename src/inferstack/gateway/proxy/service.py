@@ -105,6 +105,11 @@ class ProxyService:
             if not call.recorded:
                 self.accounting.record(call, None, exc.status_code, {}, cache_hit=False)
             raise
+        except BaseException:
+            if call.admitted and not call.recorded:  # a bug or a cancellation: the key's parallel slot is freed
+                call.admitted = False
+                self.registry.finished(call.key)
+            raise
 
     def _guard_request(self, guardrails: tuple[Guardrail, ...], call: ProxyCall) -> None:
         try:
