@@ -15,7 +15,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def parse_body(request: Request, schema: type[M]) -> M:
-    raw = await request.body()
+    return parse_json_body(await request.body(), schema)
+
+
+def parse_json_body(raw: bytes, schema: type[M]) -> M:
+    """`raw` (a whole request body) as `schema`, or InvalidRequestError naming the first problem."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

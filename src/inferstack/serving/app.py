@@ -7,6 +7,7 @@ The model loads in the background after the socket opens, so `/health` can answe
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from inferstack import __version__
 from inferstack.core.errors import ModelNotFoundError, OverloadedError
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import service_middleware
+from inferstack.http.openapi import document_bare_routes
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.serving import routes
 from inferstack.serving.admission import Admission
@@ -27,7 +29,9 @@ from inferstack.serving.completion_service import CompletionService
 from inferstack.serving.embedding_service import EmbeddingService
 from inferstack.serving.engines.base import EmbeddingEngine, Engine
 from inferstack.serving.engines.registry import build_embedding_engine, build_engine
+from inferstack.serving.fast_path import GenerationFastPath
 from inferstack.serving.generation import MeteredGeneration
+from inferstack.serving.openapi_routes import GENERATION_OPENAPI_ROUTES
 from inferstack.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -108,6 +112,10 @@ def build_app(
             if on_fatal is not None:
                 on_fatal(str(exc))
             return
+        # What start-up allocated (app, model bindings) lives as long as the process: keep it out of every
+        # later GC pass, which otherwise walks it on the event loop between tokens.
+        gc.collect()
+        gc.freeze()
         state.status = "ready"
         log.info("ready: model=%s engine=%s", engine.info.model_id, engine.info.kind)
 
@@ -127,9 +135,10 @@ def build_app(
     api.state.server = state
     api.include_router(routes.router)
     install_error_handlers(api)
+    document_bare_routes(api, GENERATION_OPENAPI_ROUTES)
 
     return service_middleware(
-        api,
+        GenerationFastPath(api, state),
         requests=metrics.requests,
         seconds=metrics.request_seconds,
         routes=routes.ROUTE_PATHS,

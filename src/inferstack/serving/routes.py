@@ -1,8 +1,11 @@
-"""Thin HTTP routes of the model server; all work happens in the services on `app.state.server`."""
+"""Thin HTTP routes of the model server; all work happens in the services on `app.state.server`.
+
+The generation routes (`/v1/chat/completions`, `/v1/completions`) are served by `fast_path.GenerationFastPath`
+in front of these; they are listed in ROUTE_PATHS for the request metrics.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,12 +13,10 @@ from starlette.responses import Response
 
 from inferstack.http.body import parse_body
 from inferstack.http.disconnect import ClientDisconnectedError, until_disconnect
-from inferstack.http.responses import EventStreamResponse, json_response
-from inferstack.openai_api.chat import ChatCompletionRequest
-from inferstack.openai_api.completions import CompletionRequest
+from inferstack.http.responses import json_response
 from inferstack.openai_api.embeddings import EmbeddingRequest
 from inferstack.openai_api.models import model_card, model_list
-from inferstack.serving.admission import Ticket
+from inferstack.serving.fast_path import CLIENT_CLOSED
 
 router = APIRouter()
 ROUTE_PATHS = (
@@ -26,17 +27,6 @@ ROUTE_PATHS = (
     "/v1/completions",
     "/v1/embeddings",
 )
-
-# 499 is nginx's "client closed request": logged and counted, never seen by the (gone) client.
-_CLIENT_CLOSED = 499
-
-
-def _event_stream(stream: AsyncGenerator[bytes, None], ticket: Ticket) -> Response:
-    async def close() -> None:
-        await stream.aclose()  # stops generation if the client left mid-stream
-        ticket.release()  # a stream that never started holds its place until here
-
-    return EventStreamResponse(stream, on_close=close)
 
 
 def _state(request: Request) -> Any:
@@ -76,36 +66,6 @@ async def list_models(request: Request) -> Response:
     return json_response(model_list(cards))
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(request: Request) -> Response:
-    state = _state(request)
-    body = await parse_body(request, ChatCompletionRequest)
-    prep = await state.chat.prepare(body, state.chat_model(body.model))
-    if body.stream:
-        return _event_stream(state.chat.stream(prep), prep.ticket)
-    try:
-        return json_response(await until_disconnect(request, state.chat.complete(prep)))
-    except ClientDisconnectedError:
-        return Response(status_code=_CLIENT_CLOSED)
-    finally:
-        prep.ticket.release()
-
-
-@router.post("/v1/completions")
-async def completions(request: Request) -> Response:
-    state = _state(request)
-    body = await parse_body(request, CompletionRequest)
-    prep = await state.completions.prepare(body, state.chat_model(body.model))
-    if body.stream:
-        return _event_stream(state.completions.stream(prep), prep.ticket)
-    try:
-        return json_response(await until_disconnect(request, state.completions.complete(prep)))
-    except ClientDisconnectedError:
-        return Response(status_code=_CLIENT_CLOSED)
-    finally:
-        prep.ticket.release()
-
-
 @router.post("/v1/embeddings")
 async def embeddings(request: Request) -> Response:
     state = _state(request)
@@ -114,4 +74,4 @@ async def embeddings(request: Request) -> Response:
     try:
         return json_response(await until_disconnect(request, service.embed(body, model)))
     except ClientDisconnectedError:
-        return Response(status_code=_CLIENT_CLOSED)
+        return Response(status_code=CLIENT_CLOSED)
