@@ -33,6 +33,12 @@ class AllUpstreamsFailedError(UpstreamError):
     default_code = "upstream_failed"
 
 
+class UpstreamsUnreachableError(OverloadedError):
+    """Every attempt failed to connect (or lost the connection): the model servers are down or restarting."""
+
+    default_code = "upstream_unreachable"
+
+
 FailureHook = Callable[[Deployment, UpstreamFailure, bool], None]
 
 
@@ -105,6 +111,7 @@ class Router:
         With `hold`, a successful deployment keeps its in-flight slot until the caller calls `release()`.
         """
         failures: list[str] = []
+        unreachable = True
         rate_limited = False
         for candidate_model in (model, *self.config.fallbacks.get(model, ())):
             tried: set[str] = set()
@@ -129,6 +136,7 @@ class Router:
                         cooldown_s=self.config.cooldown_s,
                     )
                     failures.append(f"{deployment.id}: {failure.summary}")
+                    unreachable = unreachable and failure.kind == "connect"
                     if opened:
                         log.warning(
                             "deployment %s cooling down for %gs after: %s",
@@ -145,6 +153,9 @@ class Router:
                 if not hold:
                     deployment.succeeded(time.perf_counter() - started)
                 return deployment, result
+        if failures and unreachable:
+            summary = "; ".join(failures[-4:])
+            raise UpstreamsUnreachableError(f"no model server for '{model}' is reachable: {summary}", retry_after=1.0)
         if failures:
             raise AllUpstreamsFailedError(f"every attempt for model '{model}' failed: {'; '.join(failures[-4:])}")
         if rate_limited:
