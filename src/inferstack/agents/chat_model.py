@@ -1,7 +1,8 @@
 """The chat model as the agent sees it: Strands' `OpenAIModel` on the configured OpenAI-compatible base URL.
 
 One `AsyncOpenAI` client (one connection pool) is shared by every request on the app's event loop. Upstream
-failures become `UpstreamError` (502), throttling becomes `OverloadedError` (503); the key never appears in them.
+failures become `UpstreamError` (502), throttling and an upstream 503 become `OverloadedError` (503, with
+Retry-After); the key never appears in them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import openai
 from strands.models.openai import OpenAIModel
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
@@ -40,12 +42,29 @@ def upstream_error(exc: BaseException, base_url: str) -> InferstackError:
         return UpstreamError(f"the model upstream at {base_url} timed out", code="upstream_timeout")
     if isinstance(exc, openai.APIConnectionError):
         return UpstreamError(f"cannot reach the model upstream at {base_url}", code="upstream_unreachable")
+    if isinstance(exc, httpx.TransportError):  # the connection broke mid-answer (the gateway died)
+        return UpstreamError(
+            f"the model upstream at {base_url} closed the connection mid-answer", code="upstream_unreachable"
+        )
+    if isinstance(exc, openai.APIStatusError) and exc.status_code == 503:
+        return OverloadedError(
+            f"the model upstream at {base_url} is unavailable: {_summary(exc)}",
+            code="upstream_unavailable",
+            retry_after=_retry_after(exc.response.headers.get("retry-after")),
+        )
     if isinstance(exc, openai.APIStatusError):
         message = _summary(exc)
         return UpstreamError(
             f"the model upstream at {base_url} answered HTTP {exc.status_code}: {message}", code="upstream_status"
         )
     return UpstreamError(f"the model upstream at {base_url} failed: {type(exc).__name__}")
+
+
+def _retry_after(header: str | None) -> float:
+    try:
+        return max(1.0, float(header)) if header else 2.0
+    except ValueError:
+        return 2.0
 
 
 def _summary(exc: openai.APIStatusError) -> str:
@@ -121,7 +140,7 @@ class ChatModel:
                     text = delta.get("text")
                     if text:
                         yield text
-        except (openai.APIError, ModelThrottledException, ContextWindowOverflowException) as exc:
+        except (openai.APIError, httpx.TransportError, ModelThrottledException, ContextWindowOverflowException) as exc:
             raise upstream_error(exc, self.base_url) from None
         finally:
             await tracked.close_streams()
