@@ -14,6 +14,14 @@ class EmbeddingError(UpstreamError):
     default_code = "embedding_failed"
 
 
+class EmbeddingsUnavailableError(EmbeddingError):
+    """The embeddings endpoint answered 503 (its model server is down or restarting): come back later."""
+
+    status_code = 503
+    error_type = "overloaded_error"
+    default_code = "embeddings_unavailable"
+
+
 class Embedder(Protocol):
     @property
     def dimension(self) -> int | None:

@@ -17,7 +17,7 @@ from typing import Any
 import openai
 from yarl import URL
 
-from inferstack.retrieval.embedders.base import EmbeddingError
+from inferstack.retrieval.embedders.base import EmbeddingError, EmbeddingsUnavailableError
 
 _MAX_MESSAGE = 300
 
@@ -99,6 +99,10 @@ class OpenAIEmbeddingClient:
             raise EmbeddingError(f"cannot reach embeddings endpoint {self._url}: {cause}") from None
         except openai.APIStatusError as exc:
             message = f"embeddings endpoint {self._url} answered HTTP {exc.status_code}: {self._summarise(exc)}"
+            if exc.status_code == 503:
+                retry_after = exc.response.headers.get("retry-after", "")
+                wait = max(1.0, float(retry_after)) if retry_after.isdigit() else 2.0
+                raise EmbeddingsUnavailableError(message, retry_after=wait) from None
             raise EmbeddingError(message) from None
         except openai.APIError as exc:
             raise EmbeddingError(f"embeddings endpoint {self._url} failed: {self._mask(exc.message)}") from None
