@@ -1,12 +1,11 @@
-"""One `up` per data directory (a stale lock is not a running `up`), the pointer that lets clients find an `up`
-started elsewhere, the banner's commands, `up`'s gateway recovery wiring and quiet third-party logging."""
+"""One `up` per data directory (a stale lock is not a running `up`: tests/integration/stack/test_up_lock.py),
+the pointer that lets clients find an `up` started elsewhere, the banner's commands, `up`'s gateway recovery
+wiring and quiet third-party logging."""
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,31 +27,6 @@ def test_a_second_up_on_the_same_data_dir_is_refused_with_the_pid(tmp_path: Path
         ):
             pass
     assert up_pid(files) is None
-
-
-def test_a_lock_left_by_a_killed_up_is_taken_over(tmp_path: Path) -> None:
-    files = StackFiles(tmp_path / "data")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; "
-            "from inferstack.stack.data_dir import StackFiles; from inferstack.stack.running import hold_up_lock; "
-            "lock = hold_up_lock(StackFiles(Path(sys.argv[1]))); lock.__enter__(); print('held', flush=True); "
-            "time.sleep(60)",
-            str(files.root),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-        assert up_pid(files) == holder.pid
-    finally:
-        holder.kill()
-        holder.wait()
-    assert up_pid(files) is None, "the kernel dropped the dead process's lock"
-    with hold_up_lock(files):
-        assert up_pid(files) == os.getpid()
 
 
 def test_clients_find_an_up_started_elsewhere_by_its_agent_port(tmp_path: Path) -> None:
