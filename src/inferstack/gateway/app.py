@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from inferstack.core.errors import OverloadedError
 from inferstack.gateway.cache.base import ResponseCache
 from inferstack.gateway.cache.memory import MemoryCache
-from inferstack.gateway.cache.redis_cache import RedisCache
+from inferstack.gateway.dependency_health import DependencyHealth
 from inferstack.gateway.fast_path import ProxyFastPath
 from inferstack.gateway.guardrails.pipeline import GuardrailSet
 from inferstack.gateway.keys.database import Database, DatabaseError
@@ -60,14 +60,10 @@ def _model_guardrails(settings: GatewaySettings) -> dict[str, tuple[str, ...]]:
 
 
 def _cache(settings: GatewaySettings) -> tuple[ResponseCache | None, str]:
-    config = settings.cache
-    if not config.enabled:
+    if not settings.cache.enabled:
         return None, "disabled"
-    if config.backend == "redis":
-        if config.redis_url is None:
-            raise ValueError("cache.redis_url is required when cache.backend is redis")
-        return RedisCache(config.redis_url.get_secret_value(), ttl_s=config.ttl_s, namespace=config.namespace), "redis"
-    return MemoryCache(max_entries=config.max_entries, ttl_s=config.ttl_s), "memory"
+    cache = ResponseCache.create(settings.cache)  # registered by name (gateway/cache/base.py)
+    return cache, cache.name
 
 
 class GatewayStartError(OverloadedError):
@@ -85,7 +81,7 @@ async def _check_backends(store: KeyStore, cache: ResponseCache | None) -> list[
         message = f"the key database ({store.db.description}) cannot be reached: {exc.message}"
         log.error("cannot start: %s", message)
         raise GatewayStartError(message) from None
-    if isinstance(cache, RedisCache) and not await cache.ping():
+    if cache is not None and cache.health is not None and not await cache.ping():
         message = (
             f"the Redis cache at {cache.description} cannot be reached (cache.redis_url, or cache_params / "
             "REDIS_HOST, REDIS_PORT, REDIS_PASSWORD in a LiteLLM config); start it or turn the cache off"
@@ -120,14 +116,26 @@ def _watch_bounds(
 ) -> None:
     """Every queue and cache this process holds, with its bound, in /metrics."""
     metrics.watch_bound("usage_rows_pending", lambda: usage.pending, settings.usage_max_pending_rows)
-    # Totals are bounded by distinct keys x models x buckets, not by requests: no fixed limit to report.
-    metrics.watch_bound("usage_totals_pending", lambda: usage.pending_totals, None)
+    # Past the bound, totals of a new time bucket merge into the newest pending one of their key and model.
+    metrics.watch_bound("usage_totals_pending", lambda: usage.pending_totals, usage.max_pending_totals)
     metrics.watch_bound("key_registry", lambda: registry.size, settings.max_cached_keys)
     metrics.watch_bound("key_negative_cache", lambda: registry.unknown_size, NEGATIVE_MAX)
     if isinstance(cache, MemoryCache):
         memory_cache = cache
         metrics.watch_bound("response_cache", lambda: len(memory_cache), settings.cache.max_entries)
     metrics.usage_rows_dropped.set_function(lambda: usage.rows_dropped)
+
+
+def _dependencies(metrics: GatewayMetrics, store: KeyStore, cache: ResponseCache | None) -> list[DependencyHealth]:
+    """The external services this gateway runs with, each with an up/down gauge in /metrics."""
+    dependencies = [store.db.health] + ([cache.health] if cache is not None and cache.health is not None else [])
+    for dependency in dependencies:
+        metrics.dependency_up.labels(dependency.name).set_function(_is_up(dependency))
+    return dependencies
+
+
+def _is_up(dependency: DependencyHealth) -> Callable[[], float]:
+    return lambda: float(dependency.up)
 
 
 def build_app(settings: GatewaySettings) -> ASGIApp:
@@ -156,6 +164,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     upstream = AiohttpUpstream()
     cache, cache_description = _cache(settings)
     _watch_bounds(metrics, settings, registry, usage, cache)
+    dependencies = _dependencies(metrics, store, cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -222,6 +231,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     app.state.usage = usage
     app.state.guardrails = guardrails
     app.state.cache_description = cache_description
+    app.state.dependencies = dependencies
     app.state.proxy = proxy = ProxyService(
         router=router,
         upstream=upstream,

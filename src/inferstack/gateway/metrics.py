@@ -93,6 +93,14 @@ class GatewayMetrics:
             registry=r,
         )
 
+        self.dependency_up = Gauge(
+            "inferstack_gateway_dependency_up",
+            "1 while an external dependency answers, 0 while the gateway runs without it (database: keys held and "
+            "spend kept in memory; cache: no response cache).",
+            ["dependency"],
+            registry=r,
+        )
+
     def watch_bound(self, name: str, size: Callable[[], float], limit: float | None) -> None:
         """Report a queue's or cache's size at scrape time, and its bound (-1 when it has none in-process)."""
         self.bounded_size.labels(name).set_function(size)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.core.settings import LayeredSettings
@@ -58,12 +58,25 @@ class RouterConfig(_Frozen):
 
 class CacheConfig(_Frozen):
     enabled: bool = False
-    backend: Literal["memory", "redis"] = "memory"
+    backend: str = Field(
+        default="memory",
+        validation_alias=AliasChoices("backend", "type"),
+        description="A registered cache (gateway/cache): memory | redis; `type` is accepted too.",
+    )
     redis_url: SecretStr | None = None
     ttl_s: float = Field(default=600.0, gt=0)
     max_entries: int = Field(default=10_000, gt=0, description="LRU size of the in-memory cache.")
     cache_sampled: bool = Field(default=False, description="Also cache requests with temperature > 0.")
     namespace: str = "inferstack"
+
+    @field_validator("backend")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from inferstack.gateway.cache import ResponseCache  # the registry; no cache client library is imported
+
+        if value not in ResponseCache.names():
+            raise ValueError(f"unknown cache type '{value}'; known: {', '.join(ResponseCache.names())}")
+        return value
 
 
 class GuardrailConfig(_Frozen):

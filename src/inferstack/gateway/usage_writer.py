@@ -7,6 +7,11 @@ fewer than `max_pending_rows` rows wait; past that the row is counted in `rows_d
 fails keeps its id and is retried as it is, so a write whose commit succeeded but whose acknowledgement was
 lost is recognised by the store and not applied twice. `close()` stops the periodic task before the last flush,
 so no two flushes ever overlap.
+
+While the store is away (a database outage) nothing is dropped: totals keep aggregating in memory and are
+written once when it returns. Their number stays bounded over a long outage: past `max_pending_totals`, a request
+in a new time bucket is added to the newest bucket already pending for its key and model (counted in
+`totals_merged`), so totals stay exact and only their time attribution coarsens.
 """
 
 from __future__ import annotations
@@ -35,15 +40,19 @@ class UsageWriter:
         *,
         interval_s: float,
         max_pending_rows: int = 10_000,
+        max_pending_totals: int = 10_000,
         bucket_s: float = 60.0,
         on_flushed: FlushedCallback | None = None,
     ) -> None:
         self._store = store
         self._interval = interval_s
         self.max_pending_rows = max_pending_rows
+        self.max_pending_totals = max_pending_totals
         self._bucket_s = bucket_s
         self._on_flushed = on_flushed
         self._totals: dict[TotalsKey, UsageTotals] = {}
+        self._newest_bucket: dict[tuple[str, str], float] = {}  # per (key, model), among self._totals
+        self.totals_merged = 0
         self._rows: list[UsageRecord] = []
         self._unacknowledged: UsageBatch | None = None  # a batch whose write failed; retried with the same id
         self.rows_dropped = 0
@@ -68,7 +77,7 @@ class UsageWriter:
         key = (record.token, record.model, bucket_start(record.started_at, self._bucket_s))
         totals = self._totals.get(key)
         if totals is None:
-            totals = self._totals[key] = UsageTotals()
+            totals = self._new_totals(key)
         totals.add(record)
         if self.pending < self.max_pending_rows:
             self._rows.append(record)
@@ -76,6 +85,16 @@ class UsageWriter:
                 self._wake.set()  # write early rather than start dropping detail rows
         else:
             self.rows_dropped += 1  # its spend and tokens are in the totals above; only the detail row goes
+
+    def _new_totals(self, key: TotalsKey) -> UsageTotals:
+        token, model, bucket = key
+        newest = self._newest_bucket.get((token, model))
+        if newest is not None and len(self._totals) >= self.max_pending_totals:
+            self.totals_merged += 1
+            return self._totals[(token, model, newest)]
+        self._newest_bucket[(token, model)] = bucket if newest is None else max(bucket, newest)
+        totals = self._totals[key] = UsageTotals()
+        return totals
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-writer")
@@ -92,8 +111,8 @@ class UsageWriter:
                 await self.flush()
             except Exception as exc:  # noqa: BLE001 - retried on the next tick; nothing pending is dropped
                 if not failing:
-                    log.error(
-                        "usage write failed (%d totals, %d rows pending; retrying every %.1fs): %s",
+                    log.warning(
+                        "usage write failed; kept in memory (%d totals, %d rows pending; retrying every %.1fs): %s",
                         self.pending_totals,
                         self.pending,
                         self._interval,
@@ -102,14 +121,14 @@ class UsageWriter:
                 failing = True
             else:
                 if failing:
-                    log.warning("usage writes resumed")
+                    log.warning("usage writes resumed: what was kept in memory is written")
                 failing = False
 
     def _cut(self) -> UsageBatch | None:
         if not self._totals:
             return None
         batch = UsageBatch(totals=self._totals, rows=self._rows)
-        self._totals, self._rows = {}, []
+        self._totals, self._rows, self._newest_bucket = {}, [], {}
         return batch
 
     async def flush(self) -> int:

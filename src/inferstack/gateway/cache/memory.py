@@ -1,16 +1,30 @@
-"""In-process LRU response cache with a TTL."""
+"""In-process LRU response cache with a TTL (`cache.backend: memory`)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from inferstack.gateway.cache.base import ResponseCache
+
+if TYPE_CHECKING:
+    from inferstack.gateway.settings import CacheConfig
 
 
-class MemoryCache:
+class MemoryCache(ResponseCache):
+    name = "memory"
+    aliases = ("local", "in-memory")
+    description = "memory"
+
     def __init__(self, *, max_entries: int, ttl_s: float) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries
         self._ttl = ttl_s
+
+    @classmethod
+    def from_config(cls, config: CacheConfig) -> MemoryCache:
+        return cls(max_entries=config.max_entries, ttl_s=config.ttl_s)
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)

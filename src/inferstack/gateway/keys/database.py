@@ -2,6 +2,8 @@
 
 SQL is written once with `?` placeholders; PostgreSQL gets `%s`. Calls are rare (admin API, batched usage
 writes, periodic key sync), so a single serialised connection is enough and keeps both dialects identical.
+Every call reports to `health`: a connection-level failure marks the database down, the next call that
+reaches it marks it up again (a broken connection is dropped and reopened on that call).
 """
 
 from __future__ import annotations
@@ -13,11 +15,20 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from inferstack.core.errors import OverloadedError
+from inferstack.gateway.dependency_health import DependencyHealth
 
 T = TypeVar("T")
 Params = Sequence[Any]
+
+_OUTAGE_ERRORS = frozenset({"OperationalError", "InterfaceError"})  # sqlite3 and psycopg: the store went away
+_RETRY_AFTER_S = 1.0
+_RUNNING_WITHOUT = (
+    "keys already held authenticate and are limited from memory; spend and usage are kept in memory "
+    "(aggregated, bounded) and written once the database returns; keys not held are refused with 503"
+)
 
 
 class DatabaseError(OverloadedError):
@@ -57,9 +68,12 @@ class Transaction:
 class Database:
     """Serialised access to one DB-API connection from asyncio code."""
 
-    def __init__(self, connect: Callable[[], _Connection], *, dialect: str, description: str) -> None:
+    def __init__(
+        self, connect: Callable[[], _Connection], *, dialect: str, description: str, location: str | None = None
+    ) -> None:
         self.dialect = dialect
         self.description = description
+        self.health = DependencyHealth("database", location or description, degraded=_RUNNING_WITHOUT)
         self._connect = connect
         self._conn: _Connection | None = None
         self._lock = threading.Lock()
@@ -67,7 +81,11 @@ class Database:
     @classmethod
     def open(cls, database_url: str | None, data_dir: Path) -> Database:
         if database_url and database_url.startswith(("postgresql://", "postgres://")):
-            return cls(_postgres_connect(database_url), dialect="postgresql", description="postgresql")
+            parts = urlsplit(database_url)
+            location = f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"  # never the password
+            return cls(
+                _postgres_connect(database_url), dialect="postgresql", description="postgresql", location=location
+            )
         if database_url and not database_url.startswith("sqlite:///"):
             raise DatabaseError("database_url must be postgresql://… or sqlite:///path")
         path = Path(database_url[len("sqlite:///") :]) if database_url else data_dir / "gateway.db"
@@ -85,19 +103,35 @@ class Database:
                 try:
                     result = work(cursor)
                     self._conn.commit()
-                    return result
                 except BaseException:
-                    self._conn.rollback()
+                    with suppress(Exception):  # the connection may be gone; the original error is the one to see
+                        self._conn.rollback()
                     raise
                 finally:
-                    cursor.close()
+                    with suppress(Exception):
+                        cursor.close()
             except (sqlite3.Error, OSError) as exc:
-                raise DatabaseError(f"{self.description}: {type(exc).__name__}: {exc}") from exc
+                self._report(exc)
+                raise DatabaseError(
+                    f"{self.description}: {type(exc).__name__}: {exc}", retry_after=_retry_after(exc)
+                ) from exc
             except Exception as exc:
                 if _is_psycopg_error(exc):
                     self._reset()
-                    raise DatabaseError(f"{self.description}: {type(exc).__name__}") from exc
+                    self._report(exc)
+                    raise DatabaseError(
+                        f"{self.description}: {type(exc).__name__}", retry_after=_retry_after(exc)
+                    ) from exc
                 raise
+            self.health.mark_up()
+            return result
+
+    def _report(self, exc: Exception) -> None:
+        """A failure to reach the database marks it down; any other error means it answered."""
+        if _is_outage(exc):
+            self.health.mark_down(f"{type(exc).__name__}")
+        else:
+            self.health.mark_up()
 
     def _reset(self) -> None:
         if self._conn is not None:
@@ -169,3 +203,12 @@ def _postgres_connect(url: str) -> Callable[[], _Connection]:
 
 def _is_psycopg_error(exc: Exception) -> bool:
     return type(exc).__module__.startswith("psycopg")
+
+
+def _retry_after(exc: Exception) -> float | None:
+    return _RETRY_AFTER_S if _is_outage(exc) else None
+
+
+def _is_outage(exc: Exception) -> bool:
+    """Connection-level failures (sqlite3's and psycopg's OperationalError/InterfaceError, OSError)."""
+    return isinstance(exc, OSError) or any(cls.__name__ in _OUTAGE_ERRORS for cls in type(exc).__mro__)

@@ -3,6 +3,9 @@
 The store is consulted only for keys this process has not seen (negative results are cached briefly) and
 by a periodic sync that applies changes made elsewhere (CLI, other workers) and refreshes spend. At most
 `max_keys` keys are held; idle ones (no unwritten spend, empty rate windows) make room and are read again on use.
+
+While the database is away (its `health` is down) the keys held keep working from memory; a key not held cannot
+be checked, so it is refused with a 503 `key_database_unavailable` (Retry-After) rather than a misleading 401.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from inferstack.core.errors import (
     AuthenticationError,
     InvalidRequestError,
+    OverloadedError,
     PermissionDeniedError,
     RateLimitError,
 )
@@ -39,6 +43,12 @@ _SPEND_EPSILON = 1e-12
 
 class BudgetExceededError(InvalidRequestError):
     default_code = "budget_exceeded"
+
+
+class KeyDatabaseUnavailableError(OverloadedError):
+    """A key this process does not hold, while the database that would say whether it exists is away."""
+
+    default_code = "key_database_unavailable"
 
 
 @dataclass
@@ -193,6 +203,14 @@ class KeyRegistry:
         seen = self._unknown.get(token)
         if seen is not None and now - seen < _NEGATIVE_TTL_S:
             return None
+        if not self._store.db.health.up:
+            # Probing the database per request would queue every such request behind a dead connection; the
+            # key sync and usage writer probe it in the background and mark it up again.
+            raise KeyDatabaseUnavailableError(
+                "the key database is unavailable, so this key cannot be checked (keys already in use keep "
+                "working); retry shortly",
+                retry_after=1.0,
+            )
         record = await self._store.get(token)
         if record is None or record.revoked:
             self._unknown[token] = now
@@ -273,7 +291,9 @@ def _bearer(authorization: str | None) -> str | None:
 async def run_periodic_sync(
     registry: KeyRegistry, interval_s: float, settled: Callable[[], AbstractAsyncContextManager[bool]] | None = None
 ) -> None:
-    """Sync every `interval_s`; with `settled` (the usage writer's), spend is read only between its writes."""
+    """Sync every `interval_s`; with `settled` (the usage writer's), spend is read only between its writes.
+    A failure is logged when syncs start failing and when they resume, not on every tick."""
+    failing = False
     while True:
         await asyncio.sleep(interval_s)
         try:
@@ -283,4 +303,10 @@ async def run_periodic_sync(
                 async with settled() as take_spend:
                     await registry.sync(take_spend=take_spend)
         except Exception as exc:  # noqa: BLE001 - a DB outage must not stop the gateway; retried next tick
-            log.warning("key sync failed: %s", exc)
+            if not failing:
+                log.warning("key sync failed (retrying every %.1f s; keys held keep working): %s", interval_s, exc)
+            failing = True
+        else:
+            if failing:
+                log.warning("key sync resumed")
+            failing = False

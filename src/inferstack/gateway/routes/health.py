@@ -1,4 +1,4 @@
-"""Liveness, readiness (with the upstream health map) and Prometheus metrics."""
+"""Liveness, readiness (with the upstream health map and each external dependency) and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -25,10 +25,15 @@ async def readiness(request: Request) -> Response:
         return json_response({"status": "starting"}, status_code=503)
     models = state.router.health()
     ready = state.router.ready()
+    dependencies = {d.name: d.detail() for d in state.dependencies}
+    # Ready with a dependency down is "degraded", still 200: the gateway serves (keys held, no cache), and taking
+    # every replica out of a load balancer because their shared database is away would be a total outage.
+    degraded = any(not d.up for d in state.dependencies)
     body = {
-        "status": "ready" if ready else "unhealthy",
+        "status": ("degraded" if degraded else "ready") if ready else "unhealthy",
         "database": state.key_store.db.dialect,
         "cache": state.cache_description,
+        "dependencies": dependencies,
         "usage_rows_pending": state.usage.pending,
         "usage_totals_pending": state.usage.pending_totals,
         "models": models,

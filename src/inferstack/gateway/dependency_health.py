@@ -1,0 +1,50 @@
+"""Whether each external dependency of the gateway (the key database, the Redis cache) answers right now.
+
+A dependency is marked down by the first call that cannot reach it and up by the first that can; each
+transition is logged once (an error going down, a warning coming back), never per request. `/health/readiness`
+shows the detail and `/metrics` has `inferstack_gateway_dependency_up{dependency=...}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+
+class DependencyHealth:
+    """Up/down state of one dependency, with what the gateway does without it (`degraded` says it)."""
+
+    def __init__(self, name: str, description: str, *, degraded: str) -> None:
+        self.name = name
+        self.description = description  # never carries a password: callers pass host:port or a path
+        self.degraded = degraded
+        self.up = True
+        self.since = time.time()
+        self.last_error: str | None = None
+        self.outages = 0
+
+    def mark_down(self, error: str) -> None:
+        self.last_error = error
+        if not self.up:
+            return
+        self.up = False
+        self.since = time.time()
+        self.outages += 1
+        log.error("%s (%s) unavailable: %s; running without it: %s", self.name, self.description, error, self.degraded)
+
+    def mark_up(self) -> None:
+        if self.up:
+            return
+        down_for = time.time() - self.since
+        self.up = True
+        self.since = time.time()
+        log.warning("%s (%s) reachable again after %.1f s", self.name, self.description, down_for)
+
+    def detail(self) -> dict[str, object]:
+        body: dict[str, object] = {"up": self.up, "since": round(self.since, 3), "outages": self.outages}
+        if not self.up:
+            body["error"] = self.last_error
+            body["running_without"] = self.degraded
+        return body
