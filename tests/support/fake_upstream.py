@@ -21,6 +21,8 @@ What a chat request gets, first match wins:
        fake-stream-error  streams one token, then an OpenAI error event
        fake-model         `max_tokens` (default 8) tokens "word0 word1 ...", finish "length", 5 prompt tokens
        fake-no-usage      like fake-model but never reports usage (the client must count the stream)
+       fake-sse-garbage, fake-sse-cut-mid-event, fake-sse-no-done, fake-sse-huge-line, fake-sse-endless-line
+                          a malformed SSE stream (MALFORMED_STREAMS), whatever `stream` says
   3. the next entry of `script` (text, or a tool call {"name": ..., "arguments": {...}}),
   4. else `reply(body)`; by default "[<name>] <last user text>", so a test sees who answered and what it got.
 Usage counts whitespace-split words; a stream reports it in a final chunk when `stream_options.include_usage`.
@@ -56,6 +58,20 @@ ScriptedReply = str | ToolCall
 BENCH_MODELS = {"fake-model", "fake-no-usage", "fake-cut-stream", "fake-stream-error", "fake-slow", "fake-needs-key"}
 BENCH_PROMPT_TOKENS = 5
 KEPT_BODIES = 1000
+_GOOD_CHUNK = b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":0,"model":"m",' + (
+    b'"choices":[{"index":0,"delta":{"role":"assistant","content":"ok"},"finish_reason":null}]}\n\n'
+)
+# What broken upstreams and proxies send: (blocks written in order, then "close" the connection or "eof").
+MALFORMED_STREAMS: dict[str, tuple[list[bytes], str]] = {
+    "fake-sse-garbage": (
+        [_GOOD_CHUNK, b"this line is not SSE\n\n", b"data: {not json\n\n", b'data: {"usage":{"broken\n\n'],
+        "eof",
+    ),
+    "fake-sse-cut-mid-event": ([_GOOD_CHUNK, b'data: {"id":"chatcmpl-fake","choices":[{"delta":{"cont'], "close"),
+    "fake-sse-no-done": ([_GOOD_CHUNK, _GOOD_CHUNK], "eof"),
+    "fake-sse-huge-line": ([_GOOD_CHUNK, b"data: " + b"x" * (8 * 1024 * 1024) + b"\n\n"], "eof"),
+    "fake-sse-endless-line": ([_GOOD_CHUNK, *[b"x" * (1024 * 1024)] * 64], "eof"),
+}
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -193,6 +209,8 @@ class FakeUpstream:
         refused = self._refusal(request, model)
         if refused is not None:
             return refused
+        if model in MALFORMED_STREAMS:
+            return await self._malformed_stream(request, *MALFORMED_STREAMS[model])
         if model == "fake-slow":
             await asyncio.sleep(60)
         if model in BENCH_MODELS:
@@ -275,10 +293,25 @@ class FakeUpstream:
                 await response.write(_event({**chunk, "model": model, "choices": [], "usage": usage}))
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.CancelledError):  # aiohttp raises ConnectionError("Connection lost")
             self.streams_cut += 1
             raise
         self.streams_finished += 1
+        return response
+
+    async def _malformed_stream(self, request: web.Request, blocks: list[bytes], end: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        self.streams_started += 1
+        for block in blocks:
+            await response.write(block)
+        if end == "close":
+            assert request.transport is not None
+            request.transport.close()
+            self.streams_cut += 1
+        else:
+            await response.write_eof()
+            self.streams_finished += 1
         return response
 
     async def _tool_call(self, request: web.Request, body: dict[str, Any], call: ToolCall) -> web.StreamResponse:

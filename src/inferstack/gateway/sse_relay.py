@@ -2,7 +2,10 @@
 
 Events are forwarded as soon as they are complete (an event is a block ending in a blank line). Only events
 whose `usage` is an object are parsed (OpenAI-style servers send `"usage":null` in every chunk once usage is
-requested), so the relay costs a byte search per event on the common path.
+requested), so the relay costs a byte search per event on the common path. A malformed stream (an event
+over `MAX_EVENT_BYTES`, a `data:` payload that is not a JSON object, a stream that ends inside an event) raises
+`UpstreamFailure`, which the stream path turns into an OpenAI error event; the check on each payload is
+structural (braces at both ends), not a parse.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from typing import Any
 
 import orjson
 
+from inferstack.gateway.upstreams.base import UpstreamFailure
+
 _SEPARATOR = b"\n\n"
+MAX_EVENT_BYTES = 4 * 1024 * 1024  # one SSE event; OpenAI-style servers send a few hundred bytes per chunk
 
 
 @dataclass
@@ -38,16 +44,19 @@ async def relay_events(
     async for chunk in chunks:
         pending += chunk.replace(b"\r\n", b"\n")
         if _SEPARATOR not in pending:
+            _check_size(pending)
             continue
         *complete, pending = pending.split(_SEPARATOR)
+        _check_size(pending)
         out = []
         for event in complete:
             if not event.strip():
                 continue
+            _check_payload(event)
             if b'"usage":{' in event or b'"usage": {' in event:
                 payload = _event_payload(event)
                 if payload is not None and payload != b"[DONE]":
-                    parsed = orjson.loads(payload)
+                    parsed = _parse(payload)
                     if isinstance(parsed, dict) and isinstance(parsed.get("usage"), dict):
                         state.usage = parsed["usage"]
                         if hide_usage_chunk and not parsed.get("choices"):
@@ -62,7 +71,29 @@ async def relay_events(
         if out:
             yield b"".join(out)
     if pending.strip():
+        _check_payload(pending)  # a last event without its blank line is fine when it is whole
+        payload = _event_payload(pending)
+        if payload is not None and payload != b"[DONE]":
+            _parse(payload)
         yield pending + _SEPARATOR
+
+
+def _check_size(pending: bytes) -> None:
+    if len(pending) > MAX_EVENT_BYTES:
+        raise UpstreamFailure("stream", f"the upstream sent an SSE event over {MAX_EVENT_BYTES} bytes")
+
+
+def _check_payload(event: bytes) -> None:
+    payload = _event_payload(event)
+    if payload is not None and payload != b"[DONE]" and not (payload[:1] == b"{" and payload[-1:] == b"}"):
+        raise UpstreamFailure("stream", "the upstream sent an SSE data line that is not a JSON object")
+
+
+def _parse(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailure("stream", "the upstream sent an SSE data line that is not JSON") from None
 
 
 def parse_event(event: bytes) -> dict[str, Any] | None:
