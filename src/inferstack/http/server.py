@@ -1,5 +1,5 @@
 """How every inferstack service runs under uvicorn: our logging (not uvicorn's), no access log, lifespan on,
-and a bounded graceful drain on SIGTERM."""
+a deadline on request headers (slow clients), and a bounded graceful drain on SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from inferstack.http.slow_clients import HeaderDeadlineProtocol
 
 GRACEFUL_SHUTDOWN_S = 30
 
@@ -20,6 +22,7 @@ def uvicorn_options(*, host: str, port: int, graceful_s: float = GRACEFUL_SHUTDO
         "access_log": False,
         "timeout_graceful_shutdown": graceful_s,
         "lifespan": "on",
+        "http": HeaderDeadlineProtocol,
     }
 
 
