@@ -15,6 +15,14 @@ if ! command -v redis-server >/dev/null; then
 fi
 # Debian starts a system redis on install; tests start their own on free ports, so leave it alone.
 
+# PostgreSQL: the shared cluster below, and initdb/pg_ctl for the private instances fault tests stop and start.
+if ! command -v pg_lsclusters >/dev/null; then
+  echo "test-services: installing postgresql"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \
+    || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; } \
+    || echo "test-services: could not install postgresql" >&2
+fi
+
 if command -v pg_lsclusters >/dev/null; then
   read -r version cluster port status _ < <(pg_lsclusters --no-header | head -1)
   if [ "$status" != "online" ]; then

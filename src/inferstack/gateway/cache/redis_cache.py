@@ -9,6 +9,7 @@ that hangs or refuses adds no latency per request; the first call that succeeds 
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -56,10 +57,14 @@ class RedisCache(ResponseCache):
         self._next_probe = now + _PROBE_INTERVAL_S
         return True
 
-    def _failed(self, exc: BaseException) -> None:
+    async def _failed(self, exc: BaseException) -> None:
         self._next_probe = time.monotonic() + _PROBE_INTERVAL_S
         if self.health is not None:
             self.health.mark_down(type(exc).__name__)
+        # Every pooled connection to a Redis that went away is dead: drop them all now, or each would fail once
+        # after Redis returns and mark the cache down again.
+        with suppress(*self._errors):
+            await self._client.connection_pool.disconnect()
 
     def _answered(self) -> None:
         if self.health is not None:
@@ -71,7 +76,7 @@ class RedisCache(ResponseCache):
         try:
             value = await self._client.get(self._prefix + key)
         except self._errors as exc:
-            self._failed(exc)
+            await self._failed(exc)
             return None
         self._answered()
         return value if isinstance(value, bytes) else None
@@ -82,7 +87,7 @@ class RedisCache(ResponseCache):
         try:
             await self._client.set(self._prefix + key, value, px=self._ttl_ms)
         except self._errors as exc:
-            self._failed(exc)
+            await self._failed(exc)
             return
         self._answered()
 
