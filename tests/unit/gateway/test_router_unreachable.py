@@ -21,6 +21,8 @@ def _router(*names: str) -> Router:
 
 async def test_every_attempt_unreachable_is_a_503_with_retry_after() -> None:
     async def refused(deployment: Deployment) -> str:
+        if deployment.id == "b":
+            raise UpstreamFailure("status", "HTTP 503", status=503)  # up, but not ready yet
         raise UpstreamFailure("connect", f"cannot connect to {deployment.id}")
 
     with pytest.raises(UpstreamsUnreachableError) as raised:

@@ -34,7 +34,8 @@ class AllUpstreamsFailedError(UpstreamError):
 
 
 class UpstreamsUnreachableError(OverloadedError):
-    """Every attempt failed to connect (or lost the connection): the model servers are down or restarting."""
+    """Every attempt failed to connect, lost the connection or was told 503: the model servers are down or
+    restarting (or still loading)."""
 
     default_code = "upstream_unreachable"
 
@@ -136,7 +137,7 @@ class Router:
                         cooldown_s=self.config.cooldown_s,
                     )
                     failures.append(f"{deployment.id}: {failure.summary}")
-                    unreachable = unreachable and failure.kind == "connect"
+                    unreachable = unreachable and (failure.kind == "connect" or failure.status == 503)
                     if opened:
                         log.warning(
                             "deployment %s cooling down for %gs after: %s",
