@@ -167,6 +167,8 @@ def test_postgres_outage_under_load_keeps_spend_exact(tmp_path: Path, upstream: 
             assert admitted and refused, "the budget is enforced from memory while the database is away"
             assert {a.body["error"]["code"] for a in refused} == {"budget_exceeded"}
             assert _readiness(gw)["usage_totals_pending"] > 0, "usage waits in memory for the database"
+            key_api = admin(gw, "POST", "/key/generate", json={"key_alias": "during-outage"})
+            assert key_api.status_code == 503 and key_api.json()["error"]["code"] == "database_unavailable"
 
             postgres.start()
             _wait_dependency(gw, "database", up=True)

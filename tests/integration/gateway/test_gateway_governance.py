@@ -288,7 +288,7 @@ def test_every_queue_and_cache_reports_its_bound(gateway: RunningProcess) -> Non
         ("key_registry", "10000.0"),
         ("key_negative_cache", "10000.0"),
         ("response_cache", "10000.0"),
-        ("usage_totals_pending", "-1.0"),
+        ("usage_totals_pending", "10000.0"),
     ):
         assert f'inferstack_gateway_bounded_size{{name="{name}"}}' in metrics, name
         assert f'inferstack_gateway_bounded_limit{{name="{name}"}} {bound}' in metrics, name
