@@ -7,6 +7,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from inferstack.agents.settings import AgentSettings
+from inferstack.stack.config_file import load_stack_config
 from tests.support.fake_upstream import FakeUpstream
 from tests.unit.agents.conftest import FakeIngestion, FakeWebSearch
 
@@ -107,3 +111,13 @@ async def _finished(client: Any, job_id: str) -> dict[str, Any]:
             return job
         await asyncio.sleep(0.01)
     raise AssertionError(f"ingest job {job_id} did not finish")
+
+
+def test_up_points_embed_at_the_stack_knowledge_folder(tmp_path: Path) -> None:
+    knowledge = tmp_path / "my-docs"
+    knowledge.mkdir()
+    path = tmp_path / "inferstack.yaml"
+    path.write_text(yaml.safe_dump({"stack": {"web_search": False}}))
+    config = load_stack_config(path, overrides={"data_dir": tmp_path / "d", "knowledge": knowledge}, environ={})
+    assert config.effective["agent"]["embed_path"] == str(knowledge.resolve())
+    assert AgentSettings(**config.effective["agent"]).embed_path == knowledge.resolve()
