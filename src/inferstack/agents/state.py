@@ -20,10 +20,9 @@ from inferstack.core.errors import InvalidRequestError, PermissionDeniedError
 def checked_ingest_path(raw: str, roots: Sequence[Path], *, owner: bool = False) -> Path:
     """`raw` resolved (symlinks followed); it must exist and lie inside one of `roots`, unless the caller proved
     it is the stack's owner (see `ingest_paths`)."""
-    path = Path(raw).expanduser()
-    try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError):
+    try:  # RuntimeError: `~user` of no user; ValueError: a NUL byte
+        resolved = Path(raw).expanduser().resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):
         raise InvalidRequestError(f"ingest path '{raw}' does not exist", param="path", code="path_not_found") from None
     if owner or any(resolved.is_relative_to(root.resolve()) for root in roots):
         return resolved

@@ -103,6 +103,14 @@ def _matching(manifest: Manifest, wanted: str) -> list[tuple[str, str]]:
         if (manifest.labels.get(root) and manifest.labels.get(root) == wanted) or root == wanted
     ]
     if not roots and wanted:
-        resolved = str(Path(wanted).expanduser().resolve())
+        resolved = _resolved(wanted)
         roots = [root for root in manifest.roots if root == resolved]
     return [(root, source) for root in roots for source in manifest.roots[root]]
+
+
+def _resolved(wanted: str) -> str | None:
+    """The absolute path a selector names, or None when it names none (`~nobody/x`, a NUL byte)."""
+    try:
+        return str(Path(wanted).expanduser().resolve())
+    except (RuntimeError, ValueError, OSError):
+        return None
