@@ -195,7 +195,17 @@ def _postgres_connect(url: str) -> Callable[[], _Connection]:
     def connect() -> _Connection:
         import psycopg
 
-        conn: _Connection = psycopg.connect(url, connect_timeout=5)
+        # Keepalives and a TCP user timeout turn a database that vanished from the network (no reset, no answer)
+        # into an error within seconds instead of a statement that waits forever holding the connection.
+        conn: _Connection = psycopg.connect(
+            url,
+            connect_timeout=5,
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=3,
+            tcp_user_timeout=10_000,
+        )
         return conn
 
     return connect

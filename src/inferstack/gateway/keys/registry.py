@@ -27,6 +27,7 @@ from inferstack.core.errors import (
     PermissionDeniedError,
     RateLimitError,
 )
+from inferstack.gateway.keys.database import DatabaseError
 from inferstack.gateway.keys.records import VirtualKey, key_token
 from inferstack.gateway.keys.store import KeyStore
 from inferstack.gateway.rolling_window import RollingWindow
@@ -211,7 +212,12 @@ class KeyRegistry:
                 "working); retry shortly",
                 retry_after=1.0,
             )
-        record = await self._store.get(token)
+        try:
+            record = await self._store.get(token)
+        except DatabaseError as exc:
+            raise KeyDatabaseUnavailableError(
+                "the key database is unavailable, so this key cannot be checked; retry shortly", retry_after=1.0
+            ) from exc
         if record is None or record.revoked:
             self._unknown[token] = now
             self._unknown.move_to_end(token)
