@@ -99,9 +99,15 @@ def _serve(probe: Probe) -> tuple[str, str]:
 
 
 def _gateway(probe: Probe) -> tuple[str, str]:
-    if probe.status == 200:
-        return OK, "ready"
     body = probe.body if isinstance(probe.body, dict) else {}
+    if probe.status == 200:
+        dependencies = body.get("dependencies")
+        down = [
+            f"{name} ({detail.get('error')}): {detail.get('running_without')}"
+            for name, detail in (dependencies.items() if isinstance(dependencies, dict) else ())
+            if isinstance(detail, dict) and detail.get("up") is False
+        ]
+        return (DEGRADED, "answers, without " + "; ".join(down)) if down else (OK, "ready")
     models = body.get("models")
     if probe.status == 503 and isinstance(models, dict):
         return DOWN, "running, but " + _unusable_deployments(models)

@@ -70,6 +70,15 @@ def test_an_agent_names_its_failing_dependency(tmp_path: Path) -> None:
     assert report["agent"].status == DOWN and "gateway: GET /models answered 503" in report["agent"].detail
 
 
+def test_a_gateway_without_its_database_is_degraded_and_says_what_it_runs_without(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    database = {"up": False, "error": "OperationalError", "running_without": "keys held work from memory"}
+    body = {"status": "degraded", "dependencies": {"database": database, "cache": {"up": True}}}
+    report = {s.name: s for s in check_stack(config, _getter(config, {"gateway": Probe(200, body)}))}
+    assert report["gateway"].status == DEGRADED and report["gateway"].healthy
+    assert report["gateway"].detail == "answers, without database (OperationalError): keys held work from memory"
+
+
 def test_nothing_running_says_so_without_blaming_anyone(tmp_path: Path) -> None:
     config = _config(tmp_path)
     report = check_stack(config, lambda url: Probe(None, "ConnectError"), up_running=False)
