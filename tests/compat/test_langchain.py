@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import openai
 import pytest
 from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
@@ -69,12 +68,6 @@ def embeddings(base_url: str, tiktoken_cache: Path) -> Iterator[OpenAIEmbeddings
     yield OpenAIEmbeddings(model=EMBEDDING_MODEL, base_url=base_url, api_key="unused", max_retries=0)
 
 
-@pytest.mark.xfail(
-    raises=openai.BadRequestError,
-    strict=True,
-    reason="issue 13 item 3: the model server answers token-id input (lists of integers) with 400; "
-    "the serving fix is in progress",
-)
 def test_embeddings_with_default_settings_send_token_ids(embeddings: OpenAIEmbeddings) -> None:
     vectors = embeddings.embed_documents(["the sea", "a lighthouse on the coast"])
     query = embeddings.embed_query("the sea")

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from strands import Agent, tool
 from strands.models.openai import OpenAIModel
-from strands.types.exceptions import ContextWindowOverflowException
 
 from tests.compat.conftest import MASTER_KEY, MODEL
 from tests.support.processes import RunningProcess
@@ -63,12 +62,6 @@ def test_agent_calls_a_tool_and_answers_from_its_result(gateway: RunningProcess)
     assert outcome["status"] == "success" and result.stop_reason == "end_turn"
 
 
-@pytest.mark.xfail(
-    raises=ContextWindowOverflowException,
-    strict=True,
-    reason="issue 13 item 1: max_tokens=4096 is more than the slot's context has left, so the server answers 400 "
-    "context_length_exceeded and Strands raises ContextWindowOverflowException; the serving fix is in progress",
-)
 def test_agent_with_the_reference_max_tokens(gateway: RunningProcess) -> None:
     agent = Agent(model=strands_model(gateway, REFERENCE), callback_handler=None)
     assert str(agent("Name a colour.")).strip()

@@ -24,7 +24,7 @@ def serve(
         bool | None, typer.Option("--embeddings/--no-embeddings", help="Serve /v1/embeddings.")
     ] = None,
     parallel: Annotated[int | None, typer.Option(help="Parallel generation slots [default: 4].")] = None,
-    ctx_size: Annotated[int | None, typer.Option(help="Context tokens per slot [default: 4096].")] = None,
+    ctx_size: Annotated[int | None, typer.Option(help="Context tokens per slot [default: 8192].")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for inference.")] = None,
     max_queue: Annotated[int | None, typer.Option(help="Requests that may wait for a slot [default: 64].")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="INFERSTACK_API_KEY", help="Require this Bearer key.")] = None,

@@ -27,6 +27,7 @@ from inferstack.serving.admission import Admission
 from inferstack.serving.chat_service import ChatService
 from inferstack.serving.completion_service import CompletionService
 from inferstack.serving.embedding_service import EmbeddingService
+from inferstack.serving.embedding_token_ids import TokenIdDecoder
 from inferstack.serving.engines.base import EmbeddingEngine, Engine
 from inferstack.serving.engines.registry import build_embedding_engine, build_engine
 from inferstack.serving.fast_path import GenerationFastPath
@@ -71,7 +72,7 @@ class ServerState:
             raise ModelNotFoundError(
                 "this server has no embedding model (started with embeddings disabled)", param="model"
             )
-        if name != self.embedder.info.model_id:
+        if name != self.embedder.info.model_id and name not in self.settings.embedding_served_model_name:
             raise ModelNotFoundError(
                 f"embedding model '{name}' is not served here; this server serves '{self.embedder.info.model_id}'",
                 param="model",
@@ -96,9 +97,16 @@ def build_app(
         engine=engine,
         embedder=embedder,
         metrics=metrics,
-        chat=ChatService(engine, generation),
-        completions=CompletionService(engine, generation),
-        embeddings=EmbeddingService(embedder, metrics) if embedder is not None else None,
+        chat=ChatService(engine, generation, max_tokens_policy=settings.max_tokens_policy),
+        completions=CompletionService(engine, generation, max_tokens_policy=settings.max_tokens_policy),
+        embeddings=EmbeddingService(
+            embedder,
+            metrics,
+            token_ids=TokenIdDecoder(settings.embedding_token_ids),
+            truncate_prompt_tokens=settings.embedding_truncate_prompt_tokens,
+        )
+        if embedder is not None
+        else None,
     )
 
     async def load() -> None:

@@ -20,7 +20,7 @@ from inferstack.openai_api.sse import DONE_EVENT, sse_event
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_prompt import chat_turns
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
-from inferstack.serving.generation import MeteredGeneration, final_usage, token_budget
+from inferstack.serving.generation import MaxTokensPolicy, MeteredGeneration, final_usage, token_budget
 from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_output
 from inferstack.serving.tool_call_stream import ToolCallStream
 
@@ -53,9 +53,12 @@ def sampling_params(request: Any, max_tokens: int, json_schema: dict[str, Any] |
 
 
 class ChatService:
-    def __init__(self, engine: Engine, generation: MeteredGeneration) -> None:
+    def __init__(
+        self, engine: Engine, generation: MeteredGeneration, *, max_tokens_policy: MaxTokensPolicy = "cap"
+    ) -> None:
         self._engine = engine
         self._generation = generation
+        self._max_tokens_policy: MaxTokensPolicy = max_tokens_policy
 
     async def prepare(self, request: ChatCompletionRequest, model: str) -> PreparedChat:
         plan = plan_output(request)
@@ -66,7 +69,9 @@ class ChatService:
             # A constrained answer with no explicit limit gets a bounded default (finish_reason
             # "length" says so if it is reached), so a looping small model cannot hold a slot forever.
             limit = min(STRUCTURED_DEFAULT_MAX_TOKENS, self._engine.info.context_length - prompt.n_tokens)
-        budget = token_budget(prompt, limit, self._engine.info.context_length, param="messages")
+        budget = token_budget(
+            prompt, limit, self._engine.info.context_length, param="messages", policy=self._max_tokens_policy
+        )
         ticket = self._generation.admit()
         return PreparedChat(
             completion_id="chatcmpl-" + secrets.token_hex(12),
@@ -101,46 +106,49 @@ class ChatService:
         )
 
     async def stream(self, prep: PreparedChat) -> AsyncGenerator[bytes, None]:
+        try:
+            async with aclosing(self.chunks(prep)) as chunks:
+                async for chunk in chunks:
+                    yield sse_event(chunk)
+        except EngineError as exc:
+            yield sse_event(error_body_for(exc))
+        yield DONE_EVENT
+
+    async def chunks(self, prep: PreparedChat) -> AsyncGenerator[dict[str, Any], None]:
+        """The answer as `chat.completion.chunk` dicts; an `EngineError` mid-way raises after what was sent."""
+
         def event(
             delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None
-        ) -> bytes:
-            return sse_event(
-                chat_chunk(
-                    completion_id=prep.completion_id,
-                    created=prep.created,
-                    model=prep.model,
-                    delta=delta,
-                    finish_reason=finish,
-                    usage=usage,
-                )
+        ) -> dict[str, Any]:
+            return chat_chunk(
+                completion_id=prep.completion_id,
+                created=prep.created,
+                model=prep.model,
+                delta=delta,
+                finish_reason=finish,
+                usage=usage,
             )
 
         tools = ToolCallStream() if prep.plan.mode == "tools" else None
         yield event({"role": "assistant", "content": ""})
         last = GenerationChunk(text="")
-        try:
-            async with aclosing(self._generation.run(prep.ticket, prep.prompt, prep.params)) as chunks:
-                async for chunk in chunks:
-                    last = chunk
-                    if not chunk.text:
-                        continue
-                    if tools is None:
-                        yield event({"content": chunk.text})
-                    else:
-                        for delta in tools.feed(chunk.text):
-                            yield event(delta)
-            finish: str = last.finish_reason or "stop"
-            if tools is not None and finish != "length":
-                parsed = prep.plan.finish(tools)
-                finish = "tool_calls" if parsed.calls else "stop"
-        except EngineError as exc:
-            yield sse_event(error_body_for(exc))
-            yield DONE_EVENT
-            return
+        async with aclosing(self._generation.run(prep.ticket, prep.prompt, prep.params)) as chunks:
+            async for chunk in chunks:
+                last = chunk
+                if not chunk.text:
+                    continue
+                if tools is None:
+                    yield event({"content": chunk.text})
+                else:
+                    for delta in tools.feed(chunk.text):
+                        yield event(delta)
+        finish: str = last.finish_reason or "stop"
+        if tools is not None and finish != "length":
+            parsed = prep.plan.finish(tools)
+            finish = "tool_calls" if parsed.calls else "stop"
         yield event({}, finish)
         if prep.include_usage:
             yield event(None, usage=final_usage(last, prep.prompt))
-        yield DONE_EVENT
 
 
 def _cut_off_answer(text: str) -> str:

@@ -16,7 +16,7 @@ from inferstack.openai_api.sse import DONE_EVENT, sse_event
 from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_service import sampling_params
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
-from inferstack.serving.generation import MeteredGeneration, final_usage, token_budget
+from inferstack.serving.generation import MaxTokensPolicy, MeteredGeneration, final_usage, token_budget
 
 
 @dataclass
@@ -32,13 +32,18 @@ class PreparedCompletion:
 
 
 class CompletionService:
-    def __init__(self, engine: Engine, generation: MeteredGeneration) -> None:
+    def __init__(
+        self, engine: Engine, generation: MeteredGeneration, *, max_tokens_policy: MaxTokensPolicy = "cap"
+    ) -> None:
         self._engine = engine
         self._generation = generation
+        self._max_tokens_policy: MaxTokensPolicy = max_tokens_policy
 
     async def prepare(self, request: CompletionRequest, model: str) -> PreparedCompletion:
         prompt = await self._engine.prepare_text(request.prompt_text)
-        budget = token_budget(prompt, request.max_tokens, self._engine.info.context_length, param="prompt")
+        budget = token_budget(
+            prompt, request.max_tokens, self._engine.info.context_length, param="prompt", policy=self._max_tokens_policy
+        )
         ticket = self._generation.admit()
         return PreparedCompletion(
             completion_id="cmpl-" + secrets.token_hex(12),

@@ -6,12 +6,15 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Literal
 
 from inferstack.core.errors import ContextLengthExceededError
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.openai_api.usage import usage_dict
 from inferstack.serving.admission import Admission, Ticket
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
+
+MaxTokensPolicy = Literal["cap", "reject"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +23,31 @@ class Budget:
     max_tokens: int
 
 
-def token_budget(prompt: PreparedPrompt, requested: int | None, context_length: int, *, param: str) -> Budget:
-    """Check prompt + max_tokens against the context; never truncate, never overflow."""
+def token_budget(
+    prompt: PreparedPrompt,
+    requested: int | None,
+    context_length: int,
+    *,
+    param: str,
+    policy: MaxTokensPolicy = "reject",
+) -> Budget:
+    """Check prompt + max_tokens against the context; never truncate the prompt, never overflow.
+
+    A prompt that leaves no room is always refused. A `max_tokens` over the room left is refused under
+    `reject` (vLLM) and capped at the room under `cap` (llama.cpp's server), where the answer then ends
+    with `finish_reason: "length"` if it runs that long.
+    """
     room = context_length - prompt.n_tokens
+    if room < 1:
+        raise ContextLengthExceededError(
+            f"this model's context is {context_length} tokens and the prompt alone has {prompt.n_tokens}",
+            param=param,
+        )
     if requested is None:
-        if room < 1:
-            raise ContextLengthExceededError(
-                f"this model's context is {context_length} tokens and the prompt alone has {prompt.n_tokens}",
-                param=param,
-            )
         return Budget(prompt.n_tokens, room)
     if requested > room:
+        if policy == "cap":
+            return Budget(prompt.n_tokens, room)
         raise ContextLengthExceededError(
             f"this model's context is {context_length} tokens; the prompt has {prompt.n_tokens} tokens "
             f"and max_tokens asks for {requested} more",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.core.settings import LayeredSettings
@@ -54,9 +54,33 @@ class ServeSettings(LayeredSettings):
     model: str | None = Field(default=None, description="GGUF path, 'org/repo:file.gguf', or a vLLM model id.")
     served_model_name: str | None = Field(default=None, description="Public model id; defaults to the model's.")
     embedding_model: str | None = Field(default=None, description="sentence-transformers name or path.")
+    embedding_served_model_name: list[str] = Field(
+        default_factory=list,
+        description="Public ids of the embedding model (a name or a list); the first is listed, all are served.",
+    )
+    embedding_token_ids: Literal["cl100k_base", "refuse"] = Field(
+        default="cl100k_base",
+        description="Token-id embedding input: decode it as tiktoken cl100k_base ids (what OpenAI clients send), "
+        "or refuse it with a 400.",
+    )
+    embedding_truncate_prompt_tokens: int | None = Field(
+        default=None,
+        ge=-1,
+        description="Truncate each embedding input to its first N tokens (-1: the model's limit) when the request "
+        "does not say; unset: inputs over the limit are a 400.",
+    )
     embeddings: bool = True
     parallel: int = Field(default=4, ge=1, le=256)
-    ctx_size: int = Field(default=4096, ge=64, description="Context length of each slot, in tokens.")
+    ctx_size: int = Field(
+        default=8192,
+        ge=64,
+        description="Context length of each slot, in tokens (the packaged SmolLM2 was trained on 8192).",
+    )
+    max_tokens_policy: Literal["cap", "reject"] = Field(
+        default="cap",
+        description="A max_tokens over the room the prompt leaves: 'cap' generates up to the room left and ends "
+        "with finish_reason 'length' (llama.cpp's server); 'reject' answers 400 context_length_exceeded (vLLM).",
+    )
     threads: int | None = Field(default=None, ge=1)
     max_queue: int = Field(default=64, ge=0)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
@@ -64,3 +88,8 @@ class ServeSettings(LayeredSettings):
     log_level: str = "INFO"
     vllm: VllmSettings = Field(default_factory=VllmSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
+
+    @field_validator("embedding_served_model_name", mode="before")
+    @classmethod
+    def _one_name_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value

@@ -371,8 +371,6 @@ def test_error_cases(real_server: RunningProcess) -> None:
     missing = _error(httpx.post(chat, json={"model": "gpt-17", "messages": ok_messages}), 404)
     assert missing["code"] == "model_not_found"
     _error(httpx.post(url + "/v1/embeddings", json={"model": MODEL, "input": "x"}), 404)
-    too_long = _error(httpx.post(chat, json={"model": MODEL, "messages": ok_messages, "max_tokens": 100_000}), 400)
-    assert too_long["code"] == "context_length_exceeded"
     huge_prompt = [{"role": "user", "content": "word " * 5000}]
     assert _error(httpx.post(chat, json={"model": MODEL, "messages": huge_prompt}), 400)["code"] == (
         "context_length_exceeded"
@@ -384,6 +382,25 @@ def test_error_cases(real_server: RunningProcess) -> None:
     _error(httpx.post(url + "/v1/embeddings", json={"model": EMBEDDING_MODEL, "input": ""}), 400)
     _error(httpx.post(chat, content=b"x" * (9 * 1024 * 1024), headers={"content-type": "application/json"}), 413)
     _error(httpx.get(url + "/v1/nothing-here"), 404)
+
+
+def test_max_tokens_over_the_room_left_is_capped_and_ends_with_length(client: openai.OpenAI) -> None:
+    """The server default `max_tokens_policy: cap` (llama.cpp's behaviour): the reference's max_tokens=4096 on a
+    prompt that leaves a few tokens of the 2048-token slot generates those and says `length`."""
+    context = 2048
+    words = 1990
+    for _ in range(3):  # find a prompt that leaves a handful of tokens
+        prompt = "word " * words
+        probe = client.completions.create(model=MODEL, prompt=prompt, max_tokens=1, temperature=0)
+        assert probe.usage is not None
+        room = context - probe.usage.prompt_tokens
+        if 2 <= room <= 12:
+            break
+        words += room - 6
+    assert 2 <= room <= 12, room
+    capped = client.completions.create(model=MODEL, prompt=prompt, max_tokens=4096, temperature=0)
+    assert capped.usage is not None and capped.choices[0].finish_reason == "length"
+    assert capped.usage.completion_tokens == room
 
 
 def test_metrics_count_what_was_sent(real_server: RunningProcess, client: openai.OpenAI) -> None:

@@ -163,7 +163,8 @@ class FakeEmbeddingEngine(EmbeddingEngineEntry, name="fake"):
 
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> FakeEmbeddingEngine:
-        return cls()
+        names = settings.embedding_served_model_name
+        return cls(model_id=names[0]) if names else cls()
 
     def __init__(self, *, model_id: str = "fake-embedding", dimension: int = 64, max_input_tokens: int = 256) -> None:
         self._info = EmbeddingModelInfo(model_id=model_id, dimension=dimension, max_input_tokens=max_input_tokens)
@@ -180,6 +181,9 @@ class FakeEmbeddingEngine(EmbeddingEngineEntry, name="fake"):
 
     async def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) + 2 for t in texts]
+
+    async def truncate(self, texts: Sequence[str], max_tokens: int) -> list[str]:
+        return [" ".join(t.split()[: max(max_tokens - 2, 1)]) for t in texts]
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [self._vector(t) for t in texts]

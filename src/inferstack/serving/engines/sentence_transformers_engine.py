@@ -40,7 +40,10 @@ class SentenceTransformerEngine(
     @classmethod
     def from_settings(cls, settings: ServeSettings) -> SentenceTransformerEngine:
         model, model_id = resolve_embedding_model(settings.embedding_model)
-        return cls(SentenceTransformerConfig(model=model, model_id=model_id, threads=settings.threads))
+        names = settings.embedding_served_model_name
+        return cls(
+            SentenceTransformerConfig(model=model, model_id=names[0] if names else model_id, threads=settings.threads)
+        )
 
     def __init__(self, config: SentenceTransformerConfig) -> None:
         self._config = config
@@ -84,6 +87,21 @@ class SentenceTransformerEngine(
     def _count(self, texts: list[str]) -> list[int]:
         encoded = self._model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+    async def truncate(self, texts: Sequence[str], max_tokens: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._truncate, list(texts), max_tokens)
+
+    def _truncate(self, texts: list[str], max_tokens: int) -> list[str]:
+        """Cut the original text where the tokenizer's truncation ends (offsets), so nothing is re-spelled."""
+        encoded = self._model.tokenizer(
+            texts, add_special_tokens=True, truncation=True, max_length=max_tokens, return_offsets_mapping=True
+        )
+        cut = []
+        for text, offsets in zip(texts, encoded["offset_mapping"], strict=True):
+            end = max((stop for _, stop in offsets), default=0)
+            cut.append(text[:end] if end else text)
+        return cut
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         loop = asyncio.get_running_loop()
