@@ -5,7 +5,7 @@ each sent to the real process with a client timeout. Each answer must be below 5
 and, when it is an error, have the service's documented error shape. Failures are collected with the request
 that caused them (as a curl command) and reported together; the run is derandomised, so it is repeatable.
 
-    FUZZ_EXAMPLES=2000 .venv/bin/pytest -q tests/fuzz       # the long run (default: 15 per operation and mode)
+    FUZZ_EXAMPLES=2000 .venv/bin/pytest -q tests/fuzz       # the long run (default: 10 per operation and mode)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from schemathesis import GenerationMode
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 REQUEST_TIMEOUT_S = 30.0
 MAX_REPORTED = 10
 
