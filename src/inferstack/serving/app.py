@@ -22,7 +22,7 @@ from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import service_middleware
 from inferstack.http.openapi import document_bare_routes
 from inferstack.observability.serving_metrics import ServingMetrics
-from inferstack.serving import routes
+from inferstack.serving import model_routes, routes
 from inferstack.serving.admission import Admission
 from inferstack.serving.chat_service import ChatService
 from inferstack.serving.completion_service import CompletionService
@@ -33,6 +33,7 @@ from inferstack.serving.engines.registry import build_embedding_engine, build_en
 from inferstack.serving.fast_path import GenerationFastPath
 from inferstack.serving.generation import MeteredGeneration
 from inferstack.serving.openapi_routes import GENERATION_OPENAPI_ROUTES
+from inferstack.serving.responses_service import ResponsesService
 from inferstack.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ServerState:
     chat: ChatService
     completions: CompletionService
     embeddings: EmbeddingService | None
+    responses: ResponsesService
     status: str = "loading"
     error: str | None = None
     _load_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -92,12 +94,13 @@ def build_app(
     metrics = ServingMetrics()
     admission = Admission(slots=engine.info.slots, max_queue=settings.max_queue, metrics=metrics)
     generation = MeteredGeneration(engine, admission, metrics)
+    chat = ChatService(engine, generation, max_tokens_policy=settings.max_tokens_policy)
     state = ServerState(
         settings=settings,
         engine=engine,
         embedder=embedder,
         metrics=metrics,
-        chat=ChatService(engine, generation, max_tokens_policy=settings.max_tokens_policy),
+        chat=chat,
         completions=CompletionService(engine, generation, max_tokens_policy=settings.max_tokens_policy),
         embeddings=EmbeddingService(
             embedder,
@@ -107,6 +110,7 @@ def build_app(
         )
         if embedder is not None
         else None,
+        responses=ResponsesService(chat),
     )
 
     async def load() -> None:
@@ -142,6 +146,7 @@ def build_app(
     api = FastAPI(title="inferstack model server", version=__version__, lifespan=lifespan)
     api.state.server = state
     api.include_router(routes.router)
+    api.include_router(model_routes.router)
     install_error_handlers(api)
     document_bare_routes(api, GENERATION_OPENAPI_ROUTES)
 

@@ -26,6 +26,7 @@ from inferstack.http.middleware import send_error
 from inferstack.openai_api.chat import ChatCompletionRequest
 from inferstack.openai_api.completions import CompletionRequest
 from inferstack.openai_api.errors import error_body
+from inferstack.openai_api.responses import ResponsesRequest
 from inferstack.serving.admission import Ticket
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class GenerationFastPath:
         self._routes: dict[str, tuple[type[BaseModel], _GenerationService]] = {
             "/v1/chat/completions": (ChatCompletionRequest, state.chat),
             "/v1/completions": (CompletionRequest, state.completions),
+            "/v1/responses": (ResponsesRequest, state.responses),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -26,6 +26,7 @@ ROUTE_PATHS = (
     "/v1/chat/completions",
     "/v1/completions",
     "/v1/embeddings",
+    "/v1/responses",
 )
 
 
