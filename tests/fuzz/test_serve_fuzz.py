@@ -42,6 +42,7 @@ def test_model_server_survives_fuzzing_on_the_fake_engine(fake_model_server: Run
     report = fuzz_service(fake_model_server.base_url, rewrite_body=_served_model("fake-model", "fake-embedding"))
     assert not report.failures, "\n".join(report.failures)
     assert report.statuses[200] > 0 and report.statuses[400] > 0, report.summary()
+    print(report.summary())
     _healthy(fake_model_server)
 
 
@@ -58,4 +59,5 @@ def test_model_server_survives_fuzzing_on_the_real_model(real_server: RunningPro
     )
     assert not report.failures, "\n".join(report.failures)
     assert report.statuses[200] > 0, report.summary()
+    print(report.summary())
     _healthy(real_server)
