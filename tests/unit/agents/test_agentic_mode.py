@@ -90,7 +90,7 @@ async def test_history_seeds_each_agent_with_its_own_session_only(make_client: A
 
 
 async def test_model_failure_in_agentic_mode_gets_502(make_client: Any, upstream: FakeUpstream) -> None:
-    upstream.fail_status = 503
+    upstream.fail_status = 500  # a 503 is passed on as 503 with Retry-After (tests/unit/agents/test_upstream_outage.py)
     response = await make_client(mode="agentic").post("/query", json={"question": QUESTION})
     assert response.status_code == 502
     assert response.json()["error"]["type"] == "upstream_error"
