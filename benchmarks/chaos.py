@@ -229,18 +229,18 @@ def _ok(call: Callable[[], httpx.Response]) -> bool:
         return False
 
 
-def _ingest_folder(workdir: Path) -> Path:
+def _ingest_folder(workdir: Path, files: int) -> Path:
     folder = workdir / "chaos-docs"
     folder.mkdir(exist_ok=True)
     paragraph = "The {n} relay of the chaos archive forwards signal {n} to the tower every {m} minutes. " * 12
-    for n in range(INGEST_FILES):
+    for n in range(files):
         (folder / f"note-{n:02d}.md").write_text(f"# Note {n}\n\n" + paragraph.format(n=n, m=n + 3) * 4)
     return folder
 
 
-def _start_ingest(chaos: ChaosStack) -> dict[str, Any]:
-    """Submit an ingest job and wait until it is running and has finished at least one file."""
-    folder = _ingest_folder(chaos.workdir)
+def _start_ingest(chaos: ChaosStack, files: int) -> dict[str, Any]:
+    """Submit an ingest job of `files` files and wait until it is running and has finished at least one file."""
+    folder = _ingest_folder(chaos.workdir, files)
     job: dict[str, Any] = chaos.agent("POST", "/ingest", json={"path": str(folder)}).json()
 
     def progressing() -> bool:
@@ -250,7 +250,7 @@ def _start_ingest(chaos: ChaosStack) -> dict[str, Any]:
         return state["status"] == "running" and int(state["progress"].get("files_done", 0) or 0) >= 1
 
     _wait(progressing, "the ingest job running", timeout=120)
-    return {"job_id": job["job_id"], "path": str(folder)}
+    return {"job_id": job["job_id"], "path": str(folder), "files": files}
 
 
 def _after_agent_restart(chaos: ChaosStack, chunks_before: int, job: dict[str, Any]) -> dict[str, Any]:
@@ -277,11 +277,13 @@ def _after_agent_restart(chaos: ChaosStack, chunks_before: int, job: dict[str, A
         "files_listed_after_resume": len(ours),
         "chunks_final": chunks_final,
         "chunks_listed_by_source": listed_chunks,
-        "no_duplicates": chunks_final == listed_chunks and len(ours) == INGEST_FILES,
+        "no_duplicates": chunks_final == listed_chunks and len(ours) == job["files"],
     }
 
 
-def chaos_round(chaos: ChaosStack, service: str, *, warmup_s: float, after_s: float) -> dict[str, Any]:
+def chaos_round(
+    chaos: ChaosStack, service: str, *, warmup_s: float, after_s: float, ingest_files: int = INGEST_FILES
+) -> dict[str, Any]:
     """Load through the gateway and the agent, SIGKILL `service`, wait for recovery, and measure."""
     prices = dict(DEFAULT_CHAT_PRICES)
     key = chaos.new_key(f"chaos-{service}")
@@ -299,7 +301,7 @@ def chaos_round(chaos: ChaosStack, service: str, *, warmup_s: float, after_s: fl
         time.sleep(warmup_s)
         if service == "agent":
             extra["chunks_before"] = chaos.chunk_count()
-            extra["job"] = _start_ingest(chaos)
+            extra["job"] = _start_ingest(chaos, ingest_files)
         mark = len(chaos.stack.log())
         killed_at = time.monotonic()
         pid = chaos.kill(service)

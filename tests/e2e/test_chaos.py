@@ -55,7 +55,8 @@ def _assert_clients_saw_clean_outage(service: str, result: dict[str, Any]) -> No
 
 @pytest.mark.parametrize("service", ["serve", "gateway", "web_search", "filesystem", "agent"])
 def test_kill_under_load_recovers_clean_and_loses_nothing(stack: Any, service: str) -> None:
-    result = chaos.chaos_round(stack, service, warmup_s=1.0, after_s=0.0)
+    # 24 files: enough that the ingest job is still running at the kill, few enough to resume quickly.
+    result = chaos.chaos_round(stack, service, warmup_s=1.0, after_s=0.0, ingest_files=24)
     _assert_clients_saw_clean_outage(service, result)
     spend = result["spend"]
     assert not spend["overcharged"], f"spend charged twice across the {service} kill: {spend}"
