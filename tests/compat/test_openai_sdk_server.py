@@ -72,3 +72,32 @@ def test_responses_function_tool(client: openai.OpenAI) -> None:
     assert [e.type for e in events if e.type == "response.function_call_arguments.done"] == [
         "response.function_call_arguments.done"
     ]
+
+
+def test_legacy_functions_and_function_result(client: openai.OpenAI) -> None:
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]
+    answer = client.chat.completions.create(
+        model=MODEL,
+        messages=ask,
+        functions=[WEATHER],
+        function_call={"name": "get_weather"},
+        temperature=0,  # type: ignore[arg-type,list-item]
+    )
+    choice = answer.choices[0]
+    assert choice.finish_reason == "function_call" and choice.message.function_call is not None
+    assert choice.message.function_call.name == "get_weather"
+    arguments = json.loads(choice.message.function_call.arguments)
+    assert isinstance(arguments["city"], str)
+    follow_up = [
+        *ask,
+        {"role": "assistant", "content": None, "function_call": choice.message.function_call.model_dump()},
+        {"role": "function", "name": "get_weather", "content": "sunny, 21 C"},
+    ]
+    final = client.chat.completions.create(
+        model=MODEL,
+        messages=follow_up,
+        functions=[WEATHER],
+        function_call="none",
+        max_tokens=24,  # type: ignore[arg-type,list-item]
+    )
+    assert final.choices[0].finish_reason in ("stop", "length") and final.choices[0].message.content

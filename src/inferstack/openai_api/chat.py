@@ -61,12 +61,13 @@ class AssistantMessage(_Wire):
     role: Literal["assistant"]
     content: str | list[TextPart] | None = None
     tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None  # the legacy form of one tool call
     name: str | None = None
 
     @model_validator(mode="after")
     def _has_something(self) -> AssistantMessage:
-        if self.content is None and not self.tool_calls:
-            raise ValueError("an assistant message needs content or tool_calls")
+        if self.content is None and not self.tool_calls and self.function_call is None:
+            raise ValueError("an assistant message needs content, tool_calls or function_call")
         return self
 
 
@@ -76,8 +77,16 @@ class ToolMessage(_Wire):
     tool_call_id: str
 
 
+class FunctionMessage(_Wire):
+    """The legacy form of a tool result: the function's `name` instead of a `tool_call_id`."""
+
+    role: Literal["function"]
+    content: str | list[TextPart] | None = None
+    name: str
+
+
 ChatMessage = Annotated[
-    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
     Field(discriminator="role"),
 ]
 
@@ -164,6 +173,25 @@ class ChatCompletionRequest(SamplingFields):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    # The legacy function-calling parameters, answered as tools and written back as `message.function_call`.
+    functions: list[FunctionDefinition] | None = Field(default=None, min_length=1)
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
+
+    @model_validator(mode="after")
+    def _legacy_functions_as_tools(self) -> ChatCompletionRequest:
+        if self.functions is None:
+            if self.function_call is not None:
+                raise ValueError("function_call needs functions")
+            return self
+        if self.tools is not None or self.tool_choice is not None:
+            raise ValueError("send either functions/function_call (legacy) or tools/tool_choice, not both")
+        self.tools = [ToolDefinition(type="function", function=f) for f in self.functions]
+        if isinstance(self.function_call, NamedFunction):
+            self.tool_choice = NamedToolChoice(type="function", function=self.function_call)
+        else:
+            self.tool_choice = self.function_call
+        self.parallel_tool_calls = False
+        return self
 
     @model_validator(mode="after")
     def _tools_consistent(self) -> ChatCompletionRequest:

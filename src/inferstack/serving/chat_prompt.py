@@ -13,6 +13,7 @@ from inferstack.openai_api.chat import (
     AssistantMessage,
     ChatMessage,
     DeveloperMessage,
+    FunctionMessage,
     ImageUrlPart,
     SystemMessage,
     ToolMessage,
@@ -41,12 +42,21 @@ def chat_turns(messages: list[ChatMessage], *, instructions: str | None) -> list
             name = call_names.get(message.tool_call_id, "a tool")
             text = f"Result of {name} (call {message.tool_call_id}): {message_text(message.content)}"
             turns.append(ChatTurn("user", text))
+        elif isinstance(message, FunctionMessage):
+            turns.append(ChatTurn("user", f"Result of {message.name}: {message_text(message.content)}"))
     if instructions:
         turns = _with_instructions(turns, instructions)
     return turns
 
 
 def _assistant_text(message: AssistantMessage, call_names: dict[str, str]) -> str:
+    if message.function_call is not None and not message.tool_calls:
+        legacy = message.function_call
+        try:
+            legacy_arguments = json.loads(legacy.arguments or "{}")
+        except json.JSONDecodeError:
+            legacy_arguments = legacy.arguments
+        return json.dumps({"name": legacy.name, "arguments": legacy_arguments}, ensure_ascii=False)
     if not message.tool_calls:
         return message_text(message.content)
     calls = []

@@ -37,6 +37,7 @@ class PreparedChat:
     params: SamplingParams
     include_usage: bool
     ticket: Ticket
+    legacy_functions: bool = False  # the request used `functions`: answer with `function_call`
 
 
 def sampling_params(request: Any, max_tokens: int, json_schema: dict[str, Any] | None) -> SamplingParams:
@@ -82,6 +83,7 @@ class ChatService:
             params=sampling_params(request, budget.max_tokens, plan.json_schema),
             include_usage=request.include_usage,
             ticket=ticket,
+            legacy_functions=request.functions is not None,
         )
 
     async def complete(self, prep: PreparedChat) -> dict[str, Any]:
@@ -94,6 +96,9 @@ class ChatService:
                 message["content"] = _cut_off_answer(text)
             else:
                 message, finish = _tool_message(prep.plan.parse(text))
+                if prep.legacy_functions and finish == "tool_calls":
+                    call = message.pop("tool_calls")[0]["function"]
+                    message["function_call"], finish = call, "function_call"
         elif prep.plan.mode == "json" and finish != "length":
             prep.plan.check_json(text)
         return chat_completion(
@@ -141,14 +146,23 @@ class ChatService:
                     yield event({"content": chunk.text})
                 else:
                     for delta in tools.feed(chunk.text):
-                        yield event(delta)
+                        yield event(_legacy_delta(delta) if prep.legacy_functions else delta)
         finish: str = last.finish_reason or "stop"
         if tools is not None and finish != "length":
             parsed = prep.plan.finish(tools)
-            finish = "tool_calls" if parsed.calls else "stop"
+            finish = ("function_call" if prep.legacy_functions else "tool_calls") if parsed.calls else "stop"
         yield event({}, finish)
         if prep.include_usage:
             yield event(None, usage=final_usage(last, prep.prompt))
+
+
+def _legacy_delta(delta: dict[str, Any]) -> dict[str, Any]:
+    """A streamed tool-call delta in the legacy shape (`function_call`: name, then argument pieces)."""
+    calls = delta.get("tool_calls")
+    if not calls:
+        return delta
+    function = dict(calls[0].get("function") or {})
+    return {k: v for k, v in delta.items() if k != "tool_calls"} | {"function_call": function}
 
 
 def _cut_off_answer(text: str) -> str:
