@@ -101,3 +101,33 @@ def test_legacy_functions_and_function_result(client: openai.OpenAI) -> None:
         max_tokens=24,  # type: ignore[arg-type,list-item]
     )
     assert final.choices[0].finish_reason in ("stop", "length") and final.choices[0].message.content
+
+
+def test_chat_logprobs_on_llama_cpp(client: openai.OpenAI) -> None:
+    ask = [{"role": "user", "content": "Name a colour."}]
+    answer = client.chat.completions.create(
+        model=MODEL,
+        messages=ask,
+        logprobs=True,
+        top_logprobs=3,
+        max_tokens=8,
+        temperature=0,  # type: ignore[arg-type]
+    )
+    choice = answer.choices[0]
+    assert choice.logprobs is not None and choice.logprobs.content
+    assert "".join(entry.token for entry in choice.logprobs.content) == choice.message.content
+    for entry in choice.logprobs.content:
+        alternatives = [alt.logprob for alt in entry.top_logprobs]
+        assert entry.logprob <= 0 and len(alternatives) == 3 and alternatives == sorted(alternatives, reverse=True)
+    streamed = client.chat.completions.create(
+        model=MODEL,
+        messages=ask,
+        logprobs=True,
+        max_tokens=8,
+        temperature=0,
+        stream=True,  # type: ignore[arg-type]
+    )
+    tokens = [
+        e.token for c in streamed if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content or []
+    ]
+    assert "".join(tokens) == choice.message.content

@@ -176,6 +176,22 @@ class ChatCompletionRequest(SamplingFields):
     # The legacy function-calling parameters, answered as tools and written back as `message.function_call`.
     functions: list[FunctionDefinition] | None = Field(default=None, min_length=1)
     function_call: Literal["none", "auto"] | NamedFunction | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    @field_validator("logprobs")
+    @classmethod
+    def _no_logprobs(cls, value: bool | int | None) -> bool | int | None:
+        """Chat takes `logprobs: true` (the engine may still refuse); the shared check refuses them elsewhere."""
+        if value is not None and not isinstance(value, bool):
+            raise ValueError("logprobs must be true or false; top_logprobs sets the number of alternatives")
+        return value
+
+    @property
+    def logprobs_wanted(self) -> int | None:
+        """None without logprobs, else how many alternatives to list at each position."""
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs: true")
+        return (self.top_logprobs or 0) if self.logprobs else None
 
     @model_validator(mode="after")
     def _legacy_functions_as_tools(self) -> ChatCompletionRequest:
@@ -217,13 +233,21 @@ def chat_completion(
     message: dict[str, Any],
     finish_reason: str,
     usage: dict[str, Any],
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None if logprobs is None else {"content": logprobs},
+                "finish_reason": finish_reason,
+            }
+        ],
         "usage": usage,
     }
 
@@ -236,11 +260,13 @@ def chat_chunk(
     delta: dict[str, Any] | None,
     finish_reason: str | None = None,
     usage: dict[str, Any] | None = None,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One streamed chunk; `delta=None` makes the usage-only chunk (empty `choices`)."""
     choices: list[dict[str, Any]] = []
     if delta is not None:
-        choices.append({"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason})
+        lp = None if logprobs is None else {"content": logprobs}
+        choices.append({"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish_reason})
     chunk: dict[str, Any] = {
         "id": completion_id,
         "object": "chat.completion.chunk",

@@ -51,7 +51,7 @@ class SamplingFields(BaseModel):
     @classmethod
     def _no_logprobs(cls, value: bool | int | None) -> bool | int | None:
         if value:
-            raise ValueError("logprobs are not supported by this server")
+            raise ValueError("logprobs are supported on /v1/chat/completions only (logprobs: true, top_logprobs 0..20)")
         return value
 
     def stop_list(self) -> list[str]:

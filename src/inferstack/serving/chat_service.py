@@ -13,7 +13,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from inferstack.core.errors import EngineError
+from inferstack.core.errors import EngineError, InvalidRequestError
 from inferstack.openai_api.chat import ChatCompletionRequest, chat_chunk, chat_completion
 from inferstack.openai_api.errors import error_body_for
 from inferstack.openai_api.sse import DONE_EVENT, sse_event
@@ -40,7 +40,9 @@ class PreparedChat:
     legacy_functions: bool = False  # the request used `functions`: answer with `function_call`
 
 
-def sampling_params(request: Any, max_tokens: int, json_schema: dict[str, Any] | None) -> SamplingParams:
+def sampling_params(
+    request: Any, max_tokens: int, json_schema: dict[str, Any] | None, *, logprobs: int | None = None
+) -> SamplingParams:
     return SamplingParams(
         max_tokens=max_tokens,
         temperature=1.0 if request.temperature is None else request.temperature,
@@ -50,6 +52,7 @@ def sampling_params(request: Any, max_tokens: int, json_schema: dict[str, Any] |
         presence_penalty=request.presence_penalty or 0.0,
         frequency_penalty=request.frequency_penalty or 0.0,
         json_schema=json_schema,
+        logprobs=logprobs,
     )
 
 
@@ -63,6 +66,14 @@ class ChatService:
 
     async def prepare(self, request: ChatCompletionRequest, model: str) -> PreparedChat:
         plan = plan_output(request)
+        try:
+            logprobs = request.logprobs_wanted
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc), param="top_logprobs") from None
+        if logprobs is not None and not self._engine.info.logprobs:
+            raise InvalidRequestError(
+                f"the {self._engine.info.kind} engine of this server does not report logprobs", param="logprobs"
+            )
         turns = chat_turns(request.messages, instructions=plan.instructions)
         prompt = await self._engine.prepare_chat(turns)
         limit = request.token_limit
@@ -80,7 +91,7 @@ class ChatService:
             model=model,
             plan=plan,
             prompt=prompt,
-            params=sampling_params(request, budget.max_tokens, plan.json_schema),
+            params=sampling_params(request, budget.max_tokens, plan.json_schema, logprobs=logprobs),
             include_usage=request.include_usage,
             ticket=ticket,
             legacy_functions=request.functions is not None,
@@ -108,6 +119,7 @@ class ChatService:
             message=message,
             finish_reason=finish,
             usage=generated.usage,
+            logprobs=generated.logprobs if prep.plan.mode != "tools" else None,
         )
 
     async def stream(self, prep: PreparedChat) -> AsyncGenerator[bytes, None]:
@@ -123,7 +135,10 @@ class ChatService:
         """The answer as `chat.completion.chunk` dicts; an `EngineError` mid-way raises after what was sent."""
 
         def event(
-            delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, Any] | None = None
+            delta: dict[str, Any] | None,
+            finish: str | None = None,
+            usage: dict[str, Any] | None = None,
+            logprobs: list[dict[str, Any]] | None = None,
         ) -> dict[str, Any]:
             return chat_chunk(
                 completion_id=prep.completion_id,
@@ -132,6 +147,7 @@ class ChatService:
                 delta=delta,
                 finish_reason=finish,
                 usage=usage,
+                logprobs=logprobs,
             )
 
         tools = ToolCallStream() if prep.plan.mode == "tools" else None
@@ -143,7 +159,7 @@ class ChatService:
                 if not chunk.text:
                     continue
                 if tools is None:
-                    yield event({"content": chunk.text})
+                    yield event({"content": chunk.text}, logprobs=chunk.logprobs)
                 else:
                     for delta in tools.feed(chunk.text):
                         yield event(_legacy_delta(delta) if prep.legacy_functions else delta)

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from inferstack.core.errors import ContextLengthExceededError
 from inferstack.observability.serving_metrics import ServingMetrics
@@ -63,6 +63,7 @@ class Generated:
     text: str
     finish_reason: str
     usage: dict[str, int]
+    logprobs: list[dict[str, Any]] | None = None
 
 
 def final_usage(last: GenerationChunk, prompt: PreparedPrompt) -> dict[str, int]:
@@ -82,12 +83,15 @@ class MeteredGeneration:
 
     async def collect(self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams) -> Generated:
         parts: list[str] = []
+        logprobs: list[dict[str, Any]] | None = [] if params.logprobs is not None else None
         last = GenerationChunk(text="")
         async with aclosing(self.run(ticket, prompt, params)) as chunks:
             async for chunk in chunks:
                 parts.append(chunk.text)
+                if logprobs is not None and chunk.logprobs:
+                    logprobs.extend(chunk.logprobs)
                 last = chunk
-        return Generated("".join(parts), last.finish_reason or "stop", final_usage(last, prompt))
+        return Generated("".join(parts), last.finish_reason or "stop", final_usage(last, prompt), logprobs)
 
     async def run(
         self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams

@@ -72,7 +72,7 @@ def test_errors_have_openai_shape(client: TestClient) -> None:
     assert chat(client, model="other").status_code == 404  # type: ignore[attr-defined]
     assert chat(client, max_tokens=0).status_code == 400  # type: ignore[attr-defined]
     assert chat(client, temperature=3).status_code == 400  # type: ignore[attr-defined]
-    assert chat(client, logprobs=True).status_code == 400  # type: ignore[attr-defined]
+    assert chat(client, logprobs=3).status_code == 400  # type: ignore[attr-defined]
     no_room = chat(client, messages=[{"role": "user", "content": "w " * 9000}], max_tokens=1).json()  # type: ignore[attr-defined]
     assert no_room["error"]["code"] == "context_length_exceeded"
     image = chat(client, messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])

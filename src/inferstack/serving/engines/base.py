@@ -44,6 +44,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     json_schema: dict[str, Any] | None = None
+    logprobs: int | None = None  # None: none; k: each token's logprob and its k most likely alternatives
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class GenerationChunk:
     finish_reason: FinishReason | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    logprobs: list[dict[str, Any]] | None = None  # OpenAI chat's `logprobs.content` entries for `text`
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class EngineInfo:
     model_id: str
     context_length: int
     slots: int
+    logprobs: bool = False  # whether `SamplingParams.logprobs` is honoured
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

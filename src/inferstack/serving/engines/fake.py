@@ -60,7 +60,9 @@ class FakeEngine(GenerationEngineEntry, name="fake"):
         slots: int = 4,
         token_delay: float = 0.0,
     ) -> None:
-        self._info = EngineInfo(kind="fake", model_id=model_id, context_length=context_length, slots=slots)
+        self._info = EngineInfo(
+            kind="fake", model_id=model_id, context_length=context_length, slots=slots, logprobs=True
+        )
         self._token_delay = token_delay
         self._texts: dict[int, str] = {}
 
@@ -111,13 +113,24 @@ class FakeEngine(GenerationEngineEntry, name="fake"):
             emitted.append(piece)
             if self._token_delay:
                 await asyncio.sleep(self._token_delay)
-            yield GenerationChunk(text=piece)
+            yield GenerationChunk(text=piece, logprobs=_fake_logprobs(piece, params.logprobs))
         yield GenerationChunk(
             text="",
             finish_reason="length" if finish == "length" else "stop",
             prompt_tokens=prompt.n_tokens,
             completion_tokens=len(emitted),
         )
+
+
+def _fake_logprobs(piece: str, top: int | None) -> list[dict[str, Any]] | None:
+    """Certainty for the emitted piece and ever less likely made-up alternatives."""
+    if top is None:
+        return None
+    alternatives = [{"token": piece, "logprob": 0.0, "bytes": list(piece.encode())}]
+    alternatives += [
+        {"token": f"alt{i}", "logprob": -float(i), "bytes": list(f"alt{i}".encode())} for i in range(1, top)
+    ]
+    return [{"token": piece, "logprob": 0.0, "bytes": list(piece.encode()), "top_logprobs": alternatives[:top]}]
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:

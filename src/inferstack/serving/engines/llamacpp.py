@@ -93,6 +93,7 @@ class LlamaCppEngine(
             model_id=config.model_id,
             context_length=config.ctx_size,
             slots=config.parallel,
+            logprobs=True,
             metadata={"model_path": str(config.model_path)},
         )
 
@@ -191,7 +192,7 @@ class LlamaCppEngine(
                 if isinstance(item, dict):
                     if "error" in item:
                         raise _engine_error(item["error"])
-                    chunk = _parse_chunk(item)
+                    chunk = _parse_chunk(item, params.logprobs)
                     if chunk is not None:
                         yield chunk
         finally:
@@ -219,6 +220,8 @@ def _request_body(prompt: PreparedPrompt, params: SamplingParams) -> dict[str, A
     }
     if params.seed is not None:
         body["seed"] = params.seed
+    if params.logprobs is not None:
+        body["n_probs"] = max(params.logprobs, 1)  # llama.cpp reports no logprob at all with n_probs 0
     if params.stop:
         body["stop"] = list(params.stop)
     if params.json_schema is not None:
@@ -227,24 +230,48 @@ def _request_body(prompt: PreparedPrompt, params: SamplingParams) -> dict[str, A
     return body
 
 
-def _parse_chunk(item: dict[str, Any]) -> GenerationChunk | None:
+def _parse_chunk(item: dict[str, Any], top: int | None = None) -> GenerationChunk | None:
     choices = item.get("choices") or []
     text = ""
     finish = None
+    logprobs = None
     if choices:
         text = choices[0].get("text") or ""
         finish = choices[0].get("finish_reason")
+        if top is not None:
+            logprobs = _chat_logprobs(choices[0].get("logprobs"), top)
     usage = item.get("usage")
     if not text and finish is None and usage is None:
         return None
     reason: FinishReason | None = None
     if finish is not None:
         reason = "length" if finish == "length" else "stop"
-    chunk = GenerationChunk(text=text, finish_reason=reason)
+    chunk = GenerationChunk(text=text, finish_reason=reason, logprobs=logprobs)
     if usage is not None:
         chunk.prompt_tokens = usage.get("prompt_tokens")
         chunk.completion_tokens = usage.get("completion_tokens")
     return chunk
+
+
+def _chat_logprobs(raw: Any, top: int) -> list[dict[str, Any]] | None:
+    """llama.cpp's `logprobs.content` in OpenAI chat's shape: its token ids dropped, `top` alternatives kept."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
+        return None
+    entries = []
+    for entry in raw["content"]:
+        alternatives = [
+            {"token": alt.get("token", ""), "logprob": alt.get("logprob", 0.0), "bytes": alt.get("bytes")}
+            for alt in (entry.get("top_logprobs") or [])[:top]
+        ]
+        entries.append(
+            {
+                "token": entry.get("token", ""),
+                "logprob": entry.get("logprob", 0.0),
+                "bytes": entry.get("bytes"),
+                "top_logprobs": alternatives,
+            }
+        )
+    return entries
 
 
 def _engine_error(error: Any) -> Exception:
