@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -47,3 +48,25 @@ def test_gateway_survives_fuzzing_without_a_key(gateway: RunningProcess) -> None
     assert not report.failures, "\n".join(report.failures)
     assert report.statuses[401] > 0, report.summary()
     assert httpx.get(gateway.base_url + "/health/readiness", timeout=10).status_code == 200
+
+
+def test_key_api_inputs_found_by_fuzzing(gateway: RunningProcess) -> None:
+    """Each was a 500: a null list ({"models": null}), metadata with an integer beyond 64 bits (unstorable)."""
+    headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+    json_headers = {**headers, "Content-Type": "application/json"}
+    created = httpx.post(
+        gateway.base_url + "/key/generate", json={"models": None, "guardrails": None}, headers=headers, timeout=30
+    )
+    assert created.status_code == 200, created.text
+    for path, body in (
+        ("/key/generate", {"metadata": {"n": [2**70]}}),
+        ("/key/update", {"key": created.json()["key"], "metadata": {"n": 2**64}}),
+    ):
+        raw = _json_with_big_ints(body)
+        response = httpx.post(gateway.base_url + path, content=raw, headers=json_headers, timeout=30)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == "metadata", response.text
+
+
+def _json_with_big_ints(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()  # the standard library writes integers of any size (orjson refuses)

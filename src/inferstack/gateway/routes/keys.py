@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.responses import Response
@@ -71,6 +72,15 @@ class _KeyFields(BaseModel):
                     "(see the LiteLLM compatibility table in docs/gateway.md)"
                 )
         return values
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        try:  # stored as JSON by orjson: integers beyond 64 bits cannot be (found by fuzzing; was a 500)
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise ValueError(f"cannot be stored: {exc}") from None
+        return value
 
     @field_validator("duration", "budget_duration")
     @classmethod
