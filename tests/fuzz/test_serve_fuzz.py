@@ -23,6 +23,8 @@ def _served_model(chat: str, embedding: str, max_tokens: int | None = None) -> A
             if max_tokens is not None and not label.endswith("/embeddings"):
                 body["max_tokens"] = min(int(body.get("max_tokens") or max_tokens), max_tokens)
                 body.pop("max_completion_tokens", None)
+                if label.endswith("/responses"):
+                    body["max_output_tokens"] = min(int(body.get("max_output_tokens") or max_tokens), max_tokens)
         return body
 
     return rewrite
