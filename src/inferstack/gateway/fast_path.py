@@ -20,6 +20,7 @@ from inferstack.core.errors import InferstackError, PayloadTooLargeError
 from inferstack.gateway.credentials import authorization_from_raw
 from inferstack.gateway.proxy import ProxyReply, ProxyService, ProxyStream
 from inferstack.http.middleware import send_error
+from inferstack.http.responses import JSON_HEADER, SSE_HEADERS
 from inferstack.openai_api.errors import error_body
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,6 @@ PROXY_ROUTES = {
 }
 _AZURE_PREFIX = "/openai/deployments/"
 _AZURE_ROUTES = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
-_JSON = (b"content-type", b"application/json")
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
 
 
 class ClientGoneError(Exception):
@@ -87,7 +82,7 @@ class ProxyFastPath:
             log.exception("unhandled error on %s", scope["path"])
             if not started:
                 payload = orjson.dumps(error_body("internal server error", "server_error"))
-                await send({"type": "http.response.start", "status": 500, "headers": [_JSON]})
+                await send({"type": "http.response.start", "status": 500, "headers": [JSON_HEADER]})
                 await send({"type": "http.response.body", "body": payload})
 
 
@@ -129,7 +124,7 @@ def _encode_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 async def _send_reply(send: Send, reply: ProxyReply) -> None:
-    headers = [_JSON, (b"content-length", str(len(reply.body)).encode()), *_encode_headers(reply.headers)]
+    headers = [JSON_HEADER, (b"content-length", str(len(reply.body)).encode()), *_encode_headers(reply.headers)]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})
 
@@ -139,7 +134,7 @@ async def _send_stream(send: Send, receive: Receive, stream: ProxyStream) -> Non
 
     async def pump() -> None:
         await send(
-            {"type": "http.response.start", "status": 200, "headers": [*_SSE_HEADERS, *_encode_headers(stream.headers)]}
+            {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *_encode_headers(stream.headers)]}
         )
         async for block in stream.events:
             await send({"type": "http.response.body", "body": block, "more_body": True})

@@ -23,6 +23,7 @@ from inferstack.core.errors import InferstackError
 from inferstack.http.body import parse_json_body
 from inferstack.http.disconnect import ClientDisconnectedError, until_disconnected, wait_for_disconnect
 from inferstack.http.middleware import send_error
+from inferstack.http.responses import JSON_HEADER, SSE_HEADERS
 from inferstack.openai_api.chat import ChatCompletionRequest
 from inferstack.openai_api.completions import CompletionRequest
 from inferstack.openai_api.errors import error_body
@@ -36,12 +37,6 @@ log = logging.getLogger(__name__)
 
 # 499 is nginx's "client closed request": logged and counted, never seen by the (gone) client.
 CLIENT_CLOSED = 499
-_JSON = (b"content-type", b"application/json")
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
 
 
 class _Prepared(Protocol):
@@ -132,7 +127,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _send_json(send: Send, status: int, body: Any, *, allow: bool = False) -> None:
     payload = orjson.dumps(body)
-    headers = [_JSON, (b"content-length", str(len(payload)).encode())]
+    headers = [JSON_HEADER, (b"content-length", str(len(payload)).encode())]
     if allow:
         headers.append((b"allow", b"POST"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -143,7 +138,7 @@ async def _send_stream(send: Send, receive: Receive, events: AsyncGenerator[byte
     """Send SSE events as they come; a client that leaves cancels the pump, which stops the generation."""
 
     async def pump() -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         async for event in events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -126,13 +126,7 @@ class KeyRegistry:
         plus other processes' — our unflushed spend stays on top. Otherwise only the other fields apply."""
         started = time.time()
         for record in await self._store.changed_since(self._synced_at - 1.0):
-            state = self._keys.get(record.token)
-            if record.revoked:
-                self._keys.pop(record.token, None)
-            elif state is None:
-                self._remember(record)
-            else:
-                state.record = record if take_spend else replace(record, spend=state.record.spend)
+            self._merge(record, take_spend=take_spend)
         for record in await self._store.reset_due_budgets(started):
             state = self._keys.get(record.token)
             if state is not None:
@@ -141,13 +135,18 @@ class KeyRegistry:
 
     def apply(self, record: VirtualKey) -> None:
         """A key created or updated through this process's admin API; its spend here stays as counted."""
+        self._merge(record, take_spend=False)
+
+    def _merge(self, record: VirtualKey, *, take_spend: bool) -> None:
+        """Take a stored record in: revoked keys leave, new ones are remembered, known ones keep their counted
+        spend unless `take_spend` (the store's figure is known to include everything this process flushed)."""
         state = self._keys.get(record.token)
         if record.revoked:
             self._keys.pop(record.token, None)
         elif state is None:
             self._remember(record)
         else:
-            state.record = replace(record, spend=state.record.spend)
+            state.record = record if take_spend else replace(record, spend=state.record.spend)
 
     def _remember(self, record: VirtualKey) -> KeyState | None:
         """Hold a key, making room by evicting idle keys; None when it is full of busy ones (the key is then
