@@ -58,3 +58,14 @@ def tiktoken_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
         yield cache
+
+
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+@pytest.fixture(scope="module")
+def base_url(real_server: RunningProcess) -> str:
+    """The model server's OpenAI base URL, as the client libraries want it."""
+    return real_server.base_url + "/v1"

@@ -12,8 +12,7 @@ from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import BaseModel, Field
 
-from tests.compat.conftest import EMBEDDING_MODEL, MODEL
-from tests.support.processes import RunningProcess
+from tests.compat.conftest import EMBEDDING_MODEL, MODEL, get_weather
 
 pytestmark = [pytest.mark.integration, pytest.mark.realmodel]
 
@@ -22,16 +21,6 @@ class Colour(BaseModel):
     """A colour."""
 
     name: str = Field(description="the colour's name")
-
-
-def get_weather(city: str) -> str:
-    """Current weather for a city."""
-    return f"sunny in {city}"
-
-
-@pytest.fixture(scope="module")
-def base_url(real_server: RunningProcess) -> str:
-    return real_server.base_url + "/v1"
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,9 @@ from llama_index.core.tools import FunctionTool
 from llama_index.embeddings.openai import OpenAIEmbedding
 from llama_index.llms.openai_like import OpenAILike
 
-from tests.compat.conftest import EMBEDDING_MODEL, MODEL
-from tests.support.processes import RunningProcess
+from tests.compat.conftest import EMBEDDING_MODEL, MODEL, get_weather
 
 pytestmark = [pytest.mark.integration, pytest.mark.realmodel]
-
-
-def get_weather(city: str) -> str:
-    """Current weather for a city."""
-    return f"sunny in {city}"
-
-
-@pytest.fixture(scope="module")
-def base_url(real_server: RunningProcess) -> str:
-    return real_server.base_url + "/v1"
 
 
 @pytest.fixture(scope="module")
