@@ -79,6 +79,26 @@ class CacheConfig(_Frozen):
         return value
 
 
+class LimitsConfig(_Frozen):
+    """Where key budgets, RPM and TPM are counted (docs/gateway.md, Running several replicas)."""
+
+    backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="memory: this process only (each worker/replica enforces the whole limit on its own); "
+        "redis: one limit shared by every worker and replica using the same Redis.",
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis://…; defaults to cache.redis_url.")
+    namespace: str = Field(default="inferstack", description="Prefix of the Redis keys (several stacks, one Redis).")
+    on_redis_error: Literal["local", "closed"] = Field(
+        default="local",
+        description="Redis unreachable: 'local' admits against this process's own windows (reported down in "
+        "/health/readiness and dependency_up); 'closed' answers 503 rate_limiter_unavailable to limited keys.",
+    )
+    spend_ttl_s: int = Field(
+        default=3600, gt=0, description="A key's shared spend counter expires this long after its last use."
+    )
+
+
 class GuardrailConfig(_Frozen):
     name: str
     kind: str = Field(default="pii", description="Registered guardrail kind.")
@@ -107,6 +127,7 @@ class GatewaySettings(LayeredSettings):
     model_list: tuple[DeploymentConfig, ...] = ()
     router: RouterConfig = RouterConfig()
     cache: CacheConfig = CacheConfig()
+    limits: LimitsConfig = LimitsConfig()
     guardrails: tuple[GuardrailConfig, ...] = ()
     usage_flush_interval_s: float = Field(default=1.0, gt=0)
     usage_max_pending_rows: int = Field(
@@ -119,7 +140,11 @@ class GatewaySettings(LayeredSettings):
     max_cached_keys: int = Field(
         default=10_000, gt=0, description="Virtual keys held in memory; idle ones are read again on use."
     )
-    key_sync_interval_s: float = Field(default=2.0, gt=0, description="How often key changes made elsewhere apply.")
+    key_sync_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often key changes made elsewhere (revocations, updates, other replicas' spend) apply here.",
+    )
     tracing: Literal["none", "console", "otlp"] = "none"
 
     @field_validator("model_list")
