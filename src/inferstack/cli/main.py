@@ -8,6 +8,7 @@ import typer
 
 from inferstack import __version__
 from inferstack.cli import agent, ask, bench, config, gateway, ingest, keys, knowledge, mcp, serve, status, up
+from inferstack.cli import eval as eval_cli
 
 app = typer.Typer(
     name="inferstack",
@@ -18,7 +19,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
-for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config):
+for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config, eval_cli):
     _module.register(app)
 
 
