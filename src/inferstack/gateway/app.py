@@ -20,6 +20,7 @@ from inferstack.gateway.guardrails.pipeline import GuardrailSet
 from inferstack.gateway.keys.database import Database, DatabaseError
 from inferstack.gateway.keys.registry import NEGATIVE_MAX, KeyRegistry, run_periodic_sync
 from inferstack.gateway.keys.store import KeyStore
+from inferstack.gateway.limits import KeyLimiter
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.openapi_routes import PROXY_OPENAPI_ROUTES
 from inferstack.gateway.proxy import ProxyService
@@ -72,7 +73,7 @@ class GatewayStartError(OverloadedError):
     default_code = "gateway_start_failed"
 
 
-async def _check_backends(store: KeyStore, cache: ResponseCache | None) -> list[str]:
+async def _check_backends(store: KeyStore, cache: ResponseCache | None, limiter: KeyLimiter) -> list[str]:
     """Open the key store and reach the cache, loudly: a configured database or Redis that cannot be reached
     stops the start instead of leaving a gateway with a weaker setup than the one configured."""
     try:
@@ -86,6 +87,10 @@ async def _check_backends(store: KeyStore, cache: ResponseCache | None) -> list[
             f"the Redis cache at {cache.description} cannot be reached (cache.redis_url, or cache_params / "
             "REDIS_HOST, REDIS_PORT, REDIS_PASSWORD in a LiteLLM config); start it or turn the cache off"
         )
+        log.error("cannot start: %s", message)
+        raise GatewayStartError(message)
+    if limiter.health is not None and not await limiter.ping():
+        message = f"the Redis of the shared key limits at {limiter.description} cannot be reached (limits.redis_url)"
         log.error("cannot start: %s", message)
         raise GatewayStartError(message)
     return applied
@@ -126,9 +131,12 @@ def _watch_bounds(
     metrics.usage_rows_dropped.set_function(lambda: usage.rows_dropped)
 
 
-def _dependencies(metrics: GatewayMetrics, store: KeyStore, cache: ResponseCache | None) -> list[DependencyHealth]:
+def _dependencies(
+    metrics: GatewayMetrics, store: KeyStore, cache: ResponseCache | None, limiter: KeyLimiter
+) -> list[DependencyHealth]:
     """The external services this gateway runs with, each with an up/down gauge in /metrics."""
     dependencies = [store.db.health] + ([cache.health] if cache is not None and cache.health is not None else [])
+    dependencies += [limiter.health] if limiter.health is not None else []
     for dependency in dependencies:
         metrics.dependency_up.labels(dependency.name).set_function(_is_up(dependency))
     return dependencies
@@ -151,8 +159,14 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = KeyStore(Database.open(database_url, settings.data_dir))
     master = settings.master_key.get_secret_value() if settings.master_key else None
+    cache_redis_url = settings.cache.redis_url.get_secret_value() if settings.cache.redis_url else None
+    limiter = KeyLimiter.create(settings.limits, cache_redis_url)  # registered by name (gateway/limits/base.py)
     registry = KeyRegistry(
-        store, master_key=master, require_keys=settings.require_keys, max_keys=settings.max_cached_keys
+        store,
+        master_key=master,
+        require_keys=settings.require_keys,
+        max_keys=settings.max_cached_keys,
+        limiter=limiter,
     )
     usage = UsageWriter(
         store,
@@ -164,11 +178,11 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     upstream = AiohttpUpstream()
     cache, cache_description = _cache(settings)
     _watch_bounds(metrics, settings, registry, usage, cache)
-    dependencies = _dependencies(metrics, store, cache)
+    dependencies = _dependencies(metrics, store, cache, limiter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        applied = await _check_backends(store, cache)
+        applied = await _check_backends(store, cache, limiter)
         _log_key_mode(registry)
         if applied:
             log.info("key store %s: applied migrations %s", store.db.description, ", ".join(applied))
@@ -199,11 +213,12 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
         gc.collect()
         gc.freeze()
         log.info(
-            "gateway ready: %d models, %d deployments, keys in %s, cache %s",
+            "gateway ready: %d models, %d deployments, keys in %s, cache %s, key limits in %s",
             len(router.models),
             len(router.all_deployments()),
             store.db.description,
             cache_description,
+            limiter.description,
         )
         try:
             yield
@@ -218,6 +233,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
             await upstream.close()
             if cache is not None:
                 await cache.close()
+            await limiter.close()
             await store.close()
             shutdown_tracing()
 

@@ -133,15 +133,15 @@ async def _hammer(
     """Requests from many tasks while flushes and key syncs run back to back, with a fault every so often."""
     done = asyncio.Event()
 
-    def one_request(state: KeyState, bucket: int) -> None:
-        registry.admit(state, "m")
+    async def one_request(state: KeyState, bucket: int) -> None:
+        await registry.admit(state, "m")
         registry.charge(state, 5, PRICE)
         writer.add(_record(state.token, time.time() + bucket % 7 * 60))  # several time buckets
         counts[state.token] = counts.get(state.token, 0) + 1
 
     async def client(state: KeyState, offset: int) -> None:
         for i in range(REQUESTS_PER_KEY):
-            one_request(state, offset + i)
+            await one_request(state, offset + i)
             if i % 10 == 0:
                 await asyncio.sleep(0.002)
 
@@ -149,7 +149,7 @@ async def _hammer(
         round_ = 0
         while (not done.is_set() or faults.fired[name] < 2) and round_ < 1000:
             round_ += 1
-            one_request(states[round_ % len(states)], round_)  # so every round has something to write
+            await one_request(states[round_ % len(states)], round_)  # so every round has something to write
             if round_ % 3 == 0:
                 fault()
             try:

@@ -75,7 +75,7 @@ async def test_usage_waits_bounded_in_memory_and_is_written_once_on_return(
     for i in range(300):  # 300 requests over 100 minute-buckets, two models
         admitted = await registry.authenticate(f"Bearer {plaintext}")
         assert admitted is state
-        registry.admit(state, "m")
+        await registry.admit(state, "m")
         registry.charge(state, 5, PRICE)
         registry.finished(state)
         writer.add(

@@ -74,15 +74,15 @@ async def test_registry_admission(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationError):
         await registry.authenticate("Bearer sk-unknown")
     with pytest.raises(PermissionDeniedError):
-        registry.admit(state, "other")
-    registry.admit(state, "m")
-    registry.admit(state, "m")
+        await registry.admit(state, "other")
+    await registry.admit(state, "m")
+    await registry.admit(state, "m")
     with pytest.raises(RateLimitError) as limited:
-        registry.admit(state, "m")
+        await registry.admit(state, "m")
     assert limited.value.retry_after is not None and limited.value.retry_after >= 1
     registry.charge(state, 10, 1.0)
     with pytest.raises(BudgetExceededError):
-        registry.admit(state, "m")
+        await registry.admit(state, "m")
     # A key created by another process is found on first use; a revoked one disappears on sync.
     other, other_record = await store.create()
     assert (await registry.authenticate(f"Bearer {other}")).token == other_record.token

@@ -28,7 +28,7 @@ async def test_max_parallel_requests_is_enforced_per_key_and_freed_when_a_reques
     async with proxy_under_test(tmp_path) as proxy:
         key = await proxy.new_key(max_parallel_requests=1)
         state = await proxy.registry.authenticate(key)
-        proxy.registry.admit(state, "m")  # one request of this key in flight
+        await proxy.registry.admit(state, "m")  # one request of this key in flight
         with pytest.raises(RateLimitError) as refused:
             await proxy.reply(key=key)
         assert refused.value.code == "max_parallel_requests_exceeded" and refused.value.status_code == 429
@@ -45,14 +45,14 @@ async def test_budget_duration_resets_spend_when_the_period_ends(tmp_path: Path)
         state = await proxy.registry.authenticate(f"Bearer {plaintext}")
         proxy.registry.charge(state, 10, 1.0)
         await proxy.usage.flush()
-        proxy.registry.admit(state, "m")  # the period is over: the old spend no longer counts
+        await proxy.registry.admit(state, "m")  # the period is over: the old spend no longer counts
         await proxy.registry.sync()
         stored = await proxy.store.get(record.token)
         assert stored is not None and stored.spend == 0
         assert stored.budget_reset_at is not None and stored.budget_reset_at > time.time() + 3000
         proxy.registry.charge(state, 10, 1.0)
         with pytest.raises(BudgetExceededError, match="resets at"):
-            proxy.registry.admit(state, "m")
+            await proxy.registry.admit(state, "m")
 
 
 async def test_key_aliases_name_served_models(tmp_path: Path) -> None:

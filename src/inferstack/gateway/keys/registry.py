@@ -18,32 +18,29 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from inferstack.core.errors import (
     AuthenticationError,
-    InvalidRequestError,
     OverloadedError,
     PermissionDeniedError,
     RateLimitError,
 )
 from inferstack.gateway.keys.database import DatabaseError
+from inferstack.gateway.keys.key_state import ANONYMOUS_TOKEN, MASTER_TOKEN, BudgetExceededError, KeyState
 from inferstack.gateway.keys.records import VirtualKey, key_token
 from inferstack.gateway.keys.store import KeyStore
-from inferstack.gateway.rolling_window import RollingWindow
+from inferstack.gateway.limits.base import KeyLimiter
+from inferstack.gateway.limits.memory import MemoryLimiter
 
 log = logging.getLogger(__name__)
 
-MASTER_TOKEN = "master"  # noqa: S105 - the usage-log identity of the master key, not a secret
-ANONYMOUS_TOKEN = "anonymous"  # noqa: S105 - usage-log identity when keys are not required
+__all__ = ["ANONYMOUS_TOKEN", "MASTER_TOKEN", "BudgetExceededError", "KeyRegistry", "KeyState", "run_periodic_sync"]
+
 _NEGATIVE_TTL_S = 5.0
 NEGATIVE_MAX = 10_000
 _EVICTION_PROBES = 64
 _SPEND_EPSILON = 1e-12
-
-
-class BudgetExceededError(InvalidRequestError):
-    default_code = "budget_exceeded"
 
 
 class KeyDatabaseUnavailableError(OverloadedError):
@@ -52,36 +49,22 @@ class KeyDatabaseUnavailableError(OverloadedError):
     default_code = "key_database_unavailable"
 
 
-@dataclass
-class KeyState:
-    """A key plus what this process has counted for it since the last sync."""
-
-    record: VirtualKey
-    unflushed_spend: float = 0.0
-    in_flight: int = 0  # requests admitted and not yet finished, for max_parallel_requests
-    requests: RollingWindow = field(default_factory=RollingWindow)
-    tokens: RollingWindow = field(default_factory=RollingWindow)
-
-    @property
-    def token(self) -> str:
-        return self.record.token
-
-    @property
-    def spend(self) -> float:
-        return self.record.spend + self.unflushed_spend
-
-    @property
-    def is_master(self) -> bool:
-        return self.record.token in {MASTER_TOKEN, ANONYMOUS_TOKEN}
-
-
 def _unlimited(token: str) -> KeyState:
     return KeyState(VirtualKey(token=token, key_name=token))
 
 
 class KeyRegistry:
-    def __init__(self, store: KeyStore, *, master_key: str | None, require_keys: bool, max_keys: int = 10_000) -> None:
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        master_key: str | None,
+        require_keys: bool,
+        max_keys: int = 10_000,
+        limiter: KeyLimiter | None = None,
+    ) -> None:
         self._store = store
+        self.limiter = limiter or MemoryLimiter()
         self._master_digest = bytes.fromhex(key_token(master_key)) if master_key else None
         self._require_keys = require_keys
         self.max_keys = max_keys
@@ -228,36 +211,27 @@ class KeyRegistry:
             state = self._remember(record) or KeyState(record)
         return state
 
-    def admit(self, state: KeyState, model: str, served_as: str | None = None) -> None:
-        """Model access, budget, RPM and TPM for one request; counts the request when admitted. `served_as` is
-        the wildcard model_name serving `model`, when one does: a key allowed that pattern may use `model`."""
+    async def admit(self, state: KeyState, model: str, served_as: str | None = None) -> None:
+        """Model access, parallel requests, then budget, RPM and TPM (the limiter's); counts the request when
+        admitted. `served_as` is the wildcard model_name serving `model`, when one does: a key allowed that pattern
+        may use `model`."""
         if state.is_master:
             return
         record = state.record
         if not record.allows_model(model) and (served_as is None or not record.allows_model(served_as)):
             raise PermissionDeniedError(f"this key may not use model '{model}'", code="model_not_allowed")
-        now = time.time()
-        if record.max_budget is not None and state.spend >= record.max_budget and not record.budget_period_over(now):
-            reset = f"; the budget resets at {record.budget_reset_at:.0f} (epoch s)" if record.budget_reset_at else ""
-            raise BudgetExceededError(
-                f"budget exceeded: spend ${state.spend:.6f} of max_budget ${record.max_budget:.6f}{reset}"
-            )
         if record.max_parallel_requests is not None and state.in_flight >= record.max_parallel_requests:
             raise RateLimitError(
                 f"parallel request limit: {record.max_parallel_requests} requests at a time for this key",
                 retry_after=1.0,
                 code="max_parallel_requests_exceeded",
             )
-        if record.rpm_limit is not None and state.requests.total(now) >= record.rpm_limit:
-            wait = state.requests.seconds_until_below(record.rpm_limit, now)
-            raise RateLimitError(f"rate limit: {record.rpm_limit} requests per minute", retry_after=max(1.0, wait))
-        if record.tpm_limit is not None and state.tokens.total(now) >= record.tpm_limit:
-            wait = state.tokens.seconds_until_below(record.tpm_limit, now)
-            raise RateLimitError(
-                f"rate limit: {record.tpm_limit} tokens per minute", retry_after=max(1.0, wait), code="tpm_exceeded"
-            )
-        state.requests.add(1, now)
-        state.in_flight += 1
+        state.in_flight += 1  # taken before the limiter is awaited, so concurrent requests see it
+        try:
+            await self.limiter.admit(state, time.time())
+        except BaseException:
+            state.in_flight -= 1
+            raise
 
     def finished(self, state: KeyState) -> None:
         """An admitted request ended (answered, failed or abandoned): its parallel slot is free."""
@@ -266,9 +240,9 @@ class KeyRegistry:
 
     def charge(self, state: KeyState, tokens: int, spend: float) -> None:
         """Count a finished request's tokens and cost (persisted by the usage writer)."""
-        if tokens:
-            state.tokens.add(tokens, time.time())
         state.unflushed_spend += spend
+        if not state.is_master:
+            self.limiter.charge(state, tokens, spend)
 
     def flushed(self, token: str, spend: float, stored_spend: float | None = None) -> None:
         """The usage writer persisted `spend` for `token`: it leaves the unflushed amount, and the key takes the

@@ -92,7 +92,7 @@ class ProxyService:
             if aliased is not None:
                 call.model = aliased  # the key's own name for a model (LiteLLM's key aliases)
             call.route_model = self.router.resolve(call.model)
-            self.registry.admit(call.key, call.model, call.route_model)
+            await self.registry.admit(call.key, call.model, call.route_model)
             call.admitted = True
             guardrails = self.guardrails.applicable(call.route_model, call.key.record.guardrails)
             if guardrails:

@@ -1,0 +1,220 @@
+"""`RedisLimiter` (`limits.backend: redis`): one budget, RPM and TPM per key for every worker and replica sharing
+one Redis. The redis package is imported when this limiter is built, never when it is merely registered.
+
+Admission is one Lua script (`lua.ADMIT`): budget, RPM and TPM checked and the request counted in a single atomic
+step, so N gateways admit exactly `rpm_limit` requests per 60 s between them. Tokens and spend are counted after a
+request ends (`lua.CHARGE`), pipelined in the background so a request never waits for them; the guarantee this
+gives is written out in docs/gateway.md (Running several replicas).
+
+When Redis cannot be reached (`on_redis_error`): `local` keeps admitting against this process's own windows
+(each replica then enforces the whole limit on its own, up to N times it in all) and reports the limiter down in
+/health/readiness and `inferstack_gateway_dependency_up{dependency="rate_limits"}`; `closed` refuses requests of
+limited keys with a 503 `rate_limiter_unavailable` (Retry-After) until Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
+
+from inferstack.core.errors import OverloadedError
+from inferstack.gateway.dependency_health import DependencyHealth
+from inferstack.gateway.keys.key_state import KeyState
+from inferstack.gateway.limits import lua
+from inferstack.gateway.limits.base import (
+    KeyLimiter,
+    budget_applies,
+    budget_refusal,
+    rpm_refusal,
+    tpm_refusal,
+)
+from inferstack.gateway.limits.memory import MemoryLimiter
+from inferstack.gateway.settings import LimitsConfig
+
+log = logging.getLogger(__name__)
+
+_PROBE_INTERVAL_S = 1.0
+_SOCKET_TIMEOUT_S = 1.0
+_CHARGE_BATCH = 500
+MAX_PENDING_CHARGES = 100_000
+_ADMITTED, _RPM, _TPM, _BUDGET = 0, 1, 2, 3
+
+ChargeArgs = tuple[list[str], list[str | int | float]]
+
+
+class LimiterUnavailableError(OverloadedError):
+    """The shared limiter cannot be reached and is configured to fail closed."""
+
+    default_code = "rate_limiter_unavailable"
+
+
+class RedisLimiter(KeyLimiter):
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "inferstack",
+        on_redis_error: str = "local",
+        spend_ttl_s: int = 3600,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import redis.asyncio as redis_asyncio
+        from redis.exceptions import RedisError
+
+        self._client: Any = redis_asyncio.Redis.from_url(
+            url, socket_timeout=_SOCKET_TIMEOUT_S, socket_connect_timeout=_SOCKET_TIMEOUT_S
+        )
+        self._admit_script: Any = self._client.register_script(lua.ADMIT)
+        self._charge_script: Any = self._client.register_script(lua.CHARGE)
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        parts = urlsplit(url)
+        self.description = f"redis://{parts.hostname}:{parts.port or 6379}"  # never the password
+        self._fail_closed = on_redis_error == "closed"
+        self.health = DependencyHealth(
+            "rate_limits",
+            self.description,
+            degraded="limits refused (503)" if self._fail_closed else "per-process limits (each replica its own)",
+        )
+        self._prefix = f"{namespace}:limits:"
+        self._spend_ttl_s = spend_ttl_s
+        self._clock = clock  # None: Redis's own clock
+        self._local = MemoryLimiter()
+        self._pending: list[ChargeArgs] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self._next_probe = 0.0
+        self.charges_lost = 0  # charges not counted in Redis (down, or past MAX_PENDING_CHARGES)
+
+    @classmethod
+    def from_config(cls, config: LimitsConfig, fallback_redis_url: str | None) -> RedisLimiter:
+        url = config.redis_url.get_secret_value() if config.redis_url else fallback_redis_url
+        if not url:
+            raise ValueError("limits.redis_url (or cache.redis_url) is required when limits.backend is redis")
+        return cls(
+            url, namespace=config.namespace, on_redis_error=config.on_redis_error, spend_ttl_s=config.spend_ttl_s
+        )
+
+    def _keys(self, state: KeyState) -> list[str]:
+        # The {token} hash tag keeps one key's counters on one Redis Cluster slot (a script touches them together).
+        base = f"{self._prefix}{{{state.token}}}"
+        period = int(state.record.budget_reset_at or 0)  # a new budget period starts a new counter
+        return [f"{base}:rpm", f"{base}:tpm", f"{base}:spend:{period}"]
+
+    def _now_arg(self) -> float:
+        return -1 if self._clock is None else int(self._clock())
+
+    async def admit(self, state: KeyState, now: float) -> None:
+        record = state.record
+        budget = budget_applies(state, now)
+        if record.rpm_limit is None and record.tpm_limit is None and not budget:
+            return  # nothing to count: no round trip
+        if not self._may_call():
+            self._without_redis(state, now)
+            return
+        args = [
+            -1 if record.rpm_limit is None else record.rpm_limit,
+            -1 if record.tpm_limit is None else record.tpm_limit,
+            repr(record.max_budget) if budget else -1,
+            repr(state.spend),
+            self._now_arg(),
+            self._spend_ttl_s,
+        ]
+        try:
+            verdict, wait, spent = await self._admit_script(keys=self._keys(state), args=args)
+        except self._errors as exc:
+            await self._failed(exc)
+            self._without_redis(state, now)
+            return
+        self._answered()
+        verdict = int(verdict)
+        if verdict == _ADMITTED:
+            state.requests.add(1, now)  # the local window stays warm for a Redis outage
+        elif verdict == _BUDGET:
+            raise budget_refusal(state, float(spent))
+        elif verdict == _RPM:
+            raise rpm_refusal(record.rpm_limit or 0, float(wait))
+        else:
+            raise tpm_refusal(record.tpm_limit or 0, float(wait))
+
+    def _without_redis(self, state: KeyState, now: float) -> None:
+        if self._fail_closed:
+            raise LimiterUnavailableError(
+                "the rate limiter (Redis) is unavailable, so this key's limits cannot be checked; retry shortly",
+                retry_after=1.0,
+            )
+        self._local.check(state, now)
+
+    def charge(self, state: KeyState, tokens: int, spend: float) -> None:
+        self._local.charge(state, tokens, spend)
+        record = state.record
+        counted = tokens if record.tpm_limit is not None else 0
+        before = state.spend - spend if record.max_budget is not None and spend > 0 else -1.0
+        if counted <= 0 and before < 0:
+            return
+        if len(self._pending) >= MAX_PENDING_CHARGES:
+            self.charges_lost += 1
+            return
+        keys = self._keys(state)
+        args: list[str | int | float] = [counted, repr(spend), repr(before), 0, self._now_arg(), self._spend_ttl_s]
+        self._pending.append(([keys[1], keys[2]], args))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="limits-charge")
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_CHARGE_BATCH], self._pending[_CHARGE_BATCH:]
+            if not self._may_call():
+                self.charges_lost += len(batch)
+                continue
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for keys, args in batch:
+                        self._charge_script(keys=keys, args=args, client=pipe)
+                    await pipe.execute()
+            except self._errors as exc:
+                self.charges_lost += len(batch)
+                await self._failed(exc)
+            else:
+                self._answered()
+
+    async def settle(self) -> None:
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
+
+    def _may_call(self) -> bool:
+        """Always while up; while down, one call per probe interval (the others go without Redis at once)."""
+        if self.health is None or self.health.up:
+            return True
+        now = time.monotonic()
+        if now < self._next_probe:
+            return False
+        self._next_probe = now + _PROBE_INTERVAL_S
+        return True
+
+    async def _failed(self, exc: BaseException) -> None:
+        self._next_probe = time.monotonic() + _PROBE_INTERVAL_S
+        if self.health is not None:
+            self.health.mark_down(type(exc).__name__)
+        with suppress(*self._errors):
+            await self._client.connection_pool.disconnect()  # every pooled connection to a lost Redis is dead
+
+    def _answered(self) -> None:
+        if self.health is not None:
+            self.health.mark_up()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except self._errors:
+            return False
+
+    async def close(self) -> None:
+        with suppress(*self._errors):
+            await self.settle()
+        await self._client.aclose()
