@@ -175,7 +175,7 @@ class RedisLimiter(KeyLimiter):
             try:
                 async with self._client.pipeline(transaction=False) as pipe:
                     for keys, args in batch:
-                        self._charge_script(keys=keys, args=args, client=pipe)
+                        await self._charge_script(keys=keys, args=args, client=pipe)  # queued, sent below
                     await pipe.execute()
             except self._errors as exc:
                 self.charges_lost += len(batch)
