@@ -63,6 +63,27 @@ class TimeoutSettings(BaseModel):
     query_s: float = Field(default=120.0, gt=0, description="A whole /query request.")
 
 
+class SessionStoreSettings(BaseModel):
+    """Where conversation sessions live (docs/agent.md, Running several replicas)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="memory: this process only; redis: shared by every agent replica, so a follow-up question "
+        "may land on any of them.",
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis://… (required for the redis backend).")
+    ttl_s: float = Field(default=86400.0, gt=0, description="A session is forgotten this long after its last use.")
+    namespace: str = Field(default="inferstack", description="Prefix of the Redis keys (several stacks, one Redis).")
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> SessionStoreSettings:
+        if self.backend == "redis" and self.redis_url is None:
+            raise ValueError("session_store.redis_url is required when session_store.backend is redis")
+        return self
+
+
 class AgentSettings(LayeredSettings):
     model_config = SettingsConfigDict(env_prefix="INFERSTACK_AGENT_", env_nested_delimiter="__", extra="forbid")
 
@@ -105,7 +126,10 @@ class AgentSettings(LayeredSettings):
         default_factory=list, description="Extra words or phrases that send a question to web search."
     )
     session_turns: int = Field(default=4, ge=0, le=100, description="Question/answer pairs kept per session.")
-    max_sessions: int = Field(default=1000, ge=1, description="Sessions kept; the least recently used goes first.")
+    max_sessions: int = Field(
+        default=1000, ge=1, description="Sessions kept in memory; the least recently used goes first."
+    )
+    session_store: SessionStoreSettings = Field(default_factory=SessionStoreSettings)
     agentic_max_turns: int = Field(default=6, ge=1, le=50, description="Model calls per query in agentic mode.")
     web_search_url: str = Field(default="http://127.0.0.1:8001/mcp", description="Web-search MCP; empty disables.")
     filesystem_url: str = Field(default="http://127.0.0.1:8002/mcp", description="Filesystem MCP; empty disables.")
