@@ -77,7 +77,7 @@ class AgenticRunner:
         trace = ToolTrace()
         agent = Agent(
             model=self.chat.strands_model(),
-            messages=seed_messages(self.sessions.history(query.session_id)),  # type: ignore[arg-type]
+            messages=seed_messages(await self.sessions.history(query.session_id)),  # type: ignore[arg-type]
             tools=build_tools(self.services, trace),
             system_prompt=render("agentic_system"),
             callback_handler=None,
@@ -125,7 +125,7 @@ class AgenticRunner:
         )
         yield PlanEvent(plan)
         yield DeltaEvent(answer)
-        self.sessions.record(query.session_id, query.question, answer, route.value)
+        await self.sessions.record(query.session_id, query.question, answer, route.value)
         total_ms = round((time.perf_counter() - started) * 1000.0, 1)
         timings = {"retrieval_ms": 0.0, "grading_ms": 0.0, "web_search_ms": 0.0, "generation_ms": total_ms}
         yield DoneEvent(QueryResult(answer=answer, plan=plan, timings={**timings, "total_ms": total_ms}))

@@ -34,7 +34,7 @@ from inferstack.agents.output_files import OutputFiles
 from inferstack.agents.relevance import RelevanceGrader
 from inferstack.agents.routing import Thresholds
 from inferstack.agents.service import QueryDefaults, QueryService, QueryStrategy
-from inferstack.agents.sessions import SessionStore
+from inferstack.agents.sessions import SessionStore, build_session_store
 from inferstack.agents.settings import AgentSettings
 from inferstack.agents.state import AgentState
 from inferstack.agents.supervisor import SupervisorAgent
@@ -81,6 +81,7 @@ def config_summary(settings: AgentSettings, knowledge: dict[str, Any]) -> dict[s
         "relevance": settings.relevance.model_dump(),
         "session_turns": settings.session_turns,
         "max_sessions": settings.max_sessions,
+        "session_store": settings.session_store.backend,
         "web_search_url": settings.web_search_url or None,
         "filesystem_url": settings.filesystem_url or None,
         "output_dir": str(settings.output_dir),
@@ -148,7 +149,7 @@ def build_app(
     metrics = AgentMetrics()
     chat = ChatModel(settings, chat_client)
     knowledge = KnowledgeBase(deps.store, deps.embedder, last_updated=deps.last_updated)
-    sessions = SessionStore(max_turns=settings.session_turns, max_sessions=settings.max_sessions)
+    sessions = build_session_store(settings)
     metrics.bounded_limit.labels("sessions").set(settings.max_sessions)
     mcp = _mcp_clients(settings)
     service = QueryService(
@@ -192,6 +193,7 @@ def build_app(
             await http.aclose()
             await deps.embedder.close()
             await deps.store.close()
+            await sessions.close()
             await deps.close()
 
     api = FastAPI(title="inferstack agent", version=__version__, lifespan=lifespan)

@@ -207,17 +207,17 @@ async def remove_knowledge_source(request: Request, selector: str) -> Response:
 @router.get("/sessions/{session_id}")
 async def session(request: Request, session_id: str) -> Response:
     sessions = _state(request).sessions
-    if session_id not in sessions:
+    if not await sessions.exists(session_id):
         raise NotFoundError(f"no session '{session_id}'", param="session_id", code="session_not_found")
     turns = [
         {"question": turn.question, "answer": turn.answer, "route": turn.route, "at": turn.at}
-        for turn in sessions.history(session_id)
+        for turn in await sessions.history(session_id)
     ]
     return json_response({"session_id": session_id, "turns": turns})
 
 
 @router.delete("/sessions/{session_id}")
 async def forget_session(request: Request, session_id: str) -> Response:
-    if not _state(request).sessions.forget(session_id):
+    if not await _state(request).sessions.forget(session_id):
         raise NotFoundError(f"no session '{session_id}'", param="session_id", code="session_not_found")
     return Response(status_code=204)

@@ -82,7 +82,7 @@ class SupervisorAgent:
 
     async def stream(self, query: Query) -> AsyncGenerator[QueryEvent, None]:
         clock = StageClock()
-        history = self.sessions.history(query.session_id)
+        history = await self.sessions.history(query.session_id)
         plan, context = await self._plan(query, history, clock)
         yield PlanEvent(plan, clock.as_dict())
 
@@ -117,7 +117,7 @@ class SupervisorAgent:
             clock.add("generation", started)
 
         answer = "".join(parts).strip()
-        self.sessions.record(query.session_id, query.question, answer, plan.route.value)
+        await self.sessions.record(query.session_id, query.question, answer, plan.route.value)
         yield DoneEvent(QueryResult(answer=answer, plan=plan, timings=clock.as_dict()))
 
     async def _plan(self, query: Query, history: Sequence[Turn], clock: StageClock) -> tuple[QueryPlan, PromptContext]:
