@@ -40,3 +40,12 @@ if command -v pg_lsclusters >/dev/null; then
 else
   echo "test-services: PostgreSQL is not installed; PostgreSQL tests will fail" >&2
 fi
+
+# Prometheus 2.42 (server + promtool) for the alert-rule unit tests and the scrape tests. Debian enables a
+# system prometheus service on install; tests start their own on free loopback ports and leave it alone.
+if ! command -v promtool >/dev/null; then
+  echo "test-services: installing prometheus"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+    || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; } \
+    || echo "test-services: could not install prometheus; prometheus tests will fail" >&2
+fi
