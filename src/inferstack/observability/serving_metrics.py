@@ -1,8 +1,11 @@
-"""Prometheus metrics of the model server, in a registry of its own (one per app instance)."""
+"""Prometheus metrics of the model server, in a registry of its own (one per app instance): the inferstack_*
+families and the same figures under vLLM's names (`vllm_metrics.VllmCompatMetrics`)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from inferstack.observability.vllm_metrics import VllmCompatMetrics
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -24,7 +27,8 @@ _LATENCY_BUCKETS = (
 
 
 class ServingMetrics:
-    def __init__(self) -> None:
+    def __init__(self, model_name: str) -> None:
+        """`model_name` is the served (generation) model's public name, the `model_name` label of `vllm:*`."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -63,6 +67,15 @@ class ServingMetrics:
         self.cancelled = Counter(
             "inferstack_cancelled_generations", "Generations stopped because the client went away", registry=r
         )
+
+        self.vllm = VllmCompatMetrics(r, model_name)
+
+    def publish_occupancy(self, running: int, waiting: int) -> None:
+        """Slots generating and requests admitted behind them, under both names."""
+        self.slots_busy.set(running)
+        self.queue_depth.set(waiting)
+        self.vllm.running.set(running)
+        self.vllm.waiting.set(waiting)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

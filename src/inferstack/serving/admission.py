@@ -40,8 +40,7 @@ class Admission:
         self._publish()
 
     def _publish(self) -> None:
-        self._metrics.slots_busy.set(min(self._in_flight, self._slots))
-        self._metrics.queue_depth.set(max(0, self._in_flight - self._slots))
+        self._metrics.publish_occupancy(min(self._in_flight, self._slots), max(0, self._in_flight - self._slots))
 
 
 class Ticket:

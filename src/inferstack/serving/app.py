@@ -91,7 +91,8 @@ def build_app(
 ) -> ASGIApp:
     engine = engine if engine is not None else build_engine(settings)
     embedder = embedder if embedder is not None else build_embedding_engine(settings)
-    metrics = ServingMetrics()
+    metrics = ServingMetrics(engine.info.model_id)
+    metrics.vllm.set_kv_capacity(engine.info.context_length * engine.info.slots)
     admission = Admission(slots=engine.info.slots, max_queue=settings.max_queue, metrics=metrics)
     generation = MeteredGeneration(engine, admission, metrics)
     chat = ChatService(engine, generation, max_tokens_policy=settings.max_tokens_policy)

@@ -96,25 +96,41 @@ class MeteredGeneration:
     async def run(
         self, ticket: Ticket, prompt: PreparedPrompt, params: SamplingParams
     ) -> AsyncGenerator[GenerationChunk, None]:
-        metrics = self._metrics
+        metrics, vllm = self._metrics, self._metrics.vllm
         started = time.perf_counter()
         last: float | None = None
         finished = False
+        kv_held = 0  # KV cells this request holds while it generates (prompt + tokens so far), for kv_cache_usage
         try:
             async for chunk in self._engine.generate(prompt, params):
                 if chunk.text:
                     now = time.perf_counter()
                     if last is None:
                         metrics.ttft_seconds.observe(now - started)
+                        vllm.ttft.observe(now - started)
+                        kv_held = prompt.n_tokens + 1
+                        vllm.hold_kv(kv_held)
                     else:
                         metrics.itl_seconds.observe(now - last)
+                        vllm.itl.observe(now - last)
+                        kv_held += 1
+                        vllm.hold_kv(1)
                     last = now
                 if chunk.finish_reason is not None:
                     finished = True
-                    metrics.prompt_tokens.inc(chunk.prompt_tokens or prompt.n_tokens)
-                    metrics.completion_tokens.inc(chunk.completion_tokens or 0)
+                    prompt_tokens = chunk.prompt_tokens or prompt.n_tokens
+                    completion_tokens = chunk.completion_tokens or 0
+                    metrics.prompt_tokens.inc(prompt_tokens)
+                    metrics.completion_tokens.inc(completion_tokens)
+                    vllm.prompt_tokens.inc(prompt_tokens)
+                    vllm.generation_tokens.inc(completion_tokens)
+                    vllm.finished(chunk.finish_reason)
+                    vllm.e2e.observe(time.perf_counter() - started)
                 yield chunk
         finally:
+            if kv_held:
+                vllm.hold_kv(-kv_held)
             if not finished:
                 metrics.cancelled.inc()
+                vllm.finished("abort")
             ticket.release()
