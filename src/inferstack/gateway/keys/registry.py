@@ -156,6 +156,10 @@ class KeyRegistry:
         state = self._keys.get(token)
         return None if state is None else state.spend
 
+    def held(self) -> list[KeyState]:
+        """The keys this process holds now (at most `max_keys`), for the budget gauges in /metrics."""
+        return list(self._keys.values())
+
     def forget(self, token: str) -> None:
         self._keys.pop(token, None)
 
