@@ -68,5 +68,54 @@ def gateway(
     raise typer.Exit(code=code)
 
 
+def _serve_unless_subcommand(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 4000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite key store lives [default: .inferstack].")
+    ] = None,
+) -> None:
+    """Route OpenAI requests to model deployments with keys, budgets, limits, cache and guardrails."""
+    if ctx.invoked_subcommand is None:
+        gateway(config=config, host=host, port=port, workers=workers, data_dir=data_dir)
+
+
+def migrate(
+    config: Annotated[
+        Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the SQLite key store lives [default: .inferstack].")
+    ] = None,
+) -> None:
+    """Apply the key store's pending schema migrations and exit (a store already current is left unchanged)."""
+    import asyncio
+
+    from inferstack.gateway.keys.schema_upgrade import upgrade_schema
+
+    configure_logging("info", service="gateway")
+    settings = load_cli_gateway_settings("gateway migrate", config, {"data_dir": data_dir})
+    url = settings.database_url.get_secret_value() if settings.database_url is not None else None
+    try:
+        result = asyncio.run(upgrade_schema(url, settings.data_dir))
+    except InferstackError as exc:
+        raise fail("gateway migrate", exc.message, code=1) from None
+    applied = ", ".join(result.applied) if result.applied else "none (schema already current)"
+    typer.echo(f"{result.database}: {result.total} migrations known; applied now: {applied}")
+
+
 def register(app: typer.Typer) -> None:
-    app.command("gateway")(gateway)
+    """`inferstack gateway` serves; `inferstack gateway migrate` only upgrades the key store's schema."""
+    group = typer.Typer(
+        name="gateway",
+        help="The OpenAI-compatible gateway; `gateway migrate` upgrades its key store's schema.",
+        invoke_without_command=True,
+    )
+    group.callback(invoke_without_command=True)(_serve_unless_subcommand)
+    group.command("migrate")(migrate)
+    app.add_typer(group, name="gateway")

@@ -107,9 +107,17 @@ def deployment_options(settings: ServeSettings) -> dict[str, Any]:
     return options
 
 
+def application(settings: ServeSettings) -> Any:
+    """The bound Ray Serve application: one `ModelServer` deployment whose replicas each build the ASGI app."""
+    _, serve = _import_ray()
+    replica_settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"enabled": False})})
+    ingress = serve.ingress(lambda: build_app_for_replica(replica_settings))
+    deployment = serve.deployment(**deployment_options(settings))(ingress(type("ModelServer", (), {})))
+    return deployment.bind()
+
+
 def run_on_ray(settings: ServeSettings) -> int:
     ray, serve = _import_ray()
-    replica_settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"enabled": False})})
     ray.init(
         address="local",
         include_dashboard=False,
@@ -120,9 +128,7 @@ def run_on_ray(settings: ServeSettings) -> int:
     )
     try:
         serve.start(http_options={"host": settings.host, "port": settings.port})
-        ingress = serve.ingress(lambda: build_app_for_replica(replica_settings))
-        deployment = serve.deployment(**deployment_options(settings))(ingress(type("ModelServer", (), {})))
-        serve.run(deployment.bind(), name=APP_NAME, route_prefix="/", blocking=False)
+        serve.run(application(settings), name=APP_NAME, route_prefix="/", blocking=False)
         log.info("Ray Serve app '%s' running on http://%s:%s", APP_NAME, settings.host, settings.port)
         _wait_for_signal()
     finally:
