@@ -21,7 +21,7 @@ from inferstack.gateway.keys.database import Database, DatabaseError
 from inferstack.gateway.keys.registry import NEGATIVE_MAX, KeyRegistry, run_periodic_sync
 from inferstack.gateway.keys.store import KeyStore
 from inferstack.gateway.limits import KeyLimiter
-from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.metrics import GatewayMetrics, budget_views, deployment_views
 from inferstack.gateway.openapi_routes import PROXY_OPENAPI_ROUTES
 from inferstack.gateway.proxy import ProxyService
 from inferstack.gateway.routes import health, keys
@@ -178,6 +178,8 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     upstream = AiohttpUpstream()
     cache, cache_description = _cache(settings)
     _watch_bounds(metrics, settings, registry, usage, cache)
+    metrics.watch_deployments(lambda: deployment_views(router))
+    metrics.watch_budgets(lambda: budget_views(registry))
     dependencies = _dependencies(metrics, store, cache, limiter)
 
     @asynccontextmanager

@@ -9,7 +9,7 @@ from typing import Any
 
 from inferstack.gateway.keys.records import UsageRecord
 from inferstack.gateway.keys.registry import KeyRegistry
-from inferstack.gateway.metrics import GatewayMetrics
+from inferstack.gateway.metrics import GatewayMetrics, error_type
 from inferstack.gateway.proxy.call import ProxyCall
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.router import Router
@@ -57,6 +57,10 @@ class UsageAccounting:
             children.get(m.tokens, model, "completion").inc(completion)
         if spend:
             children.get(m.spend, model).inc(spend)
+        if status >= 400:
+            children.get(m.failures, model, error_type(status)).inc()
+        if deployment is not None and deployment.config.model_name != model:
+            children.get(m.fallbacks, model, deployment.config.model_name).inc()
         self.usage.add(
             UsageRecord(
                 request_id=call.request_id,

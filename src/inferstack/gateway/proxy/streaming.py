@@ -70,8 +70,12 @@ class StreamPath:
         stream_started = time.perf_counter()
         ok = False
         status = 200
+        first = True
         try:
             async for block in relay_events(upstream.chunks(), state, hide_usage_chunk=hide_usage):
+                if first:
+                    first = False
+                    self.metrics.ttft.labels(call.route_model).observe(time.perf_counter() - call.started)
                 yield block
             ok = True
         except UpstreamFailure as failure:
