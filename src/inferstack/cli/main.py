@@ -7,7 +7,22 @@ from typing import Annotated
 import typer
 
 from inferstack import __version__
-from inferstack.cli import agent, ask, bench, config, deploy, gateway, ingest, keys, knowledge, mcp, serve, status, up
+from inferstack.cli import (
+    agent,
+    ask,
+    bench,
+    config,
+    deploy,
+    gateway,
+    ingest,
+    k8s,
+    keys,
+    knowledge,
+    mcp,
+    serve,
+    status,
+    up,
+)
 from inferstack.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -19,7 +34,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
-for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config, eval_cli, deploy):
+for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config, eval_cli, deploy, k8s):
     _module.register(app)
 
 
