@@ -125,7 +125,10 @@ def _window_total(replicas: Replicas, key: str, kind: str) -> float:
         if kind.startswith("spend"):
             value = client.get(name)
             return float(value) if value is not None else 0.0
-        return float(sum(int(v) for v in client.hvals(name)))
+        fields = client.hgetall(name)
+        per_second = sum(int(v) for k, v in fields.items() if k not in (b"t", b"l"))
+        assert int(fields.get(b"t", 0)) == per_second, fields  # the running total matches its buckets
+        return float(per_second)
     finally:
         client.close()
 

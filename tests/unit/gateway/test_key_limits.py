@@ -8,7 +8,10 @@ can be moved without waiting.
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -228,3 +231,40 @@ def test_the_redis_limiter_takes_the_cache_url_when_it_has_none_of_its_own() -> 
     with pytest.raises(ValueError, match=r"limits\.redis_url"):
         KeyLimiter.create(LimitsConfig(backend="redis"), None)
     assert isinstance(KeyLimiter.create(LimitsConfig(), None), MemoryLimiter)
+
+
+async def test_the_redis_window_decides_like_the_in_process_window_over_a_long_random_run(redis_url: str) -> None:
+    """Same requests at the same (test-clock) times, bursts, gaps past the window and clock steps back included:
+    every verdict and every Retry-After of the Lua window equals `RollingWindow`'s (via MemoryLimiter)."""
+    clock = Clock()
+    redis = RedisLimiter(redis_url, namespace=f"t{uuid.uuid4().hex[:8]}", clock=clock)
+    memory = MemoryLimiter()
+    rng = random.Random(7)
+    record = VirtualKey(token=uuid.uuid4().hex, key_name="k", rpm_limit=25, tpm_limit=400)
+    on_redis, on_memory = KeyState(record), KeyState(record)
+    now = START
+    seen: Counter[str] = Counter()
+    try:
+        for step in range(1500):
+            now += rng.choice([0, 0, 0, 0.3, 1, 2, 5, 17]) if step % 400 else 75  # a gap empties the window
+            if step % 97 == 0:
+                now -= 2  # a clock step back counts into the latest second
+            clock.now = now
+            verdicts: list[tuple[str | None, int | None]] = []
+            for limiter, state in ((redis, on_redis), (memory, on_memory)):
+                try:
+                    await limiter.admit(state, now)
+                    verdicts.append(("ok", None))
+                except RateLimitError as refused:
+                    # Redis counts whole seconds of its clock; in process the wait is to the fraction.
+                    verdicts.append((refused.code, math.ceil(refused.retry_after or 0)))
+            assert verdicts[0] == verdicts[1], (step, now, verdicts)
+            seen[str(verdicts[0][0])] += 1
+            if verdicts[0][0] == "ok":
+                tokens = rng.randint(1, 30)
+                redis.charge(on_redis, tokens, 0.0)
+                on_memory.tokens.add(tokens, now)  # the memory limiter's charge, at the test clock's time
+                await redis.settle()
+    finally:
+        await redis.close()
+    assert min(seen[v] for v in ("ok", "rate_limit_exceeded", "tpm_exceeded")) >= 20, seen  # every path, often
