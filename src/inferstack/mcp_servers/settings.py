@@ -13,6 +13,7 @@ from pydantic_settings import SettingsConfigDict
 
 from inferstack.core.settings import LayeredSettings
 from inferstack.tools.filesystem import DEFAULT_MAX_FILE_BYTES
+from inferstack.tools.weather import open_meteo
 from inferstack.tools.web_search import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S
 
 
@@ -48,12 +49,34 @@ class FilesystemServerSettings(BaseModel):
     )
 
 
+class WeatherServerSettings(BaseModel):
+    """`inferstack mcp weather`: Open-Meteo current weather and forecasts (no key; needs internet to Open-Meteo)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8003, ge=0, le=65535)
+    geocoding_url: str = Field(default=open_meteo.DEFAULT_GEOCODING_URL, description="Open-Meteo geocoding API root.")
+    forecast_url: str = Field(default=open_meteo.DEFAULT_FORECAST_URL, description="Open-Meteo forecast API root.")
+    timeout_s: float = Field(default=open_meteo.DEFAULT_TIMEOUT_S, gt=0, le=120, description="Per Open-Meteo request.")
+    retries: int = Field(default=open_meteo.DEFAULT_RETRIES, ge=0, le=5, description="Retries on timeouts, 429, 5xx.")
+    max_alternatives: int = Field(default=4, ge=0, le=10, description="Other places of the same name listed.")
+
+    @field_validator("geocoding_url", "forecast_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class McpSettings(LayeredSettings):
     model_config = SettingsConfigDict(env_prefix="INFERSTACK_MCP_", env_nested_delimiter="__", extra="forbid")
 
     log_level: str = "INFO"
     web_search: WebSearchServerSettings = Field(default_factory=WebSearchServerSettings)
     filesystem: FilesystemServerSettings = Field(default_factory=FilesystemServerSettings)
+    weather: WeatherServerSettings = Field(default_factory=WeatherServerSettings)
     # Read from the environment only (an alias bypasses the prefix); folded into web_search below.
     conventional_tavily_api_key: SecretStr | None = Field(default=None, validation_alias="TAVILY_API_KEY", exclude=True)
 
