@@ -1,4 +1,4 @@
-"""`inferstack mcp web-search|filesystem`: the MCP tool servers, over streamable HTTP (`/mcp`) or stdio."""
+"""`inferstack mcp web-search|filesystem|weather`: the MCP tool servers, over streamable HTTP (`/mcp`) or stdio."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ TransportOption = Annotated[
 ]
 
 mcp_app = typer.Typer(
-    name="mcp", help="MCP tool servers: web search (Tavily) and a sandboxed filesystem.", no_args_is_help=True
+    name="mcp",
+    help="MCP tool servers: web search (Tavily), a sandboxed filesystem and weather (Open-Meteo).",
+    no_args_is_help=True,
 )
 
 
@@ -65,6 +67,21 @@ def filesystem(
     except InferstackError as exc:
         raise fail("mcp filesystem", exc.message) from None
     _run(service, transport, settings.filesystem.host, settings.filesystem.port)
+
+
+@mcp_app.command("weather")
+def weather(
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8003).")] = None,
+    transport: TransportOption = Transport.streamable_http,
+) -> None:
+    """Serve Open-Meteo weather as MCP tools: get_current_weather, get_weather_forecast (needs internet)."""
+    settings = _settings("weather", config, {"weather": {"host": host, "port": port}}, transport)
+    from inferstack.mcp_servers.weather import build_weather_service
+
+    service = build_weather_service(settings.weather)
+    _run(service, transport, settings.weather.host, settings.weather.port)
 
 
 def register(app: typer.Typer) -> None:
