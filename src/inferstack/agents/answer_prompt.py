@@ -12,8 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
+from typing import Any
 
 from inferstack.agents.chat_model import ChatMessage
+from inferstack.agents.evidence import Evidence
+from inferstack.agents.knowledge import Retrieval
 from inferstack.agents.query import SNIPPET_CHARS, Source
 from inferstack.agents.sessions import Turn
 from inferstack.agents.web_search import WebSearchResult
@@ -123,3 +126,44 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     if history and is_follow_up(question):
         return f"{history[-1].question} {question}"
     return question
+
+
+def retrieved_entries(retrieval: Retrieval) -> tuple[dict[str, Any], ...]:
+    """Every retrieved passage, best first, with where the dense and keyword rankings placed it."""
+    return tuple(
+        {"source": hit.source, "chunk_id": hit.id, "score": round(hit.score, 4), **retrieval.ranks.get(hit.id, {})}
+        for hit in retrieval.hits
+    )
+
+
+SECOND_EVIDENCE_MARGIN = 0.1  # a second unit joins the answer when it scores within this of the best
+
+
+def answer_evidence(evidence: Sequence[Evidence], min_score: float) -> tuple[Evidence, ...]:
+    """The units an extractive answer quotes: the best one, and the runner-up when it is nearly as good."""
+    if not evidence:
+        return ()
+    best = evidence[0]
+    chosen = [best]
+    for unit in evidence[1:]:
+        if unit.identifiers_present and unit.score >= max(min_score, best.score - SECOND_EVIDENCE_MARGIN):
+            if unit.text != best.text:
+                chosen.append(unit)
+            break
+    return tuple(chosen)
+
+
+def extractive_answer(evidence: Sequence[Evidence]) -> str:
+    """The evidence as written in the source, each unit cited by its source: `<text> [source]`."""
+    parts = []
+    for unit in evidence:
+        text = unit.text.rstrip()
+        if not text.endswith((".", "!", "?", "…")):
+            text += "."
+        parts.append(f"{text} [{unit.source}]")
+    return " ".join(parts)
+
+
+def seen_evidence(evidence: Sequence[Evidence], in_prompt: frozenset[str]) -> tuple[Evidence, ...]:
+    """Evidence from passages the model was shown (a generated answer never cites what it did not see)."""
+    return tuple(unit for unit in evidence if unit.chunk_id in in_prompt)

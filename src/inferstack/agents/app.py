@@ -23,15 +23,16 @@ from inferstack import __version__
 from inferstack.agents import routes
 from inferstack.agents.agentic import AgenticRunner
 from inferstack.agents.answer_prompt import AnswerLimits
+from inferstack.agents.answerability import AnswerabilityGrader
 from inferstack.agents.chat_model import ChatModel
 from inferstack.agents.health import HealthProbe
 from inferstack.agents.ingest_jobs import IngestFunction, IngestJobs
 from inferstack.agents.judge import LlmContextPrecisionJudge
-from inferstack.agents.knowledge import KnowledgeBase
+from inferstack.agents.knowledge import KnowledgeBase, RetrievalConfig
 from inferstack.agents.mcp_tools import McpToolClient
 from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.output_files import OutputFiles
-from inferstack.agents.relevance import RelevanceGrader
+from inferstack.agents.relevance import AnswerGate, RelevanceGrader
 from inferstack.agents.routing import Thresholds
 from inferstack.agents.service import QueryDefaults, QueryService, QueryStrategy
 from inferstack.agents.sessions import SessionStore, build_session_store
@@ -79,6 +80,8 @@ def config_summary(settings: AgentSettings, knowledge: dict[str, Any]) -> dict[s
         "top_k": settings.top_k,
         "max_tokens": settings.max_tokens,
         "relevance": settings.relevance.model_dump(),
+        "retrieval": settings.retrieval.model_dump(),
+        "answer_style": settings.answer_style,
         "session_turns": settings.session_turns,
         "max_sessions": settings.max_sessions,
         "session_store": settings.session_store.backend,
@@ -122,10 +125,25 @@ def _strategy(
     judge = (
         LlmContextPrecisionJudge(chat, max_chunk_chars=settings.max_context_chars) if relevance.judge == "llm" else None
     )
+    answerability = (
+        AnswerabilityGrader(
+            knowledge.embedder, min_score=relevance.min_answer_score, cosine_weight=relevance.evidence_cosine_weight
+        )
+        if relevance.answerability == "evidence"
+        else None
+    )
     return SupervisorAgent(
         chat=chat,
         knowledge=knowledge,
-        grader=RelevanceGrader(judge, judge_weight=relevance.judge_weight, judge_chunks=relevance.judge_chunks),
+        grader=RelevanceGrader(
+            judge,
+            judge_weight=relevance.judge_weight,
+            judge_chunks=relevance.judge_chunks,
+            answerability=answerability,
+            gate=AnswerGate(relevant=relevance.threshold, hybrid=relevance.hybrid_threshold),
+            idf=knowledge.idf,
+        ),
+        answer_style=settings.answer_style,
         detector=TimeSensitivityDetector(settings.time_sensitive_terms),
         sessions=sessions,
         thresholds=Thresholds(relevant=relevance.threshold, hybrid=relevance.hybrid_threshold),
@@ -148,7 +166,18 @@ def build_app(
     """The agent ASGI app; `web` replaces the web-search MCP client (any `WebSearcher`)."""
     metrics = AgentMetrics()
     chat = ChatModel(settings, chat_client)
-    knowledge = KnowledgeBase(deps.store, deps.embedder, last_updated=deps.last_updated)
+    retrieval = settings.retrieval
+    knowledge = KnowledgeBase(
+        deps.store,
+        deps.embedder,
+        last_updated=deps.last_updated,
+        retrieval=RetrievalConfig(
+            mode=retrieval.mode,
+            candidates=retrieval.candidates,
+            rrf_k=retrieval.rrf_k,
+            lexical_weight=retrieval.lexical_weight,
+        ),
+    )
     sessions = build_session_store(settings)
     metrics.bounded_limit.labels("sessions").set(settings.max_sessions)
     mcp = _mcp_clients(settings)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferstack.agents.evidence import Evidence
 from inferstack.agents.relevance import RelevanceGrade
 from inferstack.agents.routing import Route
 
@@ -89,6 +90,11 @@ class QueryPlan:
     session_id: str
     time_sensitive: str | None
     warnings: tuple[str, ...]
+    # Every passage retrieval returned, best first, whatever the route (the sources are what the answer used).
+    retrieved: tuple[Mapping[str, Any], ...] = ()
+    # What the answer relies on: evidence units of passages the answer was built from (or the model saw).
+    evidence: tuple[Evidence, ...] = ()
+    answer_style: str | None = None  # "extractive" | "generative"; None when no answer is composed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,10 +102,21 @@ class QueryPlan:
             "sources": [source.as_dict() for source in self.sources],
             "relevance": None if self.relevance is None else round(self.relevance.score, 4),
             "relevance_detail": relevance_dict(self.relevance),
+            "grade": grade_dict(self.relevance),
+            "evidence": [unit.as_dict() for unit in self.evidence],
+            "answer_style": self.answer_style,
+            "retrieved": [dict(entry) for entry in self.retrieved],
             "session_id": self.session_id,
             "time_sensitive": self.time_sensitive,
             "warnings": list(self.warnings),
         }
+
+
+def grade_dict(grade: RelevanceGrade | None) -> dict[str, Any] | None:
+    """The answerability verdict (None when it was not graded: web-only routes, grading off)."""
+    if grade is None or grade.answerability is None:
+        return None
+    return grade.answerability.as_dict()
 
 
 def relevance_dict(grade: RelevanceGrade | None) -> dict[str, Any] | None:
@@ -110,6 +127,7 @@ def relevance_dict(grade: RelevanceGrade | None) -> dict[str, Any] | None:
         "similarity": round(grade.similarity, 4),
         "precision": None if grade.precision is None else round(grade.precision, 4),
         "method": grade.method,
+        "answerable": None if grade.answerability is None else grade.answerability.answerable,
     }
 
 

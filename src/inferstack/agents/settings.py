@@ -44,12 +44,38 @@ class RelevanceSettings(BaseModel):
         default=0.5, ge=0.0, le=1.0, description="Weight of the judge's precision in the combined score."
     )
     judge_chunks: int = Field(default=3, ge=1, le=10, description="How many top chunks the judge reads.")
+    # Tuned on the dev split of the packaged evaluation set (docs/agent.md, "Answerability"): at 0.55 every
+    # unanswerable dev question went to not-found and 97% of the answerable ones were answered.
+    answerability: Literal["evidence", "off"] = Field(
+        default="evidence",
+        description="'evidence': answer from the knowledge base only when a passage holds evidence for the "
+        "question (key-term coverage + sentence similarity); 'off': similarity alone decides.",
+    )
+    min_answer_score: float = Field(
+        default=0.55, ge=0.0, le=1.0, description="Evidence score at or above which a question counts as answerable."
+    )
+    evidence_cosine_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Weight of sentence similarity (vs. key-term coverage) in it."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RelevanceSettings:
         if self.hybrid_threshold > self.threshold:
             raise ValueError("hybrid_threshold must not exceed threshold")
         return self
+
+
+class RetrievalSettings(BaseModel):
+    """How passages are found: dense (embeddings), lexical (BM25) or both fused by reciprocal rank."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["hybrid", "dense", "lexical"] = Field(
+        default="hybrid", description="'hybrid' fuses dense and BM25 rankings; a store without BM25 is dense only."
+    )
+    candidates: int = Field(default=20, ge=1, le=200, description="Depth of each ranking before fusion.")
+    rrf_k: int = Field(default=60, ge=0, le=1000, description="Reciprocal rank fusion constant.")
+    lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0, description="Weight of the BM25 ranking in fusion.")
 
 
 class TimeoutSettings(BaseModel):
@@ -122,6 +148,12 @@ class AgentSettings(LayeredSettings):
         default=1000, ge=0, description="Earlier questions and answers of the session put in the prompt, at most."
     )
     relevance: RelevanceSettings = Field(default_factory=RelevanceSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer_style: Literal["extractive", "generative"] = Field(
+        default="extractive",
+        description="'extractive': the answer is the evidence sentence(s) as written, cited (precise, no model "
+        "call); 'generative': the chat model writes the answer from the passages (for a capable model).",
+    )
     time_sensitive_terms: list[str] = Field(
         default_factory=list, description="Extra words or phrases that send a question to web search."
     )

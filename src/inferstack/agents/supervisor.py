@@ -13,18 +13,25 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from typing import Any
 
 from inferstack.agents.answer_cleanup import AnswerCleaner, leading_sentences
 from inferstack.agents.answer_prompt import (
+    SECOND_EVIDENCE_MARGIN,
     AnswerLimits,
     PromptContext,
+    answer_evidence,
     build_context,
+    extractive_answer,
     history_messages,
     knowledge_sources,
     retrieval_query,
+    retrieved_entries,
+    seen_evidence,
     web_sources,
 )
 from inferstack.agents.chat_model import ChatMessage, ChatModel
+from inferstack.agents.evidence import Evidence
 from inferstack.agents.knowledge import KnowledgeBase
 from inferstack.agents.mcp_tools import ToolCallError, ToolUnavailableError
 from inferstack.agents.prompt_templates import render
@@ -70,6 +77,7 @@ class SupervisorAgent:
         thresholds: Thresholds,
         limits: AnswerLimits,
         web: WebSearcher | None = None,
+        answer_style: str = "generative",
     ) -> None:
         self.chat = chat
         self.knowledge = knowledge
@@ -79,6 +87,7 @@ class SupervisorAgent:
         self.thresholds = thresholds
         self.limits = limits
         self.web = web
+        self.answer_style = answer_style
 
     async def stream(self, query: Query) -> AsyncGenerator[QueryEvent, None]:
         clock = StageClock()
@@ -89,6 +98,10 @@ class SupervisorAgent:
         parts: list[str] = []
         if plan.route is Route.NONE:
             text = self._not_found(query, plan)
+            parts.append(text)
+            yield DeltaEvent(text)
+        elif plan.answer_style == "extractive":
+            text = extractive_answer(plan.evidence)
             parts.append(text)
             yield DeltaEvent(text)
         else:
@@ -125,6 +138,7 @@ class SupervisorAgent:
         sensitivity = self.detector.detect(query.question)
         allow_web = web_allowed(configured=self.web is not None, requested=query.use_web_search)
         hits: list[SearchHit] = []
+        retrieved: tuple[dict[str, Any], ...] = ()
         grade: RelevanceGrade | None = None
         web: WebSearchResult | None = None
 
@@ -135,7 +149,8 @@ class SupervisorAgent:
                 allow_web, route = False, None
         if route is None:
             started = time.perf_counter()
-            hits = await self.knowledge.search([retrieval_query(query.question, history)], query.top_k)
+            retrieval = await self.knowledge.retrieve([retrieval_query(query.question, history)], query.top_k)
+            hits, retrieved = retrieval.hits, retrieved_entries(retrieval)
             clock.add("retrieval", started)
             started = time.perf_counter()
             grade = await self.grader.grade(query.question, hits)
@@ -155,7 +170,8 @@ class SupervisorAgent:
         if route is Route.NONE:
             hits = []
         context = build_context(hits, web, self.limits)
-        sources = [*knowledge_sources(hits, context.chunk_ids), *(web_sources(web, context.urls) if web else [])]
+        style, evidence, used = self._evidence(route, grade, context)
+        sources = [*knowledge_sources(hits, used), *(web_sources(web, context.urls) if web else [])]
         plan = QueryPlan(
             route=route,
             sources=tuple(sources),
@@ -163,8 +179,25 @@ class SupervisorAgent:
             session_id=query.session_id,
             time_sensitive=sensitivity.matched,
             warnings=tuple(warnings),
+            retrieved=retrieved,
+            evidence=evidence,
+            answer_style=style,
         )
         return plan, context
+
+    def _evidence(
+        self, route: Route, grade: RelevanceGrade | None, context: PromptContext
+    ) -> tuple[str | None, tuple[Evidence, ...], frozenset[str]]:
+        """(answer style, evidence the answer relies on, chunk ids the answer was built from)."""
+        if route is Route.NONE:
+            return None, (), context.chunk_ids
+        verdict = grade.answerability if grade is not None else None
+        if verdict is None or not verdict.evidence:
+            return "generative", (), context.chunk_ids
+        if route is Route.KNOWLEDGE and self.answer_style == "extractive" and verdict.answerable:
+            chosen = answer_evidence(verdict.evidence, verdict.score - SECOND_EVIDENCE_MARGIN)
+            return "extractive", chosen, frozenset(unit.chunk_id for unit in chosen)
+        return "generative", seen_evidence(verdict.evidence[:2], context.chunk_ids), context.chunk_ids
 
     async def _search_web(self, question: str, clock: StageClock, warnings: list[str]) -> WebSearchResult | None:
         """Web results, or None (with a warning) when the server is down, the tool failed or found nothing."""

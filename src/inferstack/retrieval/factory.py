@@ -5,6 +5,7 @@ from __future__ import annotations
 from inferstack.retrieval.embedders.openai_http import OpenAIEmbeddingClient
 from inferstack.retrieval.settings import KnowledgeSettings
 from inferstack.retrieval.stores.base import VectorStore
+from inferstack.retrieval.stores.lexical_indexed import LexicalIndexedStore, LexicalSearch
 from inferstack.retrieval.stores.registry import NamedVectorStore
 
 
@@ -13,8 +14,13 @@ def store_names() -> list[str]:
 
 
 def build_vector_store(settings: KnowledgeSettings) -> VectorStore:
-    """The store `settings.store` names; nothing is opened until its first call (or its `open()`)."""
-    return NamedVectorStore.create(settings.store, settings)
+    """The store `settings.store` names; nothing is opened until its first call (or its `open()`).
+
+    With `settings.lexical`, a store without its own full-text search gets a BM25 index beside it."""
+    store = NamedVectorStore.create(settings.store, settings)
+    if settings.lexical and not isinstance(store, LexicalSearch):
+        return LexicalIndexedStore(store, settings.lexical_index_path, max_chunks=settings.lexical_max_chunks)
+    return store
 
 
 def build_embedder(settings: KnowledgeSettings, *, api_key: str | None = None) -> OpenAIEmbeddingClient:

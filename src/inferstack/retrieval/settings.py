@@ -64,6 +64,12 @@ class KnowledgeSettings(LayeredSettings):
     chunk_overlap: int = Field(default=40, ge=0, description="Tokens shared by consecutive chunks of a document.")
     batch_size: int = Field(default=64, ge=1, le=2048, description="Texts per embeddings request.")
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Larger files are skipped, not read.")
+    lexical: bool = Field(
+        default=True,
+        description="Keep a BM25 index beside the store (<data_dir>/lexical/) for hybrid search; OpenSearch uses "
+        "its own BM25 instead.",
+    )
+    lexical_max_chunks: int = Field(default=200_000, ge=1, description="Most chunks the BM25 index holds.")
 
     @field_validator("store")
     @classmethod
@@ -92,6 +98,10 @@ class KnowledgeSettings(LayeredSettings):
     @property
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def lexical_index_path(self) -> Path:
+        return self.data_dir / "lexical" / f"{self.collection_name}.bm25.json"
 
     @property
     def collection_name(self) -> str:

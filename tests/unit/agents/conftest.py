@@ -111,6 +111,8 @@ def agent_settings(upstream: FakeUpstream, tmp_path: Path, **overrides: Any) -> 
         "ingest_roots": [tmp_path],
         "output_dir": tmp_path / "out",
         "model_max_retries": 0,
+        # These tests drive the model's answer path; test_grounded_answers.py drives the default extractive one.
+        "answer_style": "generative",
         **overrides,
     }
     return AgentSettings(**values)

@@ -31,7 +31,8 @@ async def test_relevant_question_is_answered_from_the_knowledge_base_with_retrie
     assert body["sources"][0]["source"] == "palsy.csv"
     assert body["sources"][0]["kind"] == "knowledge"
     assert body["relevance"] >= 0.5
-    assert body["relevance_detail"]["method"] == "similarity"
+    assert body["relevance_detail"]["method"] == "similarity+answerability"
+    assert body["grade"]["answerable"] is True
     assert web.queries == []
     # The retrieved passage is in the prompt; the answer's sources do not come from the model's text.
     assert "corticosteroids" in upstream.prompts()[0]
@@ -60,8 +61,10 @@ async def test_irrelevant_question_falls_back_to_web_search(make_client: Any, we
 
 
 async def test_middling_relevance_mixes_knowledge_and_web(make_client: Any, web: FakeWebSearch) -> None:
-    # Half the words match the palsy document: relevance lands between the two thresholds.
-    body = await ask(make_client(web=web, relevance={"threshold": 0.95, "hybrid_threshold": 0.1}), RELEVANT)
+    # Half the words match the palsy document: similarity lands between the two thresholds (with answerability
+    # grading off; an answerable verdict would lift it to the knowledge route).
+    relevance = {"threshold": 0.95, "hybrid_threshold": 0.1, "answerability": "off"}
+    body = await ask(make_client(web=web, relevance=relevance), RELEVANT)
     assert body["route"] == "hybrid"
     assert {s["kind"] for s in body["sources"]} == {"knowledge", "web"}
 

@@ -11,6 +11,7 @@ from inferstack.core.settings import load_settings
 from inferstack.retrieval.embedders.openai_http import OpenAIEmbeddingClient
 from inferstack.retrieval.factory import build_embedder, build_vector_store, store_names
 from inferstack.retrieval.settings import KnowledgeSettings
+from inferstack.retrieval.stores.lexical_indexed import LexicalIndexedStore
 from inferstack.retrieval.stores.memory import InMemoryVectorStore
 from inferstack.retrieval.stores.milvus import MilvusVectorStore
 from inferstack.retrieval.stores.opensearch import OpenSearchVectorStore
@@ -67,11 +68,15 @@ def test_summary_hides_credentials_in_urls() -> None:
 
 async def test_each_store_is_built_by_name(tmp_path: Path) -> None:
     assert store_names() == ["memory", "milvus", "opensearch"]
-    memory = build_vector_store(KnowledgeSettings(store="memory", embedding_dimension=8))
-    assert isinstance(memory, InMemoryVectorStore) and memory.dimension == 8
+    # Stores without full-text search get a BM25 index beside them; OpenSearch has its own.
+    memory = build_vector_store(KnowledgeSettings(store="memory", embedding_dimension=8, data_dir=tmp_path))
+    assert isinstance(memory, LexicalIndexedStore) and isinstance(memory.inner, InMemoryVectorStore)
+    assert memory.dimension == 8
+    assert isinstance(build_vector_store(KnowledgeSettings(store="memory", lexical=False)), InMemoryVectorStore)
     milvus = build_vector_store(KnowledgeSettings(store="milvus", data_dir=tmp_path))
-    assert isinstance(milvus, MilvusVectorStore)
-    assert milvus.location == str((tmp_path / "milvus.db").resolve())
+    assert isinstance(milvus, LexicalIndexedStore) and isinstance(milvus.inner, MilvusVectorStore)
+    assert milvus.index_path == tmp_path / "lexical" / "knowledge.bm25.json"
+    assert milvus.inner.location == str((tmp_path / "milvus.db").resolve())
     await milvus.close()
     opensearch = build_vector_store(KnowledgeSettings(store="opensearch", opensearch_url="http://127.0.0.1:1"))
     assert isinstance(opensearch, OpenSearchVectorStore)
@@ -93,7 +98,7 @@ def test_a_new_store_is_one_class_registered_by_name() -> None:
             return cls(settings.embedding_dimension * 2)
 
     try:
-        settings = KnowledgeSettings(store="fake-named", embedding_dimension=4)
+        settings = KnowledgeSettings(store="fake-named", embedding_dimension=4, lexical=False)
         store = build_vector_store(settings)
         assert isinstance(store, FakeNamedStore) and store.dimension == 8
         assert "fake-named" in store_names()

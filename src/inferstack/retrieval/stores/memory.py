@@ -7,7 +7,7 @@ so a search is one matrix-vector product.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,6 +102,12 @@ class InMemoryVectorStore(NamedVectorStore):
 
     async def sources(self) -> set[str]:
         return {chunk.source for chunk in self._chunks.values()}
+
+    async def all_chunks(self, page_size: int = 1000) -> AsyncIterator[list[SearchHit]]:
+        """Every chunk (without its vector), `page_size` at a time."""
+        chunks = list(self._chunks.values())
+        for start in range(0, len(chunks), page_size):
+            yield [_hit(chunk, 0.0) for chunk in chunks[start : start + page_size]]
 
     async def drop(self) -> None:
         async with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +222,24 @@ class MilvusVectorStore(NamedVectorStore):
 
     async def sources(self) -> set[str]:
         return await self._run(self._sources)
+
+    async def all_chunks(self, page_size: int = 1000) -> AsyncIterator[list[SearchHit]]:
+        """Every chunk (text, source, metadata; score 0, no vector), `page_size` at a time (rebuilds the lexical
+        index). The pages are read on the store's worker thread with a query iterator."""
+        fields = ["id", *_OUTPUT_FIELDS]
+
+        def start(client: MilvusClient) -> Any:
+            return client.query_iterator(self._config.collection, batch_size=page_size, output_fields=fields)
+
+        iterator = await self._run(start)
+        try:
+            while True:
+                rows = await self._run(lambda _: iterator.next())
+                if not rows:
+                    return
+                yield [_hit({"id": row["id"], "distance": 0.0, "entity": row}) for row in rows]
+        finally:
+            await self._run(lambda _: iterator.close())
 
     async def drop(self) -> None:
         def run(client: MilvusClient) -> None:

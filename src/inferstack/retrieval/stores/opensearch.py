@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -159,6 +159,26 @@ class OpenSearchVectorStore(NamedVectorStore):
         except _IndexMissingError:
             return []
         return [_hit(raw) for raw in response.get("hits", {}).get("hits", [])]
+
+    async def lexical_search(
+        self, text: str, top_k: int, where: Mapping[str, str | int] | None = None
+    ) -> list[SearchHit]:
+        """OpenSearch's own BM25 over the `text` field; `score` is the BM25 score."""
+        check_top_k(top_k)
+        check_where(where)
+        query: dict[str, Any] = {"match": {"text": {"query": text}}}
+        if where:
+            query = {"bool": {"must": [query], "filter": _terms(where)}}
+        body = {"size": top_k, "query": query, "_source": {"excludes": ["embedding"]}}
+        try:
+            response = await self._call("search", self._client.search(index=self._config.index, body=body, ignore=404))
+        except _IndexMissingError:
+            return []
+        return [
+            replace(hit, score=float(raw.get("_score") or 0.0))
+            for raw in response.get("hits", {}).get("hits", [])
+            for hit in (_hit(raw),)
+        ]
 
     async def delete_source(self, source: str) -> int:
         body = {"query": {"term": {"source": source}}}
