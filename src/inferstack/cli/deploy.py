@@ -58,13 +58,19 @@ def embed(
         str | None, typer.Option(envvar="INFERSTACK_AGENT_SERVER_API_KEY", help="The agent's client key, if set.")
     ] = None,
     wait_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 1800.0,
+    poll_s: Annotated[float, typer.Option(help="Seconds between retries and job polls.")] = 2.0,
 ) -> None:
     """Ask a running agent to ingest its knowledge folder (POST /embed) and wait for the job to finish."""
     from inferstack.deploy.agent_ingest import embed_through_agent
 
     try:
         outcome = embed_through_agent(
-            agent_url, api_key=api_key, force=force, wait_s=wait_s, log=lambda line: typer.echo(line, err=True)
+            agent_url,
+            api_key=api_key,
+            force=force,
+            wait_s=wait_s,
+            poll_s=poll_s,
+            log=lambda line: typer.echo(line, err=True),
         )
     except InferstackError as exc:
         raise fail("deploy embed", exc.message, code=1) from None
