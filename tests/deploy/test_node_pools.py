@@ -137,7 +137,8 @@ def test_pools_label_taint_and_select_as_the_conventions_say(default_render: dic
     taints = {name: pool["spec"]["template"]["spec"].get("taints", []) for name, pool in pools.items()}
     assert taints["gpu"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
     assert taints["inferentia"] == [{"key": "aws.amazon.com/neuron", "value": "true", "effect": "NoSchedule"}]
-    assert taints["graviton"] == [] and taints["x86"] == []
+    assert taints["x86"] == [{"key": "inferstack.io/pool", "value": "x86", "effect": "NoSchedule"}]
+    assert taints["graviton"] == []
     assert _requirement(pools["graviton"], "kubernetes.io/arch")["values"] == ["arm64"]
     assert _requirement(pools["graviton"], "karpenter.k8s.aws/instance-family")["values"] == [
         "m8g",

@@ -43,7 +43,7 @@ locals {
       expire_after      = "720h"
       gpu_counts        = []
       weight            = 10
-      taints            = []
+      taints            = [{ key = "inferstack.io/pool", value = "x86", effect = "NoSchedule" }]
       accelerator       = null
       iops              = 3000
       throughput        = 125

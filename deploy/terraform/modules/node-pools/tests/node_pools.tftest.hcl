@@ -30,7 +30,12 @@ run "defaults_render_four_pools" {
 
   assert {
     condition     = !contains(keys(output.node_pools["graviton"].spec.template.spec), "taints")
-    error_message = "the Graviton pool has no taint"
+    error_message = "the Graviton pool has no taint: it is where untolerating pods land"
+  }
+
+  assert {
+    condition     = output.node_pools["x86"].spec.template.spec.taints == [{ key = "inferstack.io/pool", value = "x86", effect = "NoSchedule" }]
+    error_message = "the x86 pool only takes pods that ask for it (inferstack.io/pool=x86:NoSchedule)"
   }
 
   assert {
