@@ -25,6 +25,12 @@ def agent(
     model: Annotated[str | None, typer.Option(help="Chat model id [default: smollm2-135m-instruct].")] = None,
 ) -> None:
     """Serve the agent API: /query, /query/stream, /ingest, /health, /status, /metrics."""
+    from inferstack.core.extras import MissingExtraError, ensure_extra
+
+    try:
+        ensure_extra("agent")
+    except MissingExtraError as exc:
+        raise fail("agent", exc.message, code=1) from None
     from inferstack.agents.settings import AgentSettings
     from inferstack.observability.logging import configure_logging
     from inferstack.retrieval.settings import KnowledgeSettings

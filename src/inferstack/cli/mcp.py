@@ -92,6 +92,12 @@ def register(app: typer.Typer) -> None:
 def _settings(
     server: str, config: Path | None, overrides: dict[str, dict[str, Any]], transport: Transport
 ) -> McpSettings:
+    from inferstack.core.extras import MissingExtraError, ensure_extra
+
+    try:
+        ensure_extra("mcp")
+    except MissingExtraError as exc:
+        raise fail(f"mcp {server}", exc.message, code=1) from None
     from inferstack.mcp_servers.assembly import log_to_stderr
     from inferstack.mcp_servers.settings import McpSettings
     from inferstack.observability.logging import configure_logging

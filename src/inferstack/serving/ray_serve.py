@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from inferstack.core.errors import EngineError
+from inferstack.core.extras import imports_of_extra
 from inferstack.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,9 @@ def check_ray_version(version: str) -> None:
 
 def _import_ray() -> tuple[Any, Any]:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep every Ray socket on loopback
-    try:
+    with imports_of_extra("ray"):
         import ray
         from ray import serve
-    except ImportError as exc:
-        raise EngineError("--ray needs Ray Serve: pip install 'ray[serve]'") from exc
     check_ray_version(ray.__version__)
     return ray, serve
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, ClassVar
 
+from inferstack.core.extras import EXTRA_MODULES, MissingExtraError
 from inferstack.retrieval.stores.base import VectorStoreError
 
 if TYPE_CHECKING:
@@ -42,7 +43,12 @@ class NamedVectorStore:
     def create(cls, name: str, settings: KnowledgeSettings) -> VectorStore:
         """The store registered as `name`, built from `settings`; nothing is opened until its first call."""
         if name not in cls._registry and name in BUILT_IN_MODULES:
-            importlib.import_module(BUILT_IN_MODULES[name])
+            try:
+                importlib.import_module(BUILT_IN_MODULES[name])
+            except ModuleNotFoundError as exc:  # its package is not installed: name the extra that provides it
+                if name in EXTRA_MODULES:
+                    raise MissingExtraError(name, exc.name or name) from exc
+                raise
         store_class = cls._registry.get(name)
         if store_class is None:
             raise VectorStoreError(f"unknown vector store '{name}'; known: {', '.join(cls.names())}")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from inferstack.core.errors import ContextLengthExceededError, EngineError, InvalidRequestError
+from inferstack.core.extras import imports_of_extra
 from inferstack.serving.engines.base import (
     ChatTurn,
     EngineInfo,
@@ -52,16 +53,12 @@ class LlamaCppConfig:
 
 
 def _import_xllamacpp() -> Any:
-    try:
+    with imports_of_extra("serve"):
         import xllamacpp
-    except ImportError as exc:
-        raise EngineError("the llama.cpp engine needs the 'xllamacpp' package: pip install xllamacpp") from exc
     return xllamacpp
 
 
-class LlamaCppEngine(
-    GenerationEngineEntry, name="llamacpp", requires=("xllamacpp",), install_hint="pip install xllamacpp"
-):
+class LlamaCppEngine(GenerationEngineEntry, name="llamacpp", requires=("xllamacpp",), extra="serve"):
     """`Engine` over llama.cpp. `ctx_size` is the context of each slot."""
 
     @classmethod

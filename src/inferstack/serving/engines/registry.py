@@ -9,10 +9,10 @@ before anything starts.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import TYPE_CHECKING, ClassVar
 
 from inferstack.core.errors import EngineError, InvalidRequestError
+from inferstack.core.extras import MissingExtraError, is_installed
 
 if TYPE_CHECKING:
     from inferstack.serving.engines.base import EmbeddingEngine, Engine
@@ -30,9 +30,16 @@ class _RegisteredByName:
     registered_name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = ""
+    extra: ClassVar[str] = ""
 
     def __init_subclass__(
-        cls, *, name: str | None = None, requires: tuple[str, ...] = (), install_hint: str = "", **kwargs: object
+        cls,
+        *,
+        name: str | None = None,
+        requires: tuple[str, ...] = (),
+        install_hint: str = "",
+        extra: str = "",
+        **kwargs: object,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if name is None:
@@ -40,12 +47,13 @@ class _RegisteredByName:
         cls.registered_name = name
         cls.requires = requires
         cls.install_hint = install_hint
+        cls.extra = extra
         cls._registry[name] = cls
 
     @classmethod
     def missing_requirements(cls) -> list[str]:
         """Packages this engine needs that are not installed (found without importing them)."""
-        return [package for package in cls.requires if importlib.util.find_spec(package) is None]
+        return [package for package in cls.requires if not is_installed(package)]
 
     @classmethod
     def _chosen(cls, name: str, param: str) -> type[_RegisteredByName]:
@@ -56,6 +64,8 @@ class _RegisteredByName:
             known = ", ".join(sorted(cls._registry))
             raise InvalidRequestError(f"unknown {cls._family} '{name}'; known: {known}", param=param) from None
         missing = chosen.missing_requirements()
+        if missing and chosen.extra:
+            raise MissingExtraError(chosen.extra, missing[0])
         if missing:
             packages = " and ".join(f"'{p}'" for p in missing)
             hint = f": {chosen.install_hint}" if chosen.install_hint else ""

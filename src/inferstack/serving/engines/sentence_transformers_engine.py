@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferstack.core.errors import EngineError
+from inferstack.core.extras import imports_of_extra
 from inferstack.serving.engines.base import EmbeddingModelInfo
 from inferstack.serving.engines.registry import EmbeddingEngineEntry
 from inferstack.serving.model_files import resolve_embedding_model
@@ -33,7 +34,7 @@ class SentenceTransformerEngine(
     EmbeddingEngineEntry,
     name="sentence-transformers",
     requires=("sentence_transformers", "torch"),
-    install_hint="pip install sentence-transformers torch, or start with --no-embeddings",
+    extra="serve",
 ):
     """`EmbeddingEngine` over a sentence-transformers model on the CPU."""
 
@@ -65,11 +66,9 @@ class SentenceTransformerEngine(
         )
 
     def _load(self) -> Any:
-        try:
+        with imports_of_extra("serve"):
             import torch
             from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EngineError("embeddings need the 'sentence-transformers' package") from exc
         if self._config.threads:
             torch.set_num_threads(self._config.threads)
         try:
