@@ -22,6 +22,7 @@ from inferstack.cli import (
     serve,
     status,
     up,
+    weather,
 )
 from inferstack.cli import eval as eval_cli
 
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
-for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config, eval_cli, deploy, k8s):
+for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config, eval_cli, deploy, k8s, weather):
     _module.register(app)
 
 
