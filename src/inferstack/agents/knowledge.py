@@ -67,7 +67,7 @@ class RetrievalConfig:
     mode: RetrievalMode = "hybrid"
     candidates: int = 20  # each ranking's depth before fusion
     rrf_k: int = DEFAULT_K
-    lexical_weight: float = 1.0
+    lexical_weight: float = 1.5
 
 
 @dataclass(frozen=True)
