@@ -3,19 +3,28 @@ PDBs, labels and image tags, autoscaling signals, NetworkPolicy flows, the migra
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from inferstack.deploy.render import render
 from tests.deploy.chart_rendering import (
     EXAMPLE_IDS,
+    NAMESPACE,
+    RELEASE,
     Obj,
+    chart_file,
     named,
     objects,
     of_kind,
     pod_spec,
     pod_specs,
     rendered_example,
+    stack_config,
     with_values,
 )
 
@@ -329,8 +338,6 @@ def test_ingest_job_and_cron_job_ask_the_agent_to_embed_its_knowledge_source() -
     source = next(v for v in agent["volumes"] if v["name"] == "knowledge-source")
     assert source["persistentVolumeClaim"] == {"claimName": "inferstack-knowledge", "readOnly": True}
     mount: dict[str, Any] = next(m for m in agent["containers"][0]["volumeMounts"] if m["name"] == "knowledge-source")
-    from tests.deploy.chart_rendering import stack_config
-
     assert stack_config(docs)["agent"]["embed_path"] == mount["mountPath"]
 
 
@@ -349,3 +356,37 @@ def test_monitoring_objects_only_when_switched_on() -> None:
     monitors = of_kind(rendered_example("eks-full").documents(), "ServiceMonitor")
     assert {m["metadata"]["labels"]["release"] for m in monitors} == {"kube-prometheus-stack"}
     assert all(m["spec"]["endpoints"][0]["path"] == "/metrics" for m in monitors)
+
+
+def test_dashboards_and_alert_rules_load_from_files(tmp_path: Path) -> None:
+    """Whatever files/dashboards and files/alerts hold (nothing, or the shipped ones, or these) renders."""
+    chart = tmp_path / "inferstack"
+    shutil.copytree(chart_file(), chart)
+    (chart / "files" / "dashboards").mkdir(parents=True, exist_ok=True)
+    (chart / "files" / "alerts" / "tests").mkdir(parents=True, exist_ok=True)
+    (chart / "files" / "dashboards" / "zz_test_board.json").write_text('{"title": "Test board", "panels": []}\n')
+    (chart / "files" / "alerts" / "zz-test.yaml").write_text(
+        "groups:\n  - name: zz-test\n    rules:\n      - alert: ZzTest\n        expr: vector(1) > 2\n"
+        "        annotations: {summary: 'value {{ $value }}'}\n"
+    )
+    (chart / "files" / "alerts" / "tests" / "zz-test.yaml").write_text("rule_files: [../zz-test.yaml]\n")
+    switched = {"monitoring": {"prometheusRule": {"enabled": True}, "dashboards": {"enabled": True}}}
+    docs = render(switched, release=RELEASE, namespace=NAMESPACE, chart=chart).documents()
+    boards = {c["metadata"]["name"]: c for c in of_kind(docs, "ConfigMap") if "dashboard" in c["metadata"]["name"]}
+    board = boards["demo-inferstack-dashboard-zz-test-board"]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(board["data"]["zz_test_board.json"])["title"] == "Test board"
+    (rule,) = of_kind(docs, "PrometheusRule")
+    groups = {g["name"]: g for g in rule["spec"]["groups"]}
+    assert groups["zz-test"]["rules"][0]["annotations"]["summary"] == "value {{ $value }}", "kept verbatim"
+    shipped = sorted(chart_file("files", "alerts").glob("*.yaml"))
+    for path in shipped:
+        for group in yaml.safe_load(path.read_text()).get("groups", []):
+            assert group["name"] in groups, f"{path.name}: group {group['name']} missing from the PrometheusRule"
+    shipped_boards = sorted(chart_file("files", "dashboards").glob("*.json"))
+    assert len(boards) == len(shipped_boards) + 1
+    empty = tmp_path / "empty"
+    shutil.copytree(chart_file(), empty)
+    shutil.rmtree(empty / "files")
+    docs = render(switched, release=RELEASE, namespace=NAMESPACE, chart=empty).documents()
+    assert of_kind(docs, "PrometheusRule") == [], "no rule files: no empty PrometheusRule"
