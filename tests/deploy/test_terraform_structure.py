@@ -4,6 +4,7 @@ chart service account that calls AWS, least-privilege policies and the install o
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -351,3 +352,57 @@ output "admin_token" {
 def test_region_in_a_description_is_prose_not_configuration(tmp_path: Path) -> None:
     ok = _write(tmp_path / "ok", 'variable "region" {\n  description = "e.g. us-east-1"\n  type = string\n}\n')
     assert hard_coded_accounts_and_regions(ok) == []
+
+
+# ------------------------------------------------ registry module interfaces (offline stand-in for validate)
+
+INTERFACES = json.loads((Path(__file__).parent / "terraform_module_interfaces.json").read_text())["modules"]
+META_ARGUMENTS = {"source", "version", "count", "for_each", "depends_on", "providers"}
+
+
+def interface_mismatches(folder: Path) -> list[str]:
+    """Module arguments that the pinned module does not declare, and module.<name>.<output> references it lacks."""
+    modules = named(load_dir(folder), "module")
+    found = []
+    for name, body in modules.items():
+        interface = INTERFACES.get(body["source"])
+        if interface is None:
+            continue
+        if body.get("version") != interface["version"]:
+            found.append(f"module {name}: pinned {body.get('version')}, interface recorded for {interface['version']}")
+        found += [
+            f"module {name}: no input {arg!r}" for arg in body if arg not in META_ARGUMENTS | set(interface["inputs"])
+        ]
+    text = "\n".join(path.read_text() for path in sorted(folder.glob("*.tf")))
+    for name, output in sorted(set(re.findall(r"\bmodule\.([a-z0-9_]+)(?:\[[^\]]*\])?\.([a-z0-9_]+)", text))):
+        interface = INTERFACES.get(modules.get(name, {}).get("source", ""))
+        if interface is not None and output not in interface["outputs"]:
+            found.append(f"module.{name}.{output}: the module has no such output")
+    return found
+
+
+def test_root_module_arguments_and_references_match_the_pinned_modules() -> None:
+    assert interface_mismatches(ROOT_MODULE) == []
+
+
+def test_interface_check_catches_a_renamed_input_and_output(tmp_path: Path) -> None:
+    bad = _write(
+        tmp_path / "renamed",
+        """
+module "eks" {
+  source          = "terraform-aws-modules/eks/aws"
+  version         = "21.19.0"
+  cluster_name    = "v20 input name"
+  cluster_version = "1.34"
+}
+output "endpoint" {
+  description = "x"
+  value       = module.eks.cluster_endpoint_url
+}
+""",
+    )
+    assert interface_mismatches(bad) == [
+        "module eks: no input 'cluster_name'",
+        "module eks: no input 'cluster_version'",
+        "module.eks.cluster_endpoint_url: the module has no such output",
+    ]
