@@ -76,6 +76,10 @@ def test_schema_refuses_bad_values_naming_the_field(values: dict[str, Any], expe
         ({"gateway": {"replicas": 3}}, "gateway: 3 replicas need a shared key store: set secrets.databaseUrl"),
         ({"dev": {"secrets": {"gatewayMasterKey": "sk-x"}}}, "dev.secrets is set but dev.inlineSecrets is false"),
         ({"knowledge": {"source": {"type": "configMap"}}}, "knowledge.source.name"),
+        (
+            {"config": {"serve": {"model": "bartowski/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M.gguf"}}},
+            "config.serve.model is set: also set config.serve.served_model_name",
+        ),
     ],
 )
 def test_chart_refuses_what_cannot_work_with_a_message(values: dict[str, Any], expected: str) -> None:

@@ -42,6 +42,14 @@ and MCP URLs, the knowledge embedding URL and the data directories. Hosts and po
 {{- $embedding := include "inferstack.embeddingModel" . -}}
 {{- $gatewayUrl := include "inferstack.url" (list . "gateway" $v.gateway.port "/v1") -}}
 
+{{- /* serve: the name the gateway routes to is the name the model server answers to */ -}}
+{{- if not $cfg.serve.served_model_name -}}
+{{- if and $cfg.serve.model (or $v.serve.enabled $v.ray.enabled) -}}
+{{- fail "config.serve.model is set: also set config.serve.served_model_name, the model name clients and the gateway use" -}}
+{{- end -}}
+{{- $_ := set $cfg.serve "served_model_name" $chat -}}
+{{- end -}}
+
 {{- /* gateway: the model list over every model server this release runs, priced as `inferstack up` does */ -}}
 {{- $gateway := $cfg.gateway -}}
 {{- if not $gateway.model_list -}}
