@@ -150,7 +150,8 @@ def _headings(text: str) -> str:
 
 
 def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, *, limit: int = 3) -> list[Evidence]:
-    """The best units of `hits` for `question`, best first (ties: the better-ranked passage first)."""
+    """The best units of `hits` for `question`, best first (ties: the better-ranked passage first); units sharing
+    no key term with the question are left out."""
     wanted = key_terms(question)
     if not wanted:
         return []
@@ -180,6 +181,8 @@ def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, 
                     matched.append(term)
                 else:
                     missing.append(term)
+            if not matched:
+                continue  # shares no term with the question: not evidence of anything
             text = unit.text if len(unit.text) <= MAX_UNIT_CHARS else unit.text[: MAX_UNIT_CHARS - 1] + "…"
             found.append(
                 Evidence(
