@@ -289,7 +289,12 @@ def test_workload_policies_are_least_privilege() -> None:
     assert cache_actions == {"s3:GetObject", "s3:ListBucket"}
     trust = policies["pod_identity_trust"]["statement"][0]
     assert trust["principals"][0]["identifiers"] == ["pods.eks.amazonaws.com"]
-    assert {c["variable"] for c in trust["condition"]} == {"aws:SourceAccount", "aws:SourceArn"}
+    assert {c["variable"]: c["values"] for c in trust["condition"]} == {
+        "aws:SourceAccount": ["${data.aws_caller_identity.current.account_id}"],
+        "aws:RequestTag/eks-cluster-name": ["${var.cluster_name}"],
+        "aws:RequestTag/kubernetes-namespace": ["${var.inferstack_namespace}"],
+        "aws:RequestTag/kubernetes-service-account": ["${each.value}"],
+    }
 
 
 # ---------------------------------------------------------------- each check catches what it is for

@@ -12,8 +12,11 @@ locals {
   )
 }
 
-# Only the EKS Pod Identity service of this account, for this cluster, may assume these roles.
+# Only EKS Pod Identity, for this account, this cluster and the one service account, may assume each role
+# (it sets the eks-cluster-name / kubernetes-namespace / kubernetes-service-account session tags).
 data "aws_iam_policy_document" "pod_identity_trust" {
+  for_each = local.chart_pod_identities
+
   statement {
     effect  = "Allow"
     actions = ["sts:AssumeRole", "sts:TagSession"]
@@ -30,9 +33,21 @@ data "aws_iam_policy_document" "pod_identity_trust" {
     }
 
     condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [module.eks.cluster_arn]
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-name"
+      values   = [var.cluster_name]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-namespace"
+      values   = [var.inferstack_namespace]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-service-account"
+      values   = [each.value]
     }
   }
 }
@@ -68,7 +83,7 @@ resource "aws_iam_role" "agent" {
 
   name_prefix        = "${var.cluster_name}-agent-"
   description        = "inferstack agent (${var.inferstack_namespace}/${var.agent_service_account})"
-  assume_role_policy = data.aws_iam_policy_document.pod_identity_trust.json
+  assume_role_policy = data.aws_iam_policy_document.pod_identity_trust["agent"].json
 }
 
 resource "aws_iam_role_policy" "agent" {
@@ -119,7 +134,7 @@ resource "aws_iam_role" "model_cache" {
 
   name_prefix        = "${var.cluster_name}-model-cache-"
   description        = "inferstack model-cache loader (${var.inferstack_namespace}/${var.model_cache_service_account})"
-  assume_role_policy = data.aws_iam_policy_document.pod_identity_trust.json
+  assume_role_policy = data.aws_iam_policy_document.pod_identity_trust["model_cache"].json
 }
 
 resource "aws_iam_role_policy" "model_cache" {
