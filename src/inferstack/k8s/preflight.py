@@ -11,6 +11,7 @@ from inferstack.k8s.api import KubeApi
 from inferstack.k8s.requirements import GPU_RESOURCE, NEURON_RESOURCES, POOL_LABEL, CustomResource, Requirements
 
 MIN_VERSION = (1, 30)
+GPU_COUNT_LABEL = "karpenter.k8s.aws/instance-gpu-count"
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",
@@ -59,25 +60,39 @@ def check_custom_resource(api: KubeApi, resource: CustomResource) -> CheckResult
     return CheckResult(name, True, f"{resource.kind} is served")
 
 
+def _quantity(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
 def _allocatable(node: dict[str, Any], resources: tuple[str, ...]) -> int:
     allocatable = node.get("status", {}).get("allocatable", {})
-    total = 0
-    for resource in resources:
-        try:
-            total += int(str(allocatable.get(resource, "0")))
-        except ValueError:
-            continue
-    return total
+    return sum(_quantity(allocatable.get(resource, "0")) for resource in resources)
 
 
-def _pools_providing(api: KubeApi, resources: tuple[str, ...]) -> list[str]:
-    """Karpenter NodePools whose limits allow the accelerator (they provision it on demand)."""
-    names = []
-    for pool in api.items("/apis/karpenter.sh/v1/nodepools"):
-        limits = pool.get("spec", {}).get("limits", {})
-        if any(resource in limits and str(limits[resource]) not in {"0", ""} for resource in resources):
-            names.append(str(pool.get("metadata", {}).get("name")))
-    return names
+def _pool_fits(pool: dict[str, Any], resources: tuple[str, ...], per_pod: int) -> bool:
+    """Whether a Karpenter NodePool may launch a node with `per_pod` of the accelerator: its limit allows that
+    many, and its instance-gpu-count requirement (if any) offers a node that large."""
+    spec = pool.get("spec", {})
+    limits = spec.get("limits", {})
+    limit = max((_quantity(limits[r]) for r in resources if r in limits), default=0)
+    if limit < per_pod:
+        return False
+    for requirement in spec.get("template", {}).get("spec", {}).get("requirements", []):
+        if requirement.get("key") == GPU_COUNT_LABEL and requirement.get("operator") == "In":
+            return max((_quantity(v) for v in requirement.get("values", [])), default=0) >= per_pod
+    return True
+
+
+def _pools_providing(api: KubeApi, resources: tuple[str, ...], per_pod: int) -> list[str]:
+    """Karpenter NodePools that can provision a node for the pod on demand."""
+    return [
+        str(pool.get("metadata", {}).get("name"))
+        for pool in api.items("/apis/karpenter.sh/v1/nodepools")
+        if _pool_fits(pool, resources, per_pod)
+    ]
 
 
 def check_accelerator(api: KubeApi, label: str, resources: tuple[str, ...], per_pod: int, fix: str) -> CheckResult:
@@ -86,7 +101,7 @@ def check_accelerator(api: KubeApi, label: str, resources: tuple[str, ...], per_
     best = max((_allocatable(n, resources) for n in nodes), default=0)
     if best >= per_pod:
         return CheckResult(name, True, f"a node has {best} allocatable {resources[0]} (a pod needs {per_pod})")
-    pools = _pools_providing(api, resources)
+    pools = _pools_providing(api, resources, per_pod)
     if pools:
         return CheckResult(
             name, True, f"no node has {per_pod} {resources[0]} now; NodePool {', '.join(pools)} can provision one"

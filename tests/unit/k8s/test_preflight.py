@@ -79,6 +79,17 @@ def test_gpu_capacity_from_a_karpenter_pool_when_no_node_has_one(api: KubeApi, f
     assert not failed.ok and "no Karpenter NodePool provides it" in failed.detail
 
 
+def test_gpu_pool_must_offer_nodes_large_enough(api: KubeApi, fake_kube: FakeKubeApi) -> None:
+    (gpu_pool,) = [p for p in fake_kube.state.node_pools if p["metadata"]["name"] == "inferstack-gpu"]
+    gpu_pool["spec"]["template"]["spec"] = {
+        "requirements": [{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "In", "values": ["1", "2"]}]
+    }
+    assert check_accelerator(api, "GPU", ("nvidia.com/gpu",), 2, "fix").ok
+    too_big = check_accelerator(api, "GPU", ("nvidia.com/gpu",), 4, "fix")
+    assert not too_big.ok, "a pool of 1- and 2-GPU nodes cannot run a 4-GPU pod"
+    assert not check_accelerator(api, "GPU", ("nvidia.com/gpu",), 16, "fix").ok, "beyond the pool's limit of 8"
+
+
 def test_neuron_capacity(api: KubeApi, fake_kube: FakeKubeApi) -> None:
     resources = ("aws.amazon.com/neuron", "aws.amazon.com/neuroncore")
     assert not check_accelerator(api, "Neuron", resources, 1, "fix").ok
