@@ -92,7 +92,6 @@ def build_app(
     engine = engine if engine is not None else build_engine(settings)
     embedder = embedder if embedder is not None else build_embedding_engine(settings)
     metrics = ServingMetrics(engine.info.model_id)
-    metrics.vllm.set_kv_capacity(engine.info.context_length * engine.info.slots)
     admission = Admission(slots=engine.info.slots, max_queue=settings.max_queue, metrics=metrics)
     generation = MeteredGeneration(engine, admission, metrics)
     chat = ChatService(engine, generation, max_tokens_policy=settings.max_tokens_policy)
@@ -129,6 +128,8 @@ def build_app(
         # later GC pass, which otherwise walks it on the event loop between tokens.
         gc.collect()
         gc.freeze()
+        # Known once the model is loaded (the vLLM engine learns max_model_len from its server).
+        metrics.vllm.set_kv_capacity(engine.info.context_length * engine.info.slots)
         state.status = "ready"
         log.info("ready: model=%s engine=%s", engine.info.model_id, engine.info.kind)
 
