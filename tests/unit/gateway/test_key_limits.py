@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,6 +26,7 @@ from inferstack.gateway.keys.records import VirtualKey
 from inferstack.gateway.limits import KeyLimiter
 from inferstack.gateway.limits.memory import MemoryLimiter
 from inferstack.gateway.limits.redis_limiter import LimiterUnavailableError, RedisLimiter
+from inferstack.gateway.rolling_window import RollingWindow
 from inferstack.gateway.settings import LimitsConfig
 from tests.support.private_services import PrivateRedis, private_redis
 from tests.support.processes import free_port
@@ -268,3 +270,30 @@ async def test_the_redis_window_decides_like_the_in_process_window_over_a_long_r
     finally:
         await redis.close()
     assert min(seen[v] for v in ("ok", "rate_limit_exceeded", "tpm_exceeded")) >= 20, seen  # every path, often
+
+
+async def test_shared_limits_return_when_redis_does_and_its_scripts_are_loaded_again(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:
+        limiter = RedisLimiter(server.url, namespace="restart")
+        try:
+            state = _key(rpm_limit=1000)
+            await limiter.admit(state, START)
+            server.stop()
+            await limiter.admit(state, START)  # served from the local window
+            assert limiter.health is not None and not limiter.health.up
+            server.start()  # empty: no scripts, no counts
+            deadline = time.monotonic() + 30
+            while not limiter.health.up:  # one probe a second; the first that answers restores shared limits
+                assert time.monotonic() < deadline, limiter.health.detail()
+                await limiter.admit(state, START)
+                await asyncio.sleep(0.1)
+            other = _key(rpm_limit=1)
+            await limiter.admit(other, START)
+            replica = RedisLimiter(server.url, namespace="restart")
+            try:
+                with pytest.raises(RateLimitError):  # counted in Redis again (a fresh local window would admit it)
+                    await replica.admit(replace(other, requests=RollingWindow()), START)
+            finally:
+                await replica.close()
+        finally:
+            await limiter.close()

@@ -3,8 +3,10 @@ one Redis. The redis package is imported when this limiter is built, never when 
 
 Admission is one Lua script (`lua.ADMIT`): budget, RPM and TPM checked and the request counted in a single atomic
 step, so N gateways admit exactly `rpm_limit` requests per 60 s between them. Tokens and spend are counted after a
-request ends (`lua.CHARGE`), pipelined in the background so a request never waits for them; the guarantee this
-gives is written out in docs/gateway.md (Running several replicas).
+request ends (`lua.CHARGE`) so a request never waits for them; the guarantee this gives is written out in
+docs/gateway.md (Running several replicas). One sender task carries every admission and charge waiting at that
+moment to Redis in one pipelined round trip (EVALSHA; the scripts are loaded again if Redis lost them), so
+concurrent requests share round trips instead of each paying one.
 
 When Redis cannot be reached (`on_redis_error`): `local` keeps admitting against this process's own windows
 (each replica then enforces the whole limit on its own, up to N times it in all) and reports the limiter down in
@@ -40,11 +42,11 @@ log = logging.getLogger(__name__)
 
 _PROBE_INTERVAL_S = 1.0
 _SOCKET_TIMEOUT_S = 1.0
-_CHARGE_BATCH = 500
+_BATCH = 500
 MAX_PENDING_CHARGES = 100_000
 _ADMITTED, _RPM, _TPM, _BUDGET = 0, 1, 2, 3
 
-ChargeArgs = tuple[list[str], list[str | int | float]]
+ScriptArgs = tuple[list[str], list[str | int | float]]
 
 
 class LimiterUnavailableError(OverloadedError):
@@ -66,7 +68,7 @@ class RedisLimiter(KeyLimiter):
         clock: Callable[[], float] | None = None,
     ) -> None:
         import redis.asyncio as redis_asyncio
-        from redis.exceptions import RedisError
+        from redis.exceptions import NoScriptError, RedisError
 
         self._client: Any = redis_asyncio.Redis.from_url(
             url, socket_timeout=_SOCKET_TIMEOUT_S, socket_connect_timeout=_SOCKET_TIMEOUT_S
@@ -74,6 +76,7 @@ class RedisLimiter(KeyLimiter):
         self._admit_script: Any = self._client.register_script(lua.ADMIT)
         self._charge_script: Any = self._client.register_script(lua.CHARGE)
         self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        self._no_script: type[BaseException] = NoScriptError
         parts = urlsplit(url)
         self.description = f"redis://{parts.hostname}:{parts.port or 6379}"  # never the password
         self._fail_closed = on_redis_error == "closed"
@@ -86,8 +89,9 @@ class RedisLimiter(KeyLimiter):
         self._spend_ttl_s = spend_ttl_s
         self._clock = clock  # None: Redis's own clock
         self._local = MemoryLimiter()
-        self._pending: list[ChargeArgs] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._admits: list[tuple[ScriptArgs, asyncio.Future[Any]]] = []
+        self._pending: list[ScriptArgs] = []  # charges
+        self._sender: asyncio.Task[None] | None = None
         self._next_probe = 0.0
         self.charges_lost = 0  # charges not counted in Redis (down, or past MAX_PENDING_CHARGES)
 
@@ -114,7 +118,7 @@ class RedisLimiter(KeyLimiter):
         budget = budget_applies(state, now)
         if record.rpm_limit is None and record.tpm_limit is None and not budget:
             return  # nothing to count: no round trip
-        if not self._may_call():
+        if not self._up_or_probe_due():
             self._without_redis(state, now)
             return
         args = [
@@ -125,13 +129,14 @@ class RedisLimiter(KeyLimiter):
             self._now_arg(),
             self._spend_ttl_s,
         ]
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._admits.append(((self._keys(state), args), answer))
+        self._kick()
         try:
-            verdict, wait, spent = await self._admit_script(keys=self._keys(state), args=args)
-        except self._errors as exc:
-            await self._failed(exc)
-            self._without_redis(state, now)
+            verdict, wait, spent = await answer
+        except self._errors:
+            self._without_redis(state, now)  # the sender marked Redis down
             return
-        self._answered()
         verdict = int(verdict)
         if verdict == _ADMITTED:
             state.requests.add(1, now)  # the local window stays warm for a Redis outage
@@ -163,29 +168,59 @@ class RedisLimiter(KeyLimiter):
         keys = self._keys(state)
         args: list[str | int | float] = [counted, repr(spend), repr(before), 0, self._now_arg(), self._spend_ttl_s]
         self._pending.append(([keys[1], keys[2]], args))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="limits-charge")
+        self._kick()
 
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:_CHARGE_BATCH], self._pending[_CHARGE_BATCH:]
+    def _kick(self) -> None:
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send(), name="limits-redis")
+
+    async def _send(self) -> None:
+        """Everything waiting goes in one pipeline; what arrives meanwhile goes in the next."""
+        while self._admits or self._pending:
+            admits, self._admits = self._admits[:_BATCH], self._admits[_BATCH:]
+            charges, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
             if not self._may_call():
-                self.charges_lost += len(batch)
+                self._unanswered(admits, charges, ConnectionError("Redis is marked down"))
                 continue
             try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for keys, args in batch:
-                        await self._charge_script(keys=keys, args=args, client=pipe)  # queued, sent below
-                    await pipe.execute()
+                try:
+                    results = await self._pipeline(admits, charges)
+                except self._no_script:  # Redis restarted or flushed its scripts: load them, send once more
+                    await self._client.script_load(lua.ADMIT)
+                    await self._client.script_load(lua.CHARGE)
+                    results = await self._pipeline(admits, charges)
             except self._errors as exc:
-                self.charges_lost += len(batch)
+                self._unanswered(admits, charges, exc)
                 await self._failed(exc)
-            else:
-                self._answered()
+                continue
+            self._answered()
+            for (_, answer), result in zip(admits, results, strict=False):
+                if not answer.done():
+                    answer.set_result(result)
+
+    async def _pipeline(self, admits: list[tuple[ScriptArgs, asyncio.Future[Any]]], charges: list[ScriptArgs]) -> Any:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for (keys, args), _ in admits:
+                pipe.evalsha(self._admit_script.sha, len(keys), *keys, *args)
+            for keys, args in charges:
+                pipe.evalsha(self._charge_script.sha, len(keys), *keys, *args)
+            return await pipe.execute()
+
+    def _unanswered(
+        self, admits: list[tuple[ScriptArgs, asyncio.Future[Any]]], charges: list[ScriptArgs], exc: BaseException
+    ) -> None:
+        self.charges_lost += len(charges)
+        for _, answer in admits:
+            if not answer.done():
+                answer.set_exception(exc)
 
     async def settle(self) -> None:
-        while self._drainer is not None and not self._drainer.done():
-            await asyncio.shield(self._drainer)
+        while self._sender is not None and not self._sender.done():
+            await asyncio.shield(self._sender)
+
+    def _up_or_probe_due(self) -> bool:
+        """`_may_call` without taking the probe (the sender takes it)."""
+        return self.health is None or self.health.up or time.monotonic() >= self._next_probe
 
     def _may_call(self) -> bool:
         """Always while up; while down, one call per probe interval (the others go without Redis at once)."""
