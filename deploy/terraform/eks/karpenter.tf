@@ -96,3 +96,10 @@ resource "kubectl_manifest" "gp3_storage_class" {
 
   depends_on = [module.eks]
 }
+
+# EC2 needs this role once per account to launch spot instances; creating it twice fails, hence the switch.
+resource "aws_iam_service_linked_role" "spot" {
+  count = var.create_spot_service_linked_role ? 1 : 0
+
+  aws_service_name = "spot.amazonaws.com"
+}

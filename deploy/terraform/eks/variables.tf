@@ -264,3 +264,9 @@ variable "inferstack_values_file" {
   type        = string
   default     = null
 }
+
+variable "create_spot_service_linked_role" {
+  description = "Create the account's EC2 Spot service-linked role (needed once per account before any spot capacity; false if it already exists)."
+  type        = bool
+  default     = false
+}
