@@ -21,6 +21,7 @@ from inferstack.gateway.keys.database import Database, DatabaseError
 from inferstack.gateway.keys.registry import NEGATIVE_MAX, KeyRegistry, run_periodic_sync
 from inferstack.gateway.keys.store import KeyStore
 from inferstack.gateway.limits import KeyLimiter
+from inferstack.gateway.limits.redis_limiter import MAX_PENDING_CHARGES
 from inferstack.gateway.metrics import GatewayMetrics, budget_views, deployment_views
 from inferstack.gateway.openapi_routes import PROXY_OPENAPI_ROUTES
 from inferstack.gateway.proxy import ProxyService
@@ -125,6 +126,9 @@ def _watch_bounds(
     metrics.watch_bound("usage_totals_pending", lambda: usage.pending_totals, usage.max_pending_totals)
     metrics.watch_bound("key_registry", lambda: registry.size, settings.max_cached_keys)
     metrics.watch_bound("key_negative_cache", lambda: registry.unknown_size, NEGATIVE_MAX)
+    if registry.limiter.health is not None:  # a shared limiter: charges wait for the next round trip to Redis
+        limiter = registry.limiter
+        metrics.watch_bound("limits_charges_pending", lambda: limiter.pending_charges, MAX_PENDING_CHARGES)
     if isinstance(cache, MemoryCache):
         memory_cache = cache
         metrics.watch_bound("response_cache", lambda: len(memory_cache), settings.cache.max_entries)

@@ -222,6 +222,7 @@ def test_redis_away_falls_back_to_per_process_limits_and_says_so(replicas: Repli
         assert readiness["dependencies"]["rate_limits"]["up"] is False, readiness
         metrics = httpx.get(replicas.a.base_url + "/metrics").text
         assert 'inferstack_gateway_dependency_up{dependency="rate_limits"} 0.0' in metrics
+        assert 'inferstack_gateway_bounded_limit{name="limits_charges_pending"} 100000.0' in metrics
     finally:
         replicas.redis.start()
     deadline = time.monotonic() + 30

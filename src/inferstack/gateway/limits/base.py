@@ -58,6 +58,11 @@ class KeyLimiter:
         """Count a finished request's tokens and cost; never blocks the request (a shared limiter sends it behind)."""
         raise NotImplementedError
 
+    @property
+    def pending_charges(self) -> int:
+        """Charges waiting to be counted where `admit` reads them (0 for the in-process limiter)."""
+        return 0
+
     async def settle(self) -> None:
         """Wait until every charge made so far is counted where `admit` reads it (tests, shutdown)."""
         return None

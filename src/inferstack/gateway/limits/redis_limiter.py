@@ -104,6 +104,10 @@ class RedisLimiter(KeyLimiter):
             url, namespace=config.namespace, on_redis_error=config.on_redis_error, spend_ttl_s=config.spend_ttl_s
         )
 
+    @property
+    def pending_charges(self) -> int:
+        return len(self._pending)
+
     def _keys(self, state: KeyState) -> list[str]:
         # The {token} hash tag keeps one key's counters on one Redis Cluster slot (a script touches them together).
         base = f"{self._prefix}{{{state.token}}}"
