@@ -3,10 +3,10 @@
 A passage is split into units: prose sentences, Markdown table rows (rendered with their header cells,
 `Specification: Battery; Kestrel K210: 5,900 mAh`), and a CSV record as a whole (`supplier: NaviCore; …`).
 Each unit is scored by the question's key terms it holds, weighted by how rare each term is in the knowledge
-base (BM25 idf), with half credit for terms found elsewhere in its passage or in the source's name (the
-document's title, the product a table is about). Identifiers in the question (part numbers, codes, versions,
-years) must appear in the unit's passage. The unit's span in the passage text is kept, so a citation points at
-text the answer was built from.
+base (BM25 idf), with half credit for terms in what its document says it is about: the source's name and the
+headings of its retrieved passages (the title, the product a table is about). Identifiers in the question (part
+numbers, codes, versions, years) must appear in the unit's document. The unit's span in the passage text is
+kept, so a citation points at text the answer was built from.
 """
 
 from __future__ import annotations
@@ -161,11 +161,15 @@ def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, 
     found: list[Evidence] = []
     # An identifier may sit in another retrieved passage of the same document (its title, the first chunk).
     by_source: dict[str, set[str]] = {}
+    titles: dict[str, set[str]] = {}
     for hit in hits:
         by_source.setdefault(hit.source, set()).update(terms(hit.text))
+        titles.setdefault(hit.source, _source_terms(hit.source)).update(terms(_headings(hit.text)))
     for rank, hit in enumerate(hits, start=1):
-        passage_terms = set(terms(hit.text)) | _source_terms(hit.source) | set(terms(_headings(hit.text)))
-        ids_ok = all(term in passage_terms or term in by_source[hit.source] for term in identifiers)
+        # Context credit comes from what the document says it is about (its name and headings), not from any
+        # other sentence of the passage: a table row does not answer "warranty" because the sheet mentions it.
+        title_terms = titles[hit.source]
+        ids_ok = all(term in by_source[hit.source] or term in title_terms for term in identifiers)
         record = hit.metadata.get("type") == "row"
         for unit in split_units(hit.text, record=record):
             unit_terms = set(terms(unit.text))
@@ -176,7 +180,7 @@ def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, 
                 if term in unit_terms:
                     credit += weights[term]
                     matched.append(term)
-                elif term in passage_terms:
+                elif term in title_terms:
                     credit += CONTEXT_CREDIT * weights[term]
                     matched.append(term)
                 else:

@@ -26,9 +26,10 @@ DOCS = [
 
 def test_identifiers_stay_whole_and_also_split_into_parts() -> None:
     assert terms("PN-10482 costs 2,390 EUR; firmware 3.4.1") == [
-        "pn-10482", "pn", "10482", "cost", "2,390", "2", "390", "eur", "firmware", "3.4.1", "3", "4", "1",
+        "pn-10482", "pn", "10482", "cost", "2,390", "2", "390", "eur", "firmwar", "3.4.1", "3", "4", "1",
     ]  # fmt: skip
     assert stem("batteries") == "battery" and stem("booked") == "book" and stem("class") == "class"
+    assert stem("released") == stem("release") == stem("releases") and stem("nightly") == stem("night")
     # Framing words and stopwords are not what a question is about.
     assert key_terms("How long is the maximum flight time of the Kestrel K210?") == ["flight", "kestrel", "k210"]
 
@@ -41,7 +42,7 @@ def test_bm25_ranks_the_chunk_holding_the_rare_identifier_first() -> None:
     assert index.search("K210 battery", 5)[0].id == "c"
     assert index.search("sourdough bread", 5) == []  # no shared term: no hit, not a zero-score one
     # The rarer term weighs more; a term no chunk holds gets the highest idf.
-    assert index.idf("k210") < index.idf("firmware") < index.idf("platinum")
+    assert index.idf("k210") < index.idf(stem("firmware")) < index.idf("platinum")
     assert [hit.id for hit in index.search("carbon propeller", 5, where={"row_index": 1})] == ["b"]
 
 

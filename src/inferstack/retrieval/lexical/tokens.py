@@ -30,16 +30,22 @@ def fold(text: str) -> str:
 
 
 def stem(word: str) -> str:
-    """A light English stem: enough to match plural and simple verb forms, never shorter than 3 letters."""
+    """A light English stem: plural, -ed, -ing and -ly forms folded, a final e dropped (`released`, `release`
+    and `releases` all give `releas`); never shorter than 3 letters, and short words are left alone."""
     if not word.isalpha() or len(word) <= 3:
         return word
     for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) + len(replacement) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
+                break
             if suffix == "es" and not word.endswith(("ches", "shes", "xes", "zes", "sses")):
                 continue
-            return word[: len(word) - len(suffix)] + replacement
+            word = word[: len(word) - len(suffix)] + replacement
+            break
+    if word.endswith("ly") and len(word) >= 6:
+        word = word[:-2]
+    if word.endswith("e") and len(word) >= 5:
+        word = word[:-1]
     return word
 
 
