@@ -53,7 +53,9 @@ def test_every_pod_runs_non_root_read_only_without_privileges(example: str) -> N
             assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
             mounts |= {m["mountPath"] for m in c.get("volumeMounts", [])}
         assert "/tmp" in mounts, f"{where}: a read-only root needs a writable /tmp"
-        assert spec["automountServiceAccountToken"] is False, where
+        # Only the Ray head talks to the API server (its in-tree autoscaler scales the worker pods).
+        ray_head = where.startswith("RayService/") and where.endswith("/head")
+        assert spec["automountServiceAccountToken"] is ray_head, where
 
 
 @pytest.mark.parametrize("example", EXAMPLE_IDS)
@@ -279,6 +281,13 @@ def test_network_policies_default_deny_plus_exactly_the_stack_flows() -> None:
     assert peers_components(web["ingress"][0], "from") == {"agent"}
     assert web["egress"][0]["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0" and ports(web["egress"][0]) == {443}
     assert np["mcp-filesystem"]["egress"] == [], "the filesystem server talks to nobody"
+
+
+def test_extra_egress_rules_are_added_to_the_gateway_and_agent() -> None:
+    rule = {"to": [{"ipBlock": {"cidr": "52.94.0.0/16"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+    np = policies(objects({"networkPolicy": {"extraEgress": {"gateway": [rule], "agent": [rule]}}}))
+    assert rule in np["gateway"]["egress"] and rule in np["agent"]["egress"]
+    assert rule not in np["serve"].get("egress", [])
 
 
 def test_internet_egress_only_for_web_search_when_enabled() -> None:
