@@ -303,10 +303,10 @@ def test_internet_egress_only_for_web_search_when_enabled() -> None:
     assert internet == [], f"no internet egress with web search off and weights in the image: {internet}"
 
 
-def test_shared_knowledge_store_gets_its_egress() -> None:
+def test_shared_knowledge_and_session_stores_get_their_egress() -> None:
     np = policies(rendered_example("eks-full").documents())
-    store = [r for r in np["agent"]["egress"] if r.get("to", [{}])[0].get("ipBlock")]
-    assert store and ports(store[0]) == {443}
+    outside = [ports(r) for r in np["agent"]["egress"] if r.get("to", [{}])[0].get("ipBlock")]
+    assert sorted(outside, key=sorted) == [{443}, {6379}], "OpenSearch and the Redis session store"
 
 
 def test_migration_runs_once_per_release_in_a_pre_install_hook() -> None:
