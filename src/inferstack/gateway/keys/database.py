@@ -1,7 +1,9 @@
 """A small async facade over SQLite (stdlib) and PostgreSQL (psycopg): one connection, one worker thread.
 
-SQL is written once with `?` placeholders; PostgreSQL gets `%s`. Calls are rare (admin API, batched usage
-writes, periodic key sync), so a single serialised connection is enough and keeps both dialects identical.
+SQL is written once with `?` placeholders; PostgreSQL gets `%s`. `DB_NOW` in SQL is the database's own clock in
+epoch seconds, so change times written by replicas on different hosts share one clock (key sync reads by them).
+Calls are rare (admin API, batched usage writes, periodic key sync), so a single serialised connection is
+enough and keeps both dialects identical.
 Every call reports to `health`: a connection-level failure marks the database down, the next call that
 reaches it marks it up again (a broken connection is dropped and reopened on that call).
 """
@@ -23,6 +25,11 @@ from inferstack.gateway.dependency_health import DependencyHealth
 T = TypeVar("T")
 Params = Sequence[Any]
 
+DB_NOW = "DB_NOW()"
+_NOW_SQL = {
+    "postgresql": "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)",
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+}
 _OUTAGE_ERRORS = frozenset({"OperationalError", "InterfaceError"})  # sqlite3 and psycopg: the store went away
 _RETRY_AFTER_S = 1.0
 _RUNNING_WITHOUT = (
@@ -92,7 +99,13 @@ class Database:
         return cls(_sqlite_connect(path), dialect="sqlite", description=f"sqlite:{path}")
 
     def _sql(self, sql: str) -> str:
+        sql = sql.replace(DB_NOW, _NOW_SQL[self.dialect])
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+
+    async def now(self) -> float:
+        """The database's clock, epoch seconds."""
+        rows = await self.fetchall(f"SELECT {DB_NOW}")
+        return float(rows[0][0])
 
     def _run(self, work: Callable[[Any], T]) -> T:
         with self._lock:

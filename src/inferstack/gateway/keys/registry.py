@@ -94,7 +94,7 @@ class KeyRegistry:
         return len(self._unknown)
 
     async def load(self) -> None:
-        started = time.time()
+        started = await self._store.clock()
         for record in await self._store.list_keys(include_revoked=False):
             if len(self._keys) >= self.max_keys:
                 break  # the rest are looked up on first use
@@ -107,10 +107,10 @@ class KeyRegistry:
         With `take_spend` the stored spend replaces ours: the caller guarantees (see `UsageWriter.settled`)
         that no write of this process is in an unknown state, so the store holds exactly our flushed spend
         plus other processes' — our unflushed spend stays on top. Otherwise only the other fields apply."""
-        started = time.time()
+        started = await self._store.clock()  # the clock `updated_at` is written by, not this host's
         for record in await self._store.changed_since(self._synced_at - 1.0):
             self._merge(record, take_spend=take_spend)
-        for record in await self._store.reset_due_budgets(started):
+        for record in await self._store.reset_due_budgets(time.time()):
             state = self._keys.get(record.token)
             if state is not None:
                 state.record = record  # a new budget period: stored spend 0, the next reset time

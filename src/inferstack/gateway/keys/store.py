@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from inferstack.gateway.keys.database import Database, Transaction
+from inferstack.gateway.keys.database import DB_NOW, Database, Transaction
 from inferstack.gateway.keys.migrations import migrate
 from inferstack.gateway.keys.records import (
     UsageRecord,
@@ -158,8 +158,10 @@ class KeyStore:
             team_id=team_id,
             aliases=dict(aliases or {}),
         )
+        marks = ["?"] * _KEY_COLUMN_COUNT
+        marks[13] = DB_NOW  # updated_at: the database's clock, which every replica's key sync reads by
         await self.db.execute(
-            f"INSERT INTO virtual_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * _KEY_COLUMN_COUNT)})",
+            f"INSERT INTO virtual_keys ({_KEY_COLUMNS}) VALUES ({', '.join(marks)})",
             (
                 record.token,
                 record.key_name,
@@ -173,7 +175,6 @@ class KeyStore:
                 _encode("metadata", record.metadata),
                 _encode("guardrails", record.guardrails),
                 0,
-                now,
                 now,
                 record.budget_duration,
                 record.budget_reset_at,
@@ -205,6 +206,11 @@ class KeyStore:
         rows = await self.db.fetchall(f"SELECT {_KEY_COLUMNS} FROM virtual_keys{where} ORDER BY created_at")
         return [_row_to_key(row) for row in rows]
 
+    async def clock(self) -> float:
+        """The database's clock: `updated_at` is written by it, so a sync's watermark must be read from it too
+        (replicas on hosts whose clocks differ would otherwise miss each other's changes)."""
+        return await self.db.now()
+
     async def changed_since(self, since: float) -> list[VirtualKey]:
         rows = await self.db.fetchall(f"SELECT {_KEY_COLUMNS} FROM virtual_keys WHERE updated_at >= ?", (since,))
         return [_row_to_key(row) for row in rows]
@@ -217,8 +223,8 @@ class KeyStore:
             assignments = ", ".join(f"{field} = ?" for field in changes)
             values = [_encode(field, value) for field, value in changes.items()]
             await self.db.execute(
-                f"UPDATE virtual_keys SET {assignments}, updated_at = ? WHERE token = ? AND revoked = 0",
-                (*values, time.time(), token),
+                f"UPDATE virtual_keys SET {assignments}, updated_at = {DB_NOW} WHERE token = ? AND revoked = 0",
+                (*values, token),
             )
         return await self.get(token)
 
@@ -237,9 +243,9 @@ class KeyStore:
                 continue
             following = next_budget_reset(float(reset_at), str(duration), now)
             changed = await self.db.execute(
-                "UPDATE virtual_keys SET spend = 0, budget_reset_at = ?, updated_at = ?"
+                f"UPDATE virtual_keys SET spend = 0, budget_reset_at = ?, updated_at = {DB_NOW}"
                 " WHERE token = ? AND budget_reset_at = ?",
-                (following, now, token, reset_at),
+                (following, token, reset_at),
             )
             record = await self.get(token) if changed else None
             if record is not None:
@@ -251,8 +257,8 @@ class KeyStore:
         revoked = 0
         for token in tokens:
             revoked += await self.db.execute(
-                "UPDATE virtual_keys SET revoked = 1, updated_at = ? WHERE token = ? AND revoked = 0",
-                (time.time(), token),
+                f"UPDATE virtual_keys SET revoked = 1, updated_at = {DB_NOW} WHERE token = ? AND revoked = 0",
+                (token,),
             )
         return revoked
 
@@ -302,8 +308,8 @@ class KeyStore:
                 for token, spend in spend_by_key.items():
                     if spend:
                         tx.execute(
-                            "UPDATE virtual_keys SET spend = spend + ?, updated_at = ? WHERE token = ?",
-                            (spend, now, token),
+                            f"UPDATE virtual_keys SET spend = spend + ?, updated_at = {DB_NOW} WHERE token = ?",
+                            (spend, token),
                         )
                 tx.execute("DELETE FROM usage_batches WHERE applied_at < ?", (now - _BATCH_IDS_KEPT_S,))
             return _stored_spend(tx, list(spend_by_key))
