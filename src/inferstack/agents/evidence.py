@@ -23,6 +23,8 @@ CONTEXT_CREDIT = 0.5  # a term found in the unit's passage or source name, not i
 MAX_UNIT_CHARS = 600
 # A sentence ends at . ! ? followed by whitespace (not inside 3.6.0 or 2,390), or at the end of the text.
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+\S)|$")
+_QUESTION_LABEL = re.compile(r"^\s*Question\s*:\s*")
+_CONTEXT_LABEL = re.compile(r"^\s*Context\s*:\s*")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
@@ -127,14 +129,19 @@ def split_units(text: str, *, record: bool = False) -> list[Unit]:
             if paragraph:
                 flush()
             table.append((offset, line))
-        elif not stripped or stripped.startswith("#") or _LIST_ITEM.match(line):
+        elif not stripped or _is_heading(stripped) or _LIST_ITEM.match(line):
             flush()
-            if stripped and not stripped.startswith("#"):
+            if stripped and not _is_heading(stripped):
                 paragraph.append((offset, line))
         else:
             if table:
                 flush()
-            paragraph.append((offset, line))
+            label = _CONTEXT_LABEL.match(line)
+            if label is not None:  # a question/context record's "Context:" label is not part of the text
+                flush()
+                paragraph.append((offset + label.end(), line[label.end() :]))
+            else:
+                paragraph.append((offset, line))
         offset += len(line) + 1
     flush()
     return units
@@ -145,8 +152,14 @@ def _source_terms(source: str) -> set[str]:
     return set(terms(re.sub(r"[_]+", " ", stem)))
 
 
+def _is_heading(line: str) -> bool:
+    """A Markdown heading, or the `Question:` line heading a question/context record (the loaders' CSV form)."""
+    return line.startswith("#") or _QUESTION_LABEL.match(line) is not None
+
+
 def _headings(text: str) -> str:
-    return " ".join(line.lstrip("# ") for line in text.splitlines() if line.lstrip().startswith("#"))
+    lines = (line.strip() for line in text.splitlines())
+    return " ".join(_QUESTION_LABEL.sub("", line.lstrip("# ")) for line in lines if _is_heading(line))
 
 
 def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, *, limit: int = 3) -> list[Evidence]:

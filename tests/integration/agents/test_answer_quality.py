@@ -43,6 +43,7 @@ def answering_agent(gateway: tuple[str, str], tmp_path_factory: pytest.TempPathF
             "web_search_url": "",
             "filesystem_url": "",
             "ingest_roots": [str(documents)],
+            "answer_style": "generative",  # the model's answers are what this module checks
         },
         knowledge={"data_dir": str(tmp / "data"), "embedding_base_url": gateway_url},
     )

@@ -51,6 +51,12 @@ def test_units_are_sentences_across_wrapped_lines_table_rows_with_headers_and_wh
         "Specification: List price; Kestrel K210: 3,150 EUR",
     ]
     assert TABLE[rows[0].start : rows[0].end] == "| Maximum flight time | 41 minutes |"
+    # A question/context record (the loaders' form of a question,context CSV row): its labels are not evidence.
+    qa = "Question: How far is the Sun?\nContext: It is 149.6 million km away. Light takes 8 minutes."
+    assert [(u.text, qa[u.start : u.end]) for u in split_units(qa)] == [
+        ("It is 149.6 million km away.", "It is 149.6 million km away."),
+        ("Light takes 8 minutes.", "Light takes 8 minutes."),
+    ]
     record = split_units(RECORD, record=True)
     assert [unit.text for unit in record] == [
         "part_number: PN-44720; description: GPS module with compass; supplier: NaviCore"
