@@ -119,12 +119,15 @@ def render(
             loaded.close()
     except HelmError as exc:
         raise RenderError(_clean(str(exc))) from None
-    kept = {p: body for p, body in sorted(files.items()) if p.endswith((".yaml", ".yml")) and _has_object(body)}
+    kept = {p: body for p, body in sorted(files.items()) if p.endswith((".yaml", ".yml")) and _has_object(p, body)}
     return RenderedChart(files=kept)
 
 
-def _has_object(body: str) -> bool:
-    return any(doc for doc in yaml.safe_load_all(body))
+def _has_object(path: str, body: str) -> bool:
+    try:
+        return any(doc for doc in yaml.safe_load_all(body))
+    except yaml.YAMLError as exc:
+        raise RenderError(f"{path} rendered invalid YAML (a chart bug or a value breaking it): {exc}") from None
 
 
 def _clean(message: str) -> str:
