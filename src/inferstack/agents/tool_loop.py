@@ -4,7 +4,8 @@ rounds and on wall-clock time, which the reference's tool loops lacked.
     round 1..max_rounds: completion (tool_choice `first_choice` on round 1, then "auto")
         no tool calls -> the answer; stop "answered"
         tool calls    -> run each (an error becomes the tool message the model reads), next round
-    rounds used up    -> one last completion with tool_choice "none"; stop "max_rounds"
+    rounds used up    -> one last completion without tools, the results folded into one user message (small
+                         models otherwise imitate the calls in the history); stop "max_rounds"
     deadline passed   -> stop "time_limit" with no answer (the caller says what it has)
 
 Model failures escape as `openai` errors for the caller to translate; a tool's failure never does.
@@ -27,6 +28,7 @@ from inferstack.core.errors import InferstackError
 log = logging.getLogger(__name__)
 
 ToolRunner = Callable[[str, dict[str, Any]], Awaitable[Any]]
+ToolMessage = Callable[[str, Any], str]  # (tool name, result) -> what the model reads
 StopReason = Literal["answered", "max_rounds", "time_limit"]
 ToolChoice = Literal["auto", "required"]
 _RESULT_CHARS = 4000
@@ -75,8 +77,13 @@ async def run_tool_loop(
     limits: LoopLimits,
     first_choice: ToolChoice = "auto",
     params: dict[str, Any] | None = None,
+    tool_message: ToolMessage | None = None,
+    answer_params: dict[str, Any] | None = None,
 ) -> LoopResult:
-    """Run the loop on a copy of `messages`; `tools` are OpenAI tool definitions, `run_tool(name, args)` runs one."""
+    """Run the loop on a copy of `messages`; `tools` are OpenAI tool definitions, `run_tool(name, args)` runs one
+    and `tool_message(name, result)` writes a result for the model (JSON of the whole result by default);
+    `answer_params` override `params` for the last completion after the cap."""
+    render_result = tool_message or _tool_content
     deadline = _Deadline(limits.time_limit_s)
     conversation = list(messages)
     calls: list[ToolCallRecord] = []
@@ -94,10 +101,11 @@ async def run_tool_loop(
                 return LoopResult("", "time_limit", round_number, calls)
             record = await _run_one(call, round_number, run_tool, deadline)
             calls.append(record)
-            content = record.error if record.error is not None else _tool_content(record.result)
+            content = record.error if record.error is not None else render_result(name_of(call), record.result)
             conversation.append({"role": "tool", "tool_call_id": call.id, "content": content})
     log.info("tool loop reached its cap of %d rounds; asking for an answer without tools", limits.max_rounds)
-    message = await _complete(client, model, conversation, tools, "none", extra, deadline)
+    final = {**extra, **(answer_params or {})}
+    message = await _complete(client, model, _folded(messages, conversation), (), None, final, deadline)
     if message is None:
         return LoopResult("", "time_limit", limits.max_rounds, calls)
     return LoopResult((message.content or "").strip(), "max_rounds", limits.max_rounds, calls)
@@ -108,7 +116,7 @@ async def _complete(
     model: str,
     conversation: list[dict[str, Any]],
     tools: Sequence[dict[str, Any]],
-    choice: str,
+    choice: str | None,
     params: dict[str, Any],
     deadline: _Deadline,
 ) -> Any:
@@ -119,7 +127,8 @@ async def _complete(
     try:
         async with asyncio.timeout(left):
             create: Any = client.chat.completions.create  # message and tool dicts, typed loosely on purpose
-            response = await create(**params, model=model, messages=conversation, tools=list(tools), tool_choice=choice)
+            offered = {"tools": list(tools), "tool_choice": choice} if tools and choice is not None else {}
+            response = await create(**params, **offered, model=model, messages=conversation)
     except TimeoutError:
         return None
     return response.choices[0].message
@@ -143,6 +152,23 @@ async def _run_one(call: Any, round_number: int, run_tool: ToolRunner, deadline:
     return ToolCallRecord(round_number, name, arguments, result=result)
 
 
+def _folded(messages: Sequence[dict[str, Any]], conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The original messages plus one user message carrying every tool result, for an answer without tools."""
+    names = {
+        call["id"]: call["function"]["name"]
+        for message in conversation
+        if message["role"] == "assistant"
+        for call in message.get("tool_calls") or []
+    }
+    results = [
+        f"{names.get(message['tool_call_id'], 'tool')}: {message['content']}"
+        for message in conversation
+        if message["role"] == "tool"
+    ]
+    note = "Tool results:\n" + "\n".join(results) + "\n\nAnswer my question above using these results."
+    return [*messages, {"role": "user", "content": note}]
+
+
 def _assistant_message(message: Any) -> dict[str, Any]:
     return {
         "role": "assistant",
@@ -154,7 +180,12 @@ def _assistant_message(message: Any) -> dict[str, Any]:
     }
 
 
-def _tool_content(result: Any) -> str:
+def name_of(call: Any) -> str:
+    name: str = call.function.name
+    return name
+
+
+def _tool_content(_: str, result: Any) -> str:
     if hasattr(result, "model_dump"):
         result = result.model_dump(mode="json")
     text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)

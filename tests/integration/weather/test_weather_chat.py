@@ -95,9 +95,10 @@ def test_messages_shape_with_a_forecast(service: RunningProcess, model: RunningP
 
 
 def test_the_loop_stops_at_its_round_cap(service: RunningProcess, model: RunningProcess) -> None:
-    """A model that keeps calling tools gets MAX_ROUNDS rounds, then one last turn without tools."""
+    """A model that keeps calling tools gets MAX_ROUNDS rounds, then one last turn without tools, where the
+    results are folded into a user message."""
     before = upstream_stats(model)["requests"]
-    control(model, script=[call("get_current_weather", city="Paris")] * 10 + ["Paris is cold."])
+    control(model, script=[call("get_current_weather", city="Paris")] * MAX_ROUNDS + ["Paris is cold."])
     answer = chat(service, {"message": "Weather in Paris?"})
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -105,7 +106,13 @@ def test_the_loop_stops_at_its_round_cap(service: RunningProcess, model: Running
     assert len(body["tool_calls"]) == MAX_ROUNDS
     stats = upstream_stats(model)
     assert stats["requests"] - before == MAX_ROUNDS + 1
-    assert stats["last_body"]["tool_choice"] == "none"
+    last = stats["last_body"]
+    assert "tools" not in last and "tool_choice" not in last
+    assert last["messages"][-1]["role"] == "user"
+    assert last["messages"][-1]["content"].count("get_current_weather: {") == MAX_ROUNDS
+    assert last["max_tokens"] == 120  # answer_max_tokens
+    assert body["response"].startswith("Paris is cold.")
+    assert body["response"].count("Weather in Paris, Île-de-France, France") == 1  # one citation per reading
     control(model, script=[])
 
 

@@ -3,6 +3,7 @@ rests on (temperature with its unit, place and local time) whatever a small mode
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from inferstack.agents.prompt_templates import render
@@ -36,3 +37,27 @@ def cite(name: str, result: Any) -> str | None:
         )
         return render("forecast_citation", city=str(result["city"]), timezone=str(result["timezone"]), days_text=days)
     return None
+
+
+def for_model(name: str, result: Any) -> str:
+    """A weather result as the model reads it: the readings and units only (place details and alternatives are
+    left out so a small model's prompt stays short)."""
+    if not isinstance(result, dict) or "units" not in result:
+        return json.dumps(result, ensure_ascii=False, default=str)[:2000]
+    if name == "get_current_weather":
+        keys: tuple[str, ...] = ("city", "local_time", "temperature", "description", "humidity", "wind_speed", "units")
+    else:
+        keys = ("city", "timezone", "days", "units")
+    return json.dumps({key: result.get(key) for key in keys}, ensure_ascii=False)
+
+
+def looks_like_a_call(answer: str) -> bool:
+    """A final answer that is only a tool call written out as JSON (small models imitate the history)."""
+    text = answer.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return '"name"' in text[:40]
+    return isinstance(parsed, dict) and ("name" in parsed or "arguments" in parsed)

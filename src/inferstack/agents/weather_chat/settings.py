@@ -20,14 +20,23 @@ class WeatherChatSettings(LayeredSettings):
     model: str = Field(default="smollm2-135m-instruct", description="Chat model id at model_base_url.")
     api_key: SecretStr | None = Field(default=None, description="Virtual key sent to the gateway.")
     server_api_key: SecretStr | None = Field(default=None, description="Bearer key clients must send, if set.")
-    max_rounds: int = Field(default=4, ge=1, le=20, description="Tool-calling rounds per /chat before answering.")
+    max_rounds: int = Field(
+        default=2, ge=1, le=20, description="Tool-calling rounds per /chat; then one answer without tools."
+    )
     time_limit_s: float = Field(default=90.0, gt=0, le=600, description="Wall-clock cap on one /chat.")
     first_tool_choice: Literal["auto", "required"] = Field(
         default="required",
         description="tool_choice of the first round: 'required' makes a small model call a weather tool first "
         "(this service only answers weather questions); 'auto' lets it answer without one.",
     )
-    max_tokens: int = Field(default=200, ge=1, le=8192, description="Cap on each model turn's completion tokens.")
+    max_tokens: int = Field(default=200, ge=1, le=8192, description="Cap on each tool-calling turn's tokens.")
+    answer_max_tokens: int = Field(
+        default=120,
+        ge=1,
+        le=8192,
+        description="Cap on the answer written after the last round (the default "
+        "model repeats itself past a sentence or two; the readings are quoted below the answer anyway).",
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     model_timeout_s: float = Field(default=60.0, gt=0, description="One chat completion through the gateway.")
     health_timeout_s: float = Field(default=3.0, gt=0, description="GET /health/llm's probe of the gateway.")
