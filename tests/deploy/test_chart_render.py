@@ -14,10 +14,12 @@ import pytest
 import yaml
 
 from inferstack.core.settings import settings_from_section
+from inferstack.deploy.render import lint
 from inferstack.stack.config_file import section_classes
 from tests.deploy.chart_rendering import (
     EXAMPLE_IDS,
     KUBERNETES_VERSIONS,
+    NAMESPACE,
     example_values,
     of_kind,
     pod_specs,
@@ -104,6 +106,14 @@ def test_rayservice_imports_the_serve_app_and_pins_the_ray_of_constraints() -> N
     head = ray_service["spec"]["rayClusterConfig"]["headGroupSpec"]
     assert head["rayStartParams"]["num-cpus"] == "0", "Serve replicas run on workers, not the head"
     assert "headService" not in head, "KubeRay names the head service itself"
+
+
+@pytest.mark.parametrize("example", EXAMPLE_IDS)
+def test_helm_lint_strict_finds_no_warning_for_any_supported_kubernetes(example: str) -> None:
+    for version in KUBERNETES_VERSIONS:
+        findings = lint(example_values(example), kube_version=f"v{version}", namespace=NAMESPACE)
+        serious = [f"{m.path}: {m.text}" for m in findings if m.severity >= 2]
+        assert not serious, f"helm lint --strict on {version}: {serious}"
 
 
 @pytest.mark.parametrize("example", EXAMPLE_IDS)

@@ -123,6 +123,30 @@ def render(
     return RenderedChart(files=kept)
 
 
+@dataclass(frozen=True)
+class LintMessage:
+    severity: int  # 1 info, 2 warning, 3 error (helm lint's levels)
+    path: str
+    text: str
+
+
+def lint(
+    values: Mapping[str, Any], *, kube_version: str, namespace: str = DEFAULT_NAMESPACE, chart: Path | None = None
+) -> list[LintMessage]:
+    """`helm lint --strict` of the chart with `values` against Kubernetes `kube_version` (e.g. "v1.30.0")."""
+    import helm_python
+    from helm_python.errors import HelmError
+
+    try:
+        report = helm_python.lint(
+            chart or chart_dir(), dict(values), strict=True, namespace=namespace, kube_version=kube_version
+        )
+    except HelmError as exc:
+        raise RenderError(_clean(str(exc))) from None
+    messages = [LintMessage(int(m["severity"]), str(m["path"]), str(m["error"])) for m in report["messages"]]
+    return messages + [LintMessage(3, "", str(e)) for e in report.get("errors") or []]
+
+
 def _has_object(path: str, body: str) -> bool:
     try:
         return any(doc for doc in yaml.safe_load_all(body))
