@@ -43,6 +43,7 @@ class Replicas:
     redis: PrivateRedis
     namespace: str
     tmp: Path
+    upstream: RunningProcess
 
     @property
     def both(self) -> tuple[RunningProcess, RunningProcess]:
@@ -69,7 +70,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
         config = _config(upstream, server.url, namespace)
         # Same tmp: both use <tmp>/data/gateway.db, one SQLite key store.
         with gateway_process(tmp, config) as a, gateway_process(tmp, config) as b:
-            yield Replicas(a, b, server, namespace, tmp)
+            yield Replicas(a, b, server, namespace, tmp, upstream)
 
 
 def _client(gateway: RunningProcess, key: str) -> openai.AsyncOpenAI:
@@ -213,19 +214,33 @@ def test_workers_of_one_gateway_share_the_limit(replicas: Replicas, tmp_path: Pa
     assert statuses.count(200) == 20 and statuses.count(429) == 40, statuses
 
 
-def test_redis_away_falls_back_to_per_process_limits_and_says_so(replicas: Replicas) -> None:
-    key = new_key(replicas.a, rpm_limit=1000)
-    replicas.redis.stop()
-    try:
-        _poll_status(replicas.a, key, 200)  # on_redis_error: local (the default) keeps serving
-        readiness = httpx.get(replicas.a.base_url + "/health/readiness").json()
-        assert readiness["dependencies"]["rate_limits"]["up"] is False, readiness
-        metrics = httpx.get(replicas.a.base_url + "/metrics").text
-        assert 'inferstack_gateway_dependency_up{dependency="rate_limits"} 0.0' in metrics
-        assert 'inferstack_gateway_bounded_limit{name="limits_charges_pending"} 100000.0' in metrics
-    finally:
-        replicas.redis.start()
-    deadline = time.monotonic() + 30
-    while not httpx.get(replicas.a.base_url + "/health/readiness").json()["dependencies"]["rate_limits"]["up"]:
-        assert time.monotonic() < deadline
-        _poll_status(replicas.a, key, 200)
+def test_redis_away_falls_back_to_per_process_limits_or_fails_closed_as_configured(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    config = _config(replicas.upstream, replicas.redis.url, replicas.namespace)
+    config["limits"]["on_redis_error"] = "closed"
+    with gateway_process(tmp_path, config) as closed:  # its own key store
+        key = new_key(replicas.a, rpm_limit=1000)
+        closed_key, unlimited = new_key(closed, rpm_limit=1000), new_key(closed)
+        replicas.redis.stop()
+        try:
+            _poll_status(replicas.a, key, 200)  # on_redis_error: local (the default) keeps serving
+            readiness = httpx.get(replicas.a.base_url + "/health/readiness").json()
+            assert readiness["dependencies"]["rate_limits"]["up"] is False, readiness
+            metrics = httpx.get(replicas.a.base_url + "/metrics").text
+            assert 'inferstack_gateway_dependency_up{dependency="rate_limits"} 0.0' in metrics
+            assert 'inferstack_gateway_bounded_limit{name="limits_charges_pending"} 100000.0' in metrics
+
+            status, error = asyncio.run(_ask(_client(closed, closed_key)))  # on_redis_error: closed
+            assert status == 503, error
+            assert error.response.json()["error"]["code"] == "rate_limiter_unavailable"
+            assert error.response.json()["error"]["type"] == "overloaded_error"
+            assert error.response.headers["retry-after"] == "1"
+            assert asyncio.run(_ask(_client(closed, unlimited)))[0] == 200  # no limit: no Redis needed
+        finally:
+            replicas.redis.start()
+        deadline = time.monotonic() + 30
+        while not httpx.get(replicas.a.base_url + "/health/readiness").json()["dependencies"]["rate_limits"]["up"]:
+            assert time.monotonic() < deadline
+            _poll_status(replicas.a, key, 200)
+        _poll_status(closed, closed_key, 200)  # closed mode serves again once Redis answers
