@@ -44,7 +44,7 @@ def test_render_from_an_inferstack_yaml_to_stdout(tmp_path: Path) -> None:
 def test_render_with_values_files_to_a_directory(tmp_path: Path) -> None:
     out = tmp_path / "manifests"
     example = CHART / "examples" / "ray-cpu.yaml"
-    result = runner.invoke(app, ["deploy", "render", "-f", str(example), "--output", str(out)])
+    result = runner.invoke(app, ["deploy", "render", "-f", str(example), "--output", str(out), "--revision", "7"])
     assert result.exit_code == 0, result.output
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.yaml"))
     assert "inferstack/templates/ray.yaml" in written and "inferstack/templates/serve.yaml" not in written
@@ -52,6 +52,8 @@ def test_render_with_values_files_to_a_directory(tmp_path: Path) -> None:
         d for d in docs_of((out / "inferstack/templates/ray.yaml").read_text()) if d["kind"] == "RayService"
     ]
     assert ray_service["metadata"]["name"] == "inferstack-ray"
+    ingest = docs_of((out / "inferstack/templates/knowledge-ingest.yaml").read_text())
+    assert [d["metadata"]["name"] for d in ingest] == ["inferstack-ingest-7"], "a new revision, a new ingest Job"
 
 
 def test_render_refuses_a_bad_config_or_value_with_exit_2(tmp_path: Path) -> None:

@@ -29,6 +29,9 @@ def render(
         Path | None, typer.Option("--output", "-o", help="Write one file per template here instead of stdout.")
     ] = None,
     chart: Annotated[Path | None, typer.Option(help="Chart directory [default: the bundled inferstack chart].")] = None,
+    revision: Annotated[
+        int, typer.Option(min=1, help="Release revision; the ingest Job's name carries it (bump it to ingest again).")
+    ] = 1,
 ) -> None:
     """Render the Kubernetes manifests of the stack (for `kubectl apply -f`, review, or GitOps)."""
     from inferstack.deploy.render import render as render_chart
@@ -40,7 +43,9 @@ def render(
         if config is not None:
             load_stack_config(config, overrides={})  # every section valid, as `inferstack up` would check it
             document = read_document(config)
-        rendered = render_chart(values_for(document, values or []), release=release, namespace=namespace, chart=chart)
+        rendered = render_chart(
+            values_for(document, values or []), release=release, namespace=namespace, chart=chart, revision=revision
+        )
     except InferstackError as exc:
         raise fail("deploy render", exc.message) from None
     if output is None:
