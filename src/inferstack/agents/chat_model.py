@@ -20,6 +20,7 @@ from strands.types.exceptions import ContextWindowOverflowException, ModelThrott
 
 from inferstack.agents.settings import AgentSettings
 from inferstack.core.errors import InferstackError, OverloadedError, UpstreamError
+from inferstack.observability.http_client import traced_http_client
 
 _MAX_MESSAGE = 300
 
@@ -108,6 +109,7 @@ class ChatModel:
             api_key=settings.api_key.get_secret_value() if settings.api_key else "not-needed",
             timeout=settings.timeouts.model_s,
             max_retries=settings.model_max_retries,
+            http_client=traced_http_client(),
         )
         self._params: dict[str, Any] = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
         # Stop sequences shape plain answers only; an agent's turns (agentic mode) run without them.

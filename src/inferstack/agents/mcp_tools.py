@@ -18,6 +18,7 @@ import httpx
 from mcp.client import Client
 
 from inferstack.core.errors import InferstackError
+from inferstack.observability import genai
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ class McpToolClient:
         self._display = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        with genai.tool_span(tool, self.name):
+            return await self._call(tool, arguments)
+
+    async def _call(self, tool: str, arguments: dict[str, Any]) -> Any:
         try:
             async with asyncio.timeout(self._timeout):
                 async with Client(self.url, read_timeout_seconds=self._timeout) as client:

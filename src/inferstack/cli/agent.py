@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from inferstack.cli.settings_loader import fail, settings_from_cli
+from inferstack.cli.trace import start_tracing
 from inferstack.core.errors import InferstackError
 
 
@@ -47,6 +48,7 @@ def agent(
         KnowledgeSettings, command="agent", section="knowledge", config=config, overrides={"data_dir": data_dir}
     )
     configure_logging(settings.log_level, service="agent")
+    start_tracing("agent", "agent", config)
     try:
         from inferstack.agents.knowledge_wiring import knowledge_dependencies
         from inferstack.agents.server import run_agent

@@ -21,6 +21,7 @@ from inferstack.cli import (
     mcp,
     serve,
     status,
+    trace,
     up,
     weather,
 )
@@ -35,7 +36,23 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
-for _module in (gateway, keys, ingest, knowledge, agent, mcp, up, ask, status, config, eval_cli, deploy, k8s, weather):
+for _module in (
+    gateway,
+    keys,
+    ingest,
+    knowledge,
+    agent,
+    mcp,
+    up,
+    ask,
+    status,
+    config,
+    eval_cli,
+    deploy,
+    k8s,
+    weather,
+    trace,
+):
     _module.register(app)
 
 

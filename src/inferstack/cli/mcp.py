@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from inferstack.cli.settings_loader import fail, settings_from_cli
+from inferstack.cli.trace import start_tracing
 
 if TYPE_CHECKING:
     from inferstack.mcp_servers.assembly import McpService
@@ -105,6 +106,7 @@ def _settings(
     chosen = {section: {k: v for k, v in values.items() if v is not None} for section, values in overrides.items()}
     settings = settings_from_cli(McpSettings, command=f"mcp {server}", section="mcp", config=config, overrides=chosen)
     configure_logging(settings.log_level, service=f"mcp-{server}")
+    start_tracing(f"mcp {server}", f"mcp-{server}", config)
     if transport is Transport.stdio:
         log_to_stderr()
     return settings

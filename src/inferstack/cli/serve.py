@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from inferstack.cli.settings_loader import settings_from_cli
+from inferstack.cli.trace import start_tracing
 from inferstack.core.errors import InferstackError
 from inferstack.observability.logging import configure_logging
 from inferstack.serving.settings import ServeSettings
@@ -62,6 +63,7 @@ def serve(
     if chosen:
         settings = settings.model_copy(update={"ray": settings.ray.model_copy(update=chosen)})
     configure_logging(settings.log_level, service="serve")
+    start_tracing("serve", "serve", config)
     try:
         if settings.ray.enabled:
             from inferstack.serving.ray_serve import run_on_ray

@@ -37,7 +37,8 @@ from inferstack.gateway.usage_writer import UsageWriter
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import BodySizeLimit, RequestMetrics, build_middleware
 from inferstack.http.openapi import document_bare_routes
-from inferstack.observability.tracing import shutdown_tracing
+from inferstack.http.tracing import trace_layers
+from inferstack.observability.tracing import shutdown_tracing, tracing_enabled
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
         metrics=metrics,
         cache=cache,
         cache_config=settings.cache,
-        tracing=settings.tracing != "none",
+        tracing=tracing_enabled(),
     )
     install_error_handlers(app)
     register_openai_routes(app)
@@ -275,6 +276,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     return build_middleware(
         app,
         [
+            *trace_layers(),
             lambda inner: ProxyFastPath(inner, proxy, max_body_bytes=settings.max_body_bytes),
             lambda inner: RequestMetrics(
                 inner, requests=metrics.http_requests, seconds=metrics.http_seconds, routes=_METRIC_ROUTES

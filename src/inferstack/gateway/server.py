@@ -23,6 +23,7 @@ from inferstack.gateway.settings import GatewaySettings
 from inferstack.http.server import uvicorn_options, uvicorn_server
 from inferstack.observability.logging import configure_logging
 from inferstack.observability.tracing import configure_tracing
+from inferstack.observability.tracing_settings import TracingSettings, load_tracing_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ _WORKER_CONFIG = "_INFERSTACK_GATEWAY_WORKER_CONFIG"
 
 
 def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: dict[str, Any]) -> int:
-    configure_tracing("gateway", settings.tracing)
+    configure_tracing(gateway_tracing(settings, config_path), "gateway")
     if settings.workers == 1:
         server = uvicorn_server(build_app(settings), host=settings.host, port=settings.port)
         server.run()
@@ -61,5 +62,13 @@ def worker_app() -> Any:
     path = Path(spec["path"]) if spec["path"] else None
     settings, _ = load_gateway_settings(path, spec["overrides"], os.environ)
     configure_logging(settings.log_level, service=f"gateway[{os.getpid()}]")
-    configure_tracing("gateway", settings.tracing)
+    configure_tracing(gateway_tracing(settings, path), "gateway")
     return build_app(settings)
+
+
+def gateway_tracing(settings: GatewaySettings, config_path: Path | None) -> TracingSettings:
+    """The stack's `observability` section; the gateway's own `tracing` field still picks an exporter alone."""
+    tracing = load_tracing_settings(config_path, os.environ)
+    if tracing.exporter == "none" and settings.tracing != "none":
+        tracing = tracing.model_copy(update={"exporter": settings.tracing})
+    return tracing

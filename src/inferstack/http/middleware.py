@@ -15,6 +15,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inferstack.core.errors import AuthenticationError, InferstackError, PayloadTooLargeError
+from inferstack.http.tracing import trace_layers
 from inferstack.openai_api.errors import error_body_for
 
 
@@ -156,8 +157,10 @@ def service_middleware(
     api_key: str | None,
     public_paths: Iterable[str],
 ) -> ASGIApp:
-    """The usual stack for a service: request metrics, body limit, and a Bearer key when one is configured."""
+    """The usual stack for a service: trace context (when tracing is on), request metrics, body limit, and a
+    Bearer key when one is configured."""
     layers: list[Middleware] = [
+        *trace_layers(),
         lambda inner: RequestMetrics(inner, requests=requests, seconds=seconds, routes=routes),
         lambda inner: BodySizeLimit(inner, max_bytes=max_body_bytes),
     ]

@@ -1,47 +1,110 @@
-"""OpenTelemetry tracing setup. Spans are created with the OTel API everywhere; this installs a provider.
+"""OpenTelemetry tracing setup: one tracer provider per process, built from `TracingSettings`.
 
-`none` keeps the API's no-op tracer (near-zero cost); `console` prints finished spans to stdout; `otlp`
-sends them with OTLP/HTTP (needs `pip install opentelemetry-exporter-otlp-proto-http`; the endpoint and
-headers come from the standard OTEL_EXPORTER_OTLP_* environment variables).
+Exporter `none` (the default) installs nothing: the OTel API's no-op tracer stays, and code on hot paths
+checks `tracing_enabled()` once (at app build time) instead of opening non-recording spans. `console` prints
+finished spans, `otlp` sends OTLP/HTTP protobuf to `endpoint`, `store` writes the local SQLite trace store
+that `inferstack trace` reads; a Langfuse host adds a second OTLP exporter with Langfuse's path and auth.
+Sampling is parent-based, so a service continues whatever decision the caller's `traceparent` carries.
 """
 
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-_configured = False
+from inferstack.observability.tracing_settings import LANGFUSE_PATH, TracingSettings
 
-
-def configure_tracing(service: str, exporter: str) -> None:
-    """Install a tracer provider once per process: `none`, `console` or `otlp`."""
-    if exporter == "none" or _configured:
-        return
-    if exporter == "console":
-        install_exporter(service, ConsoleSpanExporter())
-    elif exporter == "otlp":
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        except ImportError:
-            raise ValueError("tracing: otlp needs `pip install opentelemetry-exporter-otlp-proto-http`") from None
-        install_exporter(service, OTLPSpanExporter())
-    else:
-        raise ValueError(f"unknown tracing exporter '{exporter}'; use none, console or otlp")
+log = logging.getLogger(__name__)
 
 
-def install_exporter(service: str, exporter: SpanExporter) -> TracerProvider:
-    global _configured
-    provider = TracerProvider(resource=Resource.create({"service.name": f"inferstack-{service}"}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    _configured = True
+class _State:
+    """Process-wide switches read by the services (set once by `configure_tracing`)."""
+
+    enabled = False
+    capture_content = False
+    provider: TracerProvider | None = None
+
+
+def tracing_enabled() -> bool:
+    """True once a provider is installed; apps check this when they build their middleware and clients."""
+    return _State.enabled
+
+
+def capture_content() -> bool:
+    """Whether prompts and completions may be recorded on spans (`observability.capture_content`)."""
+    return _State.capture_content
+
+
+def configure_tracing(settings: TracingSettings, service: str) -> TracerProvider | None:
+    """Install the provider for `service` (once per process); None when tracing is off."""
+    if _State.provider is not None or not settings.enabled:
+        return _State.provider
+    exporters = build_exporters(settings)
+    attributes: dict[str, str] = {"service.name": settings.service_name or f"inferstack-{service}"}
+    attributes.update(settings.resource_attributes)
+    provider = TracerProvider(
+        resource=Resource.create(attributes), sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio))
+    )
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    install_provider(provider, capture=settings.capture_content)
+    log.info(
+        "tracing: %s exporter(s) for %s", ", ".join(type(e).__name__ for e in exporters), attributes["service.name"]
+    )
     return provider
+
+
+def install_provider(provider: TracerProvider, *, capture: bool = False) -> TracerProvider:
+    """Make `provider` the global one (tests install one with an in-memory exporter this way)."""
+    trace.set_tracer_provider(provider)
+    _State.provider = provider
+    _State.enabled = True
+    _State.capture_content = capture
+    return provider
+
+
+def build_exporters(settings: TracingSettings) -> list[SpanExporter]:
+    """The exporters the settings ask for, in order: the chosen exporter, then Langfuse."""
+    exporters: list[SpanExporter] = []
+    if settings.exporter == "console":
+        exporters.append(ConsoleSpanExporter())
+    elif settings.exporter == "otlp":
+        if not settings.endpoint:
+            raise ValueError("observability.endpoint: an OTLP/HTTP traces URL is required with exporter 'otlp'")
+        exporters.append(otlp_exporter(settings.endpoint, settings.headers))
+    elif settings.exporter == "store":
+        if not settings.store.path:
+            raise ValueError("observability.store.path: a SQLite file is required with exporter 'store'")
+        from inferstack.observability.trace_store import StoreSpanExporter, TraceStore
+
+        exporters.append(StoreSpanExporter(TraceStore(Path(settings.store.path), settings.store.max_traces)))
+    if settings.langfuse.host:
+        headers = {**settings.headers, **settings.langfuse_headers()}
+        exporters.append(otlp_exporter(settings.langfuse.host + LANGFUSE_PATH, headers))
+    return exporters
+
+
+def otlp_exporter(endpoint: str, headers: dict[str, str]) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=endpoint, headers=dict(headers), timeout=10)
 
 
 def shutdown_tracing() -> None:
     """Export spans still buffered; call when the service stops."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):
-        provider.shutdown()
+    if _State.provider is not None:
+        _State.provider.force_flush(5000)
+        _State.provider.shutdown()
+
+
+def reset_for_tests() -> None:
+    """Forget the installed provider so a test can install another (the OTel global is set once per process)."""
+    _State.provider = None
+    _State.enabled = False
+    _State.capture_content = False

@@ -6,14 +6,17 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy.accounting import LabelledChildren
 from inferstack.gateway.proxy.call import ProxyCall
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.upstreams.base import Upstream, UpstreamReply, UpstreamStream, failure_for_status
+from inferstack.observability import genai
 
 T = TypeVar("T")
 tracer = trace.get_tracer("inferstack.gateway")
@@ -69,13 +72,14 @@ class UpstreamAttempts:
     ) -> T:
         if not self.tracing:  # a non-recording span still costs ~5% of CPU per request
             return await self._measured(call, deployment, send)
-        with tracer.start_as_current_span("gateway.upstream") as span:
-            span.set_attribute("inferstack.deployment", deployment.id)
-            span.set_attribute("inferstack.model", call.model)
+        with tracer.start_as_current_span(
+            f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
+        ) as span:
             try:
                 result = await self._measured(call, deployment, send)
             except Exception as exc:
-                span.set_attribute("error.type", type(exc).__name__)
+                span.set_attribute(genai.ERROR_TYPE, getattr(exc, "kind", None) or type(exc).__name__)
+                span.set_status(Status(StatusCode.ERROR))
                 raise
             status = result.status if isinstance(result, UpstreamReply) else 200
             span.set_attribute("http.response.status_code", status)
@@ -100,3 +104,14 @@ class UpstreamAttempts:
             elapsed = time.perf_counter() - started
             call.upstream_s += elapsed
             self._children.get(self.metrics.upstream_latency, deployment.id).observe(elapsed)
+
+
+def attempt_attributes(call: ProxyCall, deployment: Deployment) -> dict[str, str]:
+    """GenAI attributes of one upstream attempt (built only while tracing is on)."""
+    return {
+        genai.OPERATION: genai.operation_for_path(call.path),
+        genai.PROVIDER: genai.OPENAI_PROVIDER,
+        genai.REQUEST_MODEL: call.model,
+        "inferstack.deployment": deployment.id,
+        "server.address": urlsplit(deployment.config.api_base).hostname or "",
+    }

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
+from opentelemetry import propagate
 from yarl import URL
 
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.upstreams.base import UpstreamFailure, UpstreamReply
+from inferstack.observability.tracing import tracing_enabled
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -52,6 +54,7 @@ class AiohttpUpstream:
         self._stream_timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._urls: dict[tuple[str, str], URL] = {}
         self._auth_headers: dict[str, dict[str, str]] = {}
+        self._propagate = tracing_enabled()  # checked once: without tracing no header is added per request
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
@@ -79,11 +82,12 @@ class AiohttpUpstream:
         return url
 
     def _headers(self, deployment: Deployment) -> dict[str, str]:
-        if deployment.upstream_auth is None:
-            return _JSON
-        headers = self._auth_headers.get(deployment.id)
+        headers = _JSON if deployment.upstream_auth is None else self._auth_headers.get(deployment.id)
         if headers is None:
-            headers = self._auth_headers[deployment.id] = {**_JSON, "Authorization": deployment.upstream_auth}
+            headers = self._auth_headers[deployment.id] = {**_JSON, "Authorization": str(deployment.upstream_auth)}
+        if self._propagate:  # W3C traceparent of the current attempt span
+            headers = {**headers}
+            propagate.inject(headers)
         return headers
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:

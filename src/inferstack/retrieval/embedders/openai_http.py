@@ -17,6 +17,7 @@ from typing import Any
 import openai
 from yarl import URL
 
+from inferstack.observability.http_client import traced_http_client
 from inferstack.retrieval.embedders.base import EmbeddingError, EmbeddingsUnavailableError
 
 _MAX_MESSAGE = 300
@@ -52,7 +53,11 @@ class OpenAIEmbeddingClient:
         # Without a key no Authorization header is sent at all; the placeholder only stops the SDK from reading
         # the host's OPENAI_API_KEY, which must never go to this endpoint.
         self._client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=self._api_key or "no-key", timeout=timeout, max_retries=max_retries
+            base_url=base_url,
+            api_key=self._api_key or "no-key",
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=traced_http_client(),
         )
         self._headers: dict[str, str | openai.Omit] = {} if self._api_key else {"Authorization": openai.Omit()}
 
