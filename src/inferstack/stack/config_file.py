@@ -28,7 +28,7 @@ from inferstack.core.settings import (
 from inferstack.stack.data_dir import StackFiles
 from inferstack.stack.settings import StackSettings
 
-SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp")
+SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp", "observability")
 DEFAULT_CONFIG_NAME = "inferstack.yaml"
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
@@ -154,6 +154,12 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     roots = [str(r) for r in _list_field(agent, "ingest_roots", "agent") or [Path.cwd().resolve()]]
     agent["ingest_roots"] = [*roots, knowledge_dir] if knowledge_dir not in roots else roots
     agent.setdefault("embed_path", knowledge_dir)  # POST /embed, the reference app's call, re-ingests it
+
+    # Every service records its spans in one local trace store (`inferstack trace last`) unless another
+    # exporter is chosen (docs/observability.md).
+    observability = sections["observability"]
+    observability.setdefault("exporter", "store")
+    _subsection(observability, "store", "observability").setdefault("path", str(data / "traces.db"))
     return sections
 
 
@@ -189,7 +195,7 @@ def validate_sections(effective: Mapping[str, dict[str, Any]], environ: Mapping[
     classes = section_classes()
     validated: dict[str, BaseModel] = {}
     problems: list[str] = []
-    for section in ("serve", "gateway", "agent", "knowledge", "mcp"):
+    for section in ("serve", "gateway", "agent", "knowledge", "mcp", "observability"):
         try:
             data = effective[section]
             if section == "gateway":
@@ -218,6 +224,7 @@ def section_classes() -> dict[str, type[LayeredSettings]]:
     from inferstack.agents.settings import AgentSettings
     from inferstack.gateway.settings import GatewaySettings
     from inferstack.mcp_servers.settings import McpSettings
+    from inferstack.observability.tracing_settings import TracingSettings
     from inferstack.retrieval.settings import KnowledgeSettings
     from inferstack.serving.settings import ServeSettings
 
@@ -228,6 +235,7 @@ def section_classes() -> dict[str, type[LayeredSettings]]:
         "agent": AgentSettings,
         "knowledge": KnowledgeSettings,
         "mcp": McpSettings,
+        "observability": TracingSettings,
     }
 
 
