@@ -1,0 +1,156 @@
+"""Tracing settings, propagation and GenAI attributes, with the SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.types import Message, Receive, Scope, Send
+
+from inferstack.http.otlp_receiver import decode_spans
+from inferstack.http.tracing import TraceContext
+from inferstack.observability import tracing
+from inferstack.observability.http_client import TracingTransport
+from inferstack.observability.trace_store import StoredSpan, TraceStore, from_readable
+from inferstack.observability.tracing_settings import tracing_settings_from
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    memory = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(memory)
+    provider.add_span_processor(processor)
+    tracing.install_provider(provider)
+    yield memory
+    processor.shutdown()
+    tracing.reset_for_tests()
+
+
+def test_otel_variables_override_the_section_and_langfuse_keys_fall_back_to_their_variables() -> None:
+    section = {"exporter": "console", "resource_attributes": {"team": "a"}, "langfuse": {"host": "https://lf.test/"}}
+    environ = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318/",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-token=a%20b,other=1",
+        "OTEL_TRACES_SAMPLER_ARG": "0.25",
+        "OTEL_RESOURCE_ATTRIBUTES": "openinference.project.name=demo",
+        "LANGFUSE_PUBLIC_KEY": "pk-1",
+        "LANGFUSE_SECRET_KEY": "sk-2",
+    }
+    settings = tracing_settings_from(section, environ)
+    assert settings.exporter == "otlp"
+    assert settings.endpoint == "http://127.0.0.1:4318/v1/traces"
+    assert settings.headers == {"x-token": "a b", "other": "1"}
+    assert settings.sample_ratio == 0.25
+    assert settings.resource_attributes == {"team": "a", "openinference.project.name": "demo"}
+    assert settings.langfuse.host == "https://lf.test"
+    headers = settings.langfuse_headers()
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"pk-1:sk-2").decode()
+    assert "sk-2" not in repr(settings)
+
+
+def test_tracing_off_builds_no_middleware_layer_and_no_client() -> None:
+    from inferstack.http.tracing import trace_layers
+    from inferstack.observability.http_client import traced_http_client
+
+    tracing.reset_for_tests()
+    assert trace_layers() == []
+    assert traced_http_client() is None
+    assert tracing_settings_from({}, {}).enabled is False
+
+
+async def test_inbound_traceparent_is_continued_and_outbound_calls_carry_it(exporter: InMemorySpanExporter) -> None:
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    seen: dict[str, str] = {}
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.update(request.headers)
+        usage = {"prompt_tokens": 7, "completion_tokens": 3}
+        body = {"id": "c1", "model": "m", "usage": usage, "choices": [{"finish_reason": "stop"}]}
+        return httpx.Response(200, json=body)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        transport = TracingTransport(httpx.MockTransport(upstream))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.post("http://gw.test/v1/chat/completions", json={"model": "m", "messages": []})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/query",
+        "headers": [(b"traceparent", f"00-{trace_id}-{parent_id}-01".encode())],
+    }
+    await TraceContext(app)(scope, receive, send)
+
+    spans = {s.name: from_readable(s) for s in exporter.get_finished_spans()}
+    server, client = spans["POST /query"], spans["chat m"]
+    assert server.trace_id == client.trace_id == trace_id
+    assert server.parent_id == parent_id and client.parent_id == server.span_id
+    assert seen["traceparent"] == f"00-{trace_id}-{client.span_id}-01"
+    assert client.attributes["gen_ai.usage.input_tokens"] == 7
+    assert client.attributes["gen_ai.usage.output_tokens"] == 3
+    assert client.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert server.attributes["http.response.status_code"] == 200
+
+
+def test_an_untraced_path_opens_no_span(exporter: InMemorySpanExporter) -> None:
+    import asyncio
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    asyncio.run(TraceContext(app)({"type": "http", "path": "/health", "headers": []}, None, None))  # type: ignore[arg-type]
+    assert exporter.get_finished_spans() == ()
+
+
+def _span(trace_id: str, span_id: str, start: int, parent: str = "") -> StoredSpan:
+    return StoredSpan(trace_id, span_id, parent, f"s{span_id}", "svc", "SERVER", start, start + 10, "UNSET", {}, [])
+
+
+def test_the_store_keeps_the_newest_traces_and_reads_them_by_prefix(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "traces.db", max_traces=2)
+    for n in range(3):
+        store.add([_span(f"{n:032x}", f"{n:016x}", start=n * 100)])
+    store.add([_span(f"{2:032x}", "ff" * 8, start=205, parent=f"{2:016x}")])
+    listed = store.list_traces()
+    assert [t.trace_id for t in listed] == [f"{2:032x}", f"{1:032x}"]
+    assert listed[0].span_count == 2 and listed[0].root_name == f"s{2:016x}"
+    assert store.spans(f"{0:032x}") == []
+    assert [s.span_id for s in store.spans(f"{2:032x}")] == [f"{2:016x}", "ff" * 8]
+
+
+def test_the_receiver_decodes_an_otlp_export_from_the_sdk_exporter(exporter: InMemorySpanExporter) -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("outer"), tracer.start_as_current_span("inner") as inner:
+        inner.set_attribute("gen_ai.usage.input_tokens", 5)
+    message = ExportTraceServiceRequest()
+    message.ParseFromString(encode_spans(exporter.get_finished_spans()).SerializeToString())
+    decoded = {s.name: s for s in decode_spans(message)}
+    assert decoded["inner"].parent_id == decoded["outer"].span_id
+    assert decoded["inner"].attributes == {"gen_ai.usage.input_tokens": 5}
+    assert decoded["inner"].trace_id == decoded["outer"].trace_id
