@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from inferstack.core.settings import settings_from_section
-from inferstack.deploy.render import lint
+from inferstack.deploy.render import YAML_LOADER, lint
 from inferstack.stack.config_file import section_classes
 from tests.deploy.chart_rendering import (
     EXAMPLE_IDS,
@@ -51,7 +51,7 @@ def strict(schema: Any) -> Any:
 
 
 def crd_validator(path: Path, version: str) -> jsonschema.Draft7Validator:
-    crd = yaml.safe_load(path.read_text())
+    crd = yaml.load(path.read_text(), Loader=YAML_LOADER)
     schema = next(v for v in crd["spec"]["versions"] if v["name"] == version)["schema"]["openAPIV3Schema"]
     return jsonschema.Draft7Validator(strict(schema))
 

@@ -22,6 +22,10 @@ DEFAULT_RELEASE = "inferstack"
 DEFAULT_NAMESPACE = "inferstack"
 
 
+# libyaml's loader when PyYAML has it: manifests and CRDs are large, the pure-Python loader is several times slower.
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class RenderError(InvalidRequestError):
     """The chart refused the values (schema or a `fail` in a template); the message says which field and why."""
 
@@ -41,7 +45,7 @@ class RenderedChart:
         """The Kubernetes objects, parsed."""
         docs: list[dict[str, Any]] = []
         for body in self.files.values():
-            docs.extend(doc for doc in yaml.safe_load_all(body) if doc)
+            docs.extend(doc for doc in yaml.load_all(body, Loader=YAML_LOADER) if doc)
         return docs
 
     def write(self, directory: Path) -> list[Path]:
@@ -149,7 +153,7 @@ def lint(
 
 def _has_object(path: str, body: str) -> bool:
     try:
-        return any(doc for doc in yaml.safe_load_all(body))
+        return any(doc for doc in yaml.load_all(body, Loader=YAML_LOADER))
     except yaml.YAMLError as exc:
         raise RenderError(f"{path} rendered invalid YAML (a chart bug or a value breaking it): {exc}") from None
 
