@@ -23,6 +23,10 @@ class Admission:
     def in_flight(self) -> int:
         return self._in_flight
 
+    @property
+    def slots(self) -> int:
+        return self._slots
+
     def ticket(self) -> Ticket:
         """Take a place or raise `OverloadedError`; the caller must `release()` it (idempotent)."""
         if self._in_flight >= self._limit:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from inferstack.core.errors import ContextLengthExceededError
+from inferstack.observability.generation_span import generation_span
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.openai_api.usage import usage_dict
 from inferstack.serving.admission import Admission, Ticket
@@ -101,11 +102,14 @@ class MeteredGeneration:
         last: float | None = None
         finished = False
         kv_held = 0  # KV cells this request holds while it generates (prompt + tokens so far), for kv_cache_usage
+        span = generation_span(prompt.n_tokens, self._admission.in_flight, self._admission.slots)
         try:
             async for chunk in self._engine.generate(prompt, params):
                 if chunk.text:
                     now = time.perf_counter()
                     if last is None:
+                        if span is not None:
+                            span.first_token()
                         metrics.ttft_seconds.observe(now - started)
                         vllm.ttft.observe(now - started)
                         kv_held = prompt.n_tokens + 1
@@ -126,8 +130,12 @@ class MeteredGeneration:
                     vllm.generation_tokens.inc(completion_tokens)
                     vllm.finished(chunk.finish_reason)
                     vllm.e2e.observe(time.perf_counter() - started)
+                    if span is not None:
+                        span.finished(chunk.finish_reason, prompt_tokens, completion_tokens)
                 yield chunk
         finally:
+            if span is not None:
+                span.end(completed=finished)
             if kv_held:
                 vllm.hold_kv(-kv_held)
             if not finished:
