@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from inferstack.cli.settings_loader import fail, settings_from_cli
+from inferstack.cli.settings_loader import fail, require_extra, settings_from_cli
 from inferstack.cli.trace import start_tracing
 from inferstack.core.errors import InferstackError
 
@@ -26,12 +26,7 @@ def agent(
     model: Annotated[str | None, typer.Option(help="Chat model id [default: smollm2-135m-instruct].")] = None,
 ) -> None:
     """Serve the agent API: /query, /query/stream, /ingest, /health, /status, /metrics."""
-    from inferstack.core.extras import MissingExtraError, ensure_extra
-
-    try:
-        ensure_extra("agent")
-    except MissingExtraError as exc:
-        raise fail("agent", exc.message, code=1) from None
+    require_extra("agent", "agent")
     from inferstack.agents.settings import AgentSettings
     from inferstack.observability.logging import configure_logging
     from inferstack.retrieval.settings import KnowledgeSettings

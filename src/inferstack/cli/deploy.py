@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from inferstack.cli.settings_loader import fail
+from inferstack.cli.settings_loader import fail, require_extra
 from inferstack.core.errors import InferstackError
 
 app = typer.Typer(help="Deploy the stack to Kubernetes (Helm chart in deploy/helm/inferstack).", no_args_is_help=True)
@@ -34,6 +34,7 @@ def render(
     ] = 1,
 ) -> None:
     """Render the Kubernetes manifests of the stack (for `kubectl apply -f`, review, or GitOps)."""
+    require_extra("deploy render", "deploy")
     from inferstack.deploy.render import render as render_chart
     from inferstack.deploy.render import values_for
     from inferstack.stack.config_file import load_stack_config, read_document

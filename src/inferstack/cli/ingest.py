@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from inferstack.cli.settings_loader import fail, settings_from_cli
+from inferstack.cli.settings_loader import fail, require_extra, settings_from_cli
 from inferstack.cli.stack_options import stack_config
 from inferstack.core.errors import InferstackError
 
@@ -69,6 +69,7 @@ def ingest(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Embed documents (.md .txt .csv .json .jsonl .pdf .docx) into the vector store; only changes are re-embedded."""
+    require_extra("ingest", "agent")
     loaded = stack_config("ingest", config, data_dir)
     from inferstack.stack.client import StackClient
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inferstack.cli.ingest import exit_code_for, knowledge_settings
-from inferstack.cli.settings_loader import fail
+from inferstack.cli.settings_loader import fail, require_extra
 from inferstack.cli.stack_options import ConfigOption, DataDirOption, stack_config
 from inferstack.core.errors import InferstackError
 
@@ -30,6 +30,7 @@ def list_sources(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every ingested file: its source id (what answers cite), its folder and its chunk count."""
+    require_extra("knowledge list", "agent")
     from inferstack.retrieval.ingestion.standalone import list_sources_with_settings
     from inferstack.stack.client import StackClient
 
@@ -57,6 +58,7 @@ def remove(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Remove one file's chunks, or every file of a folder, from the knowledge base."""
+    require_extra("knowledge remove", "agent")
     from inferstack.retrieval.ingestion.standalone import remove_sources_with_settings
     from inferstack.stack.client import StackClient
 

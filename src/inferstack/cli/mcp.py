@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inferstack.cli.settings_loader import fail, settings_from_cli
+from inferstack.cli.settings_loader import fail, require_extra, settings_from_cli
 from inferstack.cli.trace import start_tracing
 
 if TYPE_CHECKING:
@@ -93,12 +93,7 @@ def register(app: typer.Typer) -> None:
 def _settings(
     server: str, config: Path | None, overrides: dict[str, dict[str, Any]], transport: Transport
 ) -> McpSettings:
-    from inferstack.core.extras import MissingExtraError, ensure_extra
-
-    try:
-        ensure_extra("mcp")
-    except MissingExtraError as exc:
-        raise fail(f"mcp {server}", exc.message, code=1) from None
+    require_extra(f"mcp {server}", "mcp")
     from inferstack.mcp_servers.assembly import log_to_stderr
     from inferstack.mcp_servers.settings import McpSettings
     from inferstack.observability.logging import configure_logging

@@ -25,6 +25,16 @@ def fail(command: str, message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def require_extra(command: str, extra: str) -> None:
+    """Stop with `inferstack <command>: needs the '<extra>' extra: pip install ...` when it is not installed."""
+    from inferstack.core.extras import MissingExtraError, ensure_extra
+
+    try:
+        ensure_extra(extra)
+    except MissingExtraError as exc:
+        raise fail(command, exc.message, code=1) from None
+
+
 def settings_from_cli(
     cls: type[S],
     *,

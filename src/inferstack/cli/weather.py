@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from inferstack.cli.settings_loader import settings_from_cli
+from inferstack.cli.settings_loader import require_extra, settings_from_cli
 
 weather_app = typer.Typer(
     name="weather", help="The weather function-calling chat service (Open-Meteo tools).", no_args_is_help=True
@@ -25,6 +25,7 @@ def serve(
     model: Annotated[str | None, typer.Option(help="Chat model id [default: smollm2-135m-instruct].")] = None,
 ) -> None:
     """Serve /chat, /weather/current, /weather/forecast, /health, /health/llm and /metrics."""
+    require_extra("weather serve", "agent")
     from inferstack.agents.weather_chat.settings import WeatherChatSettings
     from inferstack.observability.logging import configure_logging
 

@@ -102,16 +102,25 @@ def test_inferstack_serve_without_the_serve_extra_says_so_in_one_line(monkeypatc
     assert line == "inferstack serve: needs the 'serve' extra: pip install 'inferstack[serve]'"
 
 
-def test_inferstack_agent_without_the_agent_extra_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    _hide(monkeypatch, "strands")
-    result = CliRunner().invoke(app, ["agent", "--port", "1"])
+@pytest.mark.parametrize(
+    ("args", "hidden", "command", "extra"),
+    [
+        (["agent", "--port", "1"], "strands", "agent", "agent"),
+        (["mcp", "filesystem", "--port", "1"], "mcp", "mcp filesystem", "mcp"),
+        (["mcp", "web-search", "--port", "1"], "mcp", "mcp web-search", "mcp"),
+        (["ingest", "."], "openai", "ingest", "agent"),
+        (["knowledge", "list"], "tokenizers", "knowledge list", "agent"),
+        (["weather", "serve", "--port", "1"], "openai", "weather serve", "agent"),
+        (["deploy", "render"], "helm_python", "deploy render", "deploy"),
+    ],
+)
+def test_each_command_without_its_extra_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], hidden: str, command: str, extra: str
+) -> None:
+    _hide(monkeypatch, hidden)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1, result.output
-    assert _one_line(result.output) == "inferstack agent: needs the 'agent' extra: pip install 'inferstack[agent]'"
-
-
-def test_inferstack_mcp_without_the_mcp_extra_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    _hide(monkeypatch, "mcp")
-    result = CliRunner().invoke(app, ["mcp", "filesystem", "--port", "1"])
-    assert result.exit_code == 1, result.output
-    line = _one_line(result.output)
-    assert line == "inferstack mcp filesystem: needs the 'mcp' extra: pip install 'inferstack[mcp]'"
+    assert (
+        _one_line(result.output)
+        == f"inferstack {command}: needs the '{extra}' extra: pip install 'inferstack[{extra}]'"
+    )
