@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: install up serve test test-unit test-fast test-services lint format bench clean
+.PHONY: install up serve test test-unit test-fast test-services lint format bench clean images
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,11 @@ test-unit: install
 FAST_TESTS := not integration and not e2e and not realmodel and not ray and not milvus
 test-fast: install
 	$(BIN)/pytest -q -m "$(FAST_TESTS)"
+
+# Container images inferstack-core and inferstack-serve-cpu with buildah/podman, no Docker (docs/containers.md);
+# TARGETS=core builds one. Base image, wheelhouses and layers are cached in ~/.cache/inferstack-images.
+images: install
+	scripts/build-images.sh $(TARGETS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
