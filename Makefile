@@ -50,8 +50,8 @@ test: lint test-services
 test-unit: install
 	$(BIN)/pytest -q tests/unit
 
-# The fast suite for the edit-test loop (under a minute): no processes, no real models, no Ray, no Milvus Lite.
-FAST_TESTS := not integration and not e2e and not realmodel and not ray and not milvus
+# The fast suite for the edit-test loop (under a minute): no processes, no real models, no Ray, no Milvus Lite, no image builds.
+FAST_TESTS := not integration and not e2e and not realmodel and not ray and not milvus and not images
 test-fast: install
 	$(BIN)/pytest -q -m "$(FAST_TESTS)"
 
