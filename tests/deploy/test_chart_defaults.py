@@ -190,7 +190,7 @@ def test_a_single_replica_on_a_read_write_once_claim_recreates_instead_of_rollin
 def test_pdbs_only_where_more_than_one_replica_and_never_blocking_a_drain() -> None:
     docs = rendered_example("eks-full").documents()
     pdbs = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in of_kind(docs, "PodDisruptionBudget")}
-    assert set(pdbs) == {"serve", "gateway", "agent", "vllm-qwen3-14b"}
+    assert set(pdbs) == {"serve", "gateway", "agent", "vllm-qwen3-14b", "weather-chat"}
     for pdb in pdbs.values():
         assert pdb["spec"] == {"maxUnavailable": 1, "selector": pdb["spec"]["selector"]}
     assert of_kind(rendered_example("cpu-laptop").documents(), "PodDisruptionBudget") == []
@@ -290,6 +290,26 @@ def test_extra_egress_rules_are_added_to_the_gateway_and_agent() -> None:
     assert rule not in np["serve"].get("egress", [])
 
 
+def test_weather_services_wiring_key_and_flows() -> None:
+    docs = rendered_example("eks-full").documents()
+    chat = pod_spec(named(docs, "Deployment", "weather-chat"))["containers"][0]
+    assert chat["args"][:2] == ["weather", "serve"] and chat["ports"][0]["containerPort"] == 8081
+    key = next(e for e in chat["env"] if e["name"] == "INFERSTACK_WEATHER_API_KEY")
+    assert key["valueFrom"]["secretKeyRef"] == {"name": "inferstack-secrets", "key": "weather-chat-api-key"}
+    mcp = pod_spec(named(docs, "Deployment", "mcp-weather"))["containers"][0]
+    assert mcp["args"][:2] == ["mcp", "weather"] and mcp["ports"][0]["containerPort"] == 8003
+    assert stack_config(docs)["weather"] == {
+        "model": "qwen3-14b",
+        "model_base_url": "http://demo-inferstack-gateway:4000/v1",
+    }
+    np = policies(docs)
+    chat_out = np["weather-chat"]["egress"]
+    assert peers_components(chat_out[0], "to") == {"gateway"} and ports(chat_out[1]) == {443}
+    assert np["mcp-weather"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "MCP clients"
+    assert "mcp-weather" not in {c for r in np["agent"]["egress"] for c in peers_components(r, "to")}
+    assert not [d for d in objects() if "weather" in d["metadata"]["name"]], "off by default"
+
+
 def test_internet_egress_only_for_web_search_when_enabled() -> None:
     np = policies(rendered_example("cpu-laptop").documents())
     assert "mcp-web-search" not in np
@@ -357,6 +377,7 @@ def test_ingress_is_internal_alb_by_default_and_routes_gateway_and_agent() -> No
     assert hosts == {
         "llm.internal.example.com": "demo-inferstack-gateway",
         "agent.internal.example.com": "demo-inferstack-agent",
+        "weather.internal.example.com": "demo-inferstack-weather-chat",
     }
 
 

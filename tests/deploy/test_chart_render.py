@@ -151,6 +151,11 @@ def test_rendered_inferstack_yaml_is_valid_for_every_service(example: str, monke
     classes = section_classes()
     for section in ("serve", "gateway", "agent", "knowledge", "mcp"):
         settings_from_section(classes[section], dict(config[section]), {})
+    if "weather" in config:
+        from inferstack.agents.weather_chat.settings import WeatherChatSettings
+
+        weather = settings_from_section(WeatherChatSettings, dict(config["weather"]), {})
+        assert weather.model_base_url == config["agent"]["model_base_url"], "the weather chat goes through the gateway"
 
 
 def test_gateway_model_list_points_at_every_model_server_in_the_cluster() -> None:

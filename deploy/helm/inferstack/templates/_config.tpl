@@ -99,6 +99,12 @@ and MCP URLs, the knowledge embedding URL and the data directories. Hosts and po
 {{- $_ := set $agent "embed_path" (default $source $agent.embed_path) -}}
 {{- if not $agent.ingest_roots }}{{ $_ := set $agent "ingest_roots" (list $source) }}{{ end -}}
 {{- end -}}
+{{- /* weather chat: the gateway and the chat model, as the agent */ -}}
+{{- if $v.weather.chat.enabled -}}
+{{- if not $cfg.weather }}{{ $_ := set $cfg "weather" dict }}{{ end -}}
+{{- $_ := set $cfg.weather "model_base_url" (default $gatewayUrl $cfg.weather.model_base_url) -}}
+{{- $_ := set $cfg.weather "model" (default $chat $cfg.weather.model) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 

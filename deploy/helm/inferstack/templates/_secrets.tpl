@@ -23,7 +23,7 @@ webSearch:
 modelServer:
   - [huggingFaceToken, HF_TOKEN]
 weatherChat:
-  - [agentApiKey, INFERSTACK_AGENT_API_KEY]
+  - [weatherChatApiKey, INFERSTACK_WEATHER_API_KEY]
 {{- end -}}
 
 {{- define "inferstack.devSecretName" -}}{{ include "inferstack.name" (list . "dev-secrets") }}{{- end -}}
