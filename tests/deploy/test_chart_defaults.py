@@ -386,6 +386,16 @@ def test_monitoring_objects_only_when_switched_on() -> None:
     monitors = of_kind(rendered_example("eks-full").documents(), "ServiceMonitor")
     assert {m["metadata"]["labels"]["release"] for m in monitors} == {"kube-prometheus-stack"}
     assert all(m["spec"]["endpoints"][0]["path"] == "/metrics" for m in monitors)
+    services = of_kind(rendered_example("eks-full").documents(), "Service")
+    for monitor in monitors:
+        selector = monitor["spec"]["selector"]
+        chosen = [
+            svc["metadata"]["name"]
+            for svc in services
+            if selector["matchLabels"].items() <= svc["metadata"]["labels"].items()
+            and "inferstack.io/headless" not in svc["metadata"]["labels"]
+        ]
+        assert len(chosen) == 1, f"{monitor['metadata']['name']} scrapes each pod once, through {chosen}"
 
 
 def test_dashboards_and_alert_rules_load_from_files(tmp_path: Path) -> None:

@@ -144,6 +144,7 @@ metadata:
   namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "inferstack.labels" (list $root .component) | nindent 4 }}
+    inferstack.io/headless: "true"   # kept out of the ServiceMonitor: each pod is scraped once
 spec:
   clusterIP: None
   publishNotReadyAddresses: true
@@ -184,6 +185,8 @@ spec:
   selector:
     matchLabels:
       {{- include "inferstack.selectorLabels" (list $root .component) | nindent 6 }}
+    matchExpressions:
+      - {key: inferstack.io/headless, operator: DoesNotExist}
   endpoints:
     - {port: http, path: /metrics, interval: {{ $root.Values.monitoring.serviceMonitor.interval }}}
 {{- end }}
