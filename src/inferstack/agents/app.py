@@ -41,6 +41,7 @@ from inferstack.agents.state import AgentState
 from inferstack.agents.supervisor import SupervisorAgent
 from inferstack.agents.time_sensitivity import TimeSensitivityDetector
 from inferstack.agents.toolset import ToolServices
+from inferstack.agents.tracing import traced_strategy
 from inferstack.agents.web_search import WebSearch, WebSearcher
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import service_middleware
@@ -127,7 +128,10 @@ def _strategy(
     )
     answerability = (
         AnswerabilityGrader(
-            knowledge.embedder, min_score=relevance.min_answer_score, cosine_weight=relevance.evidence_cosine_weight
+            knowledge.embedder,
+            min_score=relevance.min_answer_score,
+            cosine_weight=relevance.evidence_cosine_weight,
+            record_min_similarity=relevance.threshold,
         )
         if relevance.answerability == "evidence"
         else None
@@ -182,7 +186,7 @@ def build_app(
     metrics.bounded_limit.labels("sessions").set(settings.max_sessions)
     mcp = _mcp_clients(settings)
     service = QueryService(
-        _strategy(settings, chat, knowledge, sessions, mcp, web),
+        traced_strategy(_strategy(settings, chat, knowledge, sessions, mcp, web), settings.mode),
         sessions,
         metrics,
         QueryDefaults(top_k=settings.top_k, timeout_s=settings.timeouts.query_s),

@@ -16,7 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inferstack.observability.tracing import tracing_enabled
 
 tracer = trace.get_tracer("inferstack.http")
-UNTRACED_PATHS = frozenset({"/health", "/healthz", "/ready", "/readyz", "/metrics", "/health/readiness"})
+# Probes are not traced: the gateway checks each deployment's /v1/models every few seconds.
+UNTRACED_PATHS = frozenset(
+    {"/health", "/healthz", "/ready", "/readyz", "/metrics", "/health/readiness", "/health/liveness", "/v1/models"}
+)
 
 
 def headers_carrier(scope: Scope) -> dict[str, str]:
@@ -33,7 +36,12 @@ class TraceContext:
         self._untraced = frozenset(untraced_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._untraced:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # FastAPI's own telemetry would open a second SERVER span beside this one; the key turns it off.
+        scope["fastapi.telemetry"] = None
+        if scope["path"] in self._untraced:
             await self.app(scope, receive, send)
             return
         parent = propagate.extract(headers_carrier(scope))

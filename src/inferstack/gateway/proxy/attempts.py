@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import orjson
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -17,6 +18,7 @@ from inferstack.gateway.proxy.call import ProxyCall
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.upstreams.base import Upstream, UpstreamReply, UpstreamStream, failure_for_status
 from inferstack.observability import genai
+from inferstack.observability.tracing import capture_content
 
 T = TypeVar("T")
 tracer = trace.get_tracer("inferstack.gateway")
@@ -107,11 +109,16 @@ class UpstreamAttempts:
 
 
 def attempt_attributes(call: ProxyCall, deployment: Deployment) -> dict[str, str]:
-    """GenAI attributes of one upstream attempt (built only while tracing is on)."""
-    return {
+    """GenAI attributes of one upstream attempt (built only while tracing is on). With `capture_content` the
+    request's messages are recorded as sent upstream, after the pre-call guardrails masked PII in them."""
+    attributes = {
         genai.OPERATION: genai.operation_for_path(call.path),
         genai.PROVIDER: genai.OPENAI_PROVIDER,
         genai.REQUEST_MODEL: call.model,
         "inferstack.deployment": deployment.id,
         "server.address": urlsplit(deployment.config.api_base).hostname or "",
     }
+    if capture_content():
+        content = call.body.get("messages", call.body.get("prompt", call.body.get("input")))
+        attributes[genai.INPUT_MESSAGES] = orjson.dumps(content).decode()
+    return attributes
