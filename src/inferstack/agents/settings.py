@@ -166,6 +166,7 @@ class AgentSettings(LayeredSettings):
     agentic_max_turns: int = Field(default=6, ge=1, le=50, description="Model calls per query in agentic mode.")
     web_search_url: str = Field(default="http://127.0.0.1:8001/mcp", description="Web-search MCP; empty disables.")
     filesystem_url: str = Field(default="http://127.0.0.1:8002/mcp", description="Filesystem MCP; empty disables.")
+    weather_url: str = Field(default="", description="Weather MCP (weather questions go to it); empty disables.")
     output_dir: Path = Field(default=Path("output"), description="Where file_write may write (the filesystem root).")
     ingest_roots: list[Path] = Field(
         default_factory=list,

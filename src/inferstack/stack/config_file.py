@@ -28,7 +28,7 @@ from inferstack.core.settings import (
 from inferstack.stack.data_dir import StackFiles
 from inferstack.stack.settings import StackSettings
 
-SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp", "observability")
+SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp", "observability", "weather")
 DEFAULT_CONFIG_NAME = "inferstack.yaml"
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
@@ -134,6 +134,11 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     files = _subsection(mcp, "filesystem", "mcp")
     files.update(host=host, port=ports.filesystem)
     files.setdefault("root", str(data / "output"))
+    _subsection(mcp, "weather", "mcp").update(host=host, port=ports.weather)
+    weather = sections["weather"]
+    weather.update(host=host, port=ports.weather_chat)
+    weather.setdefault("model_base_url", gateway_url)
+    weather.setdefault("model", chat_model)
 
     knowledge = sections["knowledge"]
     knowledge.setdefault("data_dir", str(data / "knowledge"))
@@ -146,6 +151,7 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     agent.setdefault("model", chat_model)
     agent["web_search_url"] = f"http://{local}:{ports.web_search}/mcp" if stack.web_search else ""
     agent["filesystem_url"] = f"http://{local}:{ports.filesystem}/mcp" if stack.filesystem else ""
+    agent["weather_url"] = f"http://{local}:{ports.weather}/mcp" if stack.weather else ""
     agent.setdefault("output_dir", files["root"])
     # POST /ingest may always read the knowledge dir; by default also the directory `up` started from.
     from inferstack.sample_knowledge import documents_dir
@@ -195,7 +201,7 @@ def validate_sections(effective: Mapping[str, dict[str, Any]], environ: Mapping[
     classes = section_classes()
     validated: dict[str, BaseModel] = {}
     problems: list[str] = []
-    for section in ("serve", "gateway", "agent", "knowledge", "mcp", "observability"):
+    for section in ("serve", "gateway", "agent", "knowledge", "mcp", "observability", "weather"):
         try:
             data = effective[section]
             if section == "gateway":
@@ -222,6 +228,7 @@ def _validated(section: str, cls: Any, data: dict[str, Any], overrides: dict[str
 def section_classes() -> dict[str, type[LayeredSettings]]:
     """The settings class of every section, for checks that walk them all."""
     from inferstack.agents.settings import AgentSettings
+    from inferstack.agents.weather_chat.settings import WeatherChatSettings
     from inferstack.gateway.settings import GatewaySettings
     from inferstack.mcp_servers.settings import McpSettings
     from inferstack.observability.tracing_settings import TracingSettings
@@ -236,6 +243,7 @@ def section_classes() -> dict[str, type[LayeredSettings]]:
         "knowledge": KnowledgeSettings,
         "mcp": McpSettings,
         "observability": TracingSettings,
+        "weather": WeatherChatSettings,
     }
 
 

@@ -58,7 +58,11 @@ def service_specs(config: StackConfig, config_path: Path, files: StackFiles, mas
         specs.append(ServiceSpec("web-search", _python("mcp", "web-search", *cfg), ports.web_search, "/health"))
     if config.stack.filesystem:
         specs.append(ServiceSpec("filesystem", _python("mcp", "filesystem", *cfg), ports.filesystem, "/health"))
+    if config.stack.weather:
+        specs.append(ServiceSpec("weather", _python("mcp", "weather", *cfg), ports.weather, "/health"))
     specs.append(ServiceSpec("agent", _python("agent", *cfg), ports.agent, "/health"))
+    if config.stack.weather_chat:
+        specs.append(ServiceSpec("weather-chat", _python("weather", "serve", *cfg), ports.weather_chat, "/health"))
     return specs
 
 
@@ -218,6 +222,10 @@ def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_
         lines.append(f"  web search MCP {config.url('web_search', '/mcp')}")
     if config.stack.filesystem:
         lines.append(f"  filesystem MCP {config.url('filesystem', '/mcp')}")
+    if config.stack.weather:
+        lines.append(f"  weather MCP    {config.url('weather', '/mcp')}")
+    if config.stack.weather_chat:
+        lines.append(f"  weather chat   {config.url('weather_chat', '/chat')}")
     lines += [
         f"  master key     {files.master_key}" + ("  (new; printed once below)" if new_master else ""),
         f"  logs           {files.logs}",
@@ -267,6 +275,8 @@ async def run_stack(config: StackConfig, echo: Echo) -> int:
         supervisor.check_ports(specs)
         started = time.monotonic()
         for spec in specs:
+            if spec.name == "weather-chat":  # the agent's virtual key (as the chart does)
+                spec.env["INFERSTACK_WEATHER_API_KEY"] = await ensure_agent_key(config, files, master_key)
             if spec.name == "agent":
                 agent_key = await ensure_agent_key(config, files, master_key)
                 spec.env.update(

@@ -17,7 +17,9 @@ class StackPorts(BaseModel):
     gateway: int = Field(default=4000, ge=1, le=65535)
     web_search: int = Field(default=8001, ge=1, le=65535)
     filesystem: int = Field(default=8002, ge=1, le=65535)
+    weather: int = Field(default=8003, ge=1, le=65535)
     agent: int = Field(default=8080, ge=1, le=65535)
+    weather_chat: int = Field(default=8081, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _distinct(self) -> StackPorts:
@@ -49,5 +51,9 @@ class StackSettings(LayeredSettings):
     knowledge: Path | None = Field(default=None, description="Ingested on first run; default: the bundled sample.")
     web_search: bool = Field(default=True, description="Run the web-search MCP server.")
     filesystem: bool = Field(default=True, description="Run the filesystem MCP server.")
+    weather: bool = Field(
+        default=False, description="Run the weather MCP server (Open-Meteo; needs internet) and route weather to it."
+    )
+    weather_chat: bool = Field(default=False, description="Run the weather chat service (it calls Open-Meteo itself).")
     start_timeout_s: float = Field(default=300.0, gt=0, description="Per service, until its health check passes.")
     restart: RestartPolicy = Field(default_factory=RestartPolicy)
