@@ -28,6 +28,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "aws": ("boto3",),
     "bench": ("matplotlib", "jinja2"),
     "deploy": ("helm_python",),
+    "idp": ("rapidocr", "onnxruntime", "pypdfium2", "PIL", "openai", "multipart"),
 }
 
 
