@@ -1,5 +1,6 @@
 """The supervisor's routing rules as pure functions: which sources answer a question.
 
+weather question and weather tool       -> weather (before anything else; see `weather_route`)
 time-sensitive and web allowed          -> web
 relevance >= threshold                  -> knowledge (hybrid when the caller asked for web search too)
 hybrid_threshold <= relevance, web      -> hybrid
@@ -18,6 +19,7 @@ class Route(StrEnum):
     WEB = "web"
     HYBRID = "hybrid"
     NONE = "none"
+    WEATHER = "weather"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class Thresholds:
 def web_allowed(*, configured: bool, requested: bool | None) -> bool:
     """Web search is used only where a server is configured and the request did not opt out."""
     return configured and requested is not False
+
+
+def weather_first(*, weather_question: bool, weather_configured: bool) -> bool:
+    """Weather questions go to the weather tool, like time-sensitive ones go to web search."""
+    return weather_question and weather_configured
 
 
 def route_before_retrieval(*, time_sensitive: bool, web_allowed: bool) -> Route | None:
