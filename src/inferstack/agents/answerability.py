@@ -6,6 +6,10 @@ cosine similarity of the unit and the question (the embedding model, one extra c
 texts): `score = (1 - w) * coverage + w * cosine`. The question is answerable when its best unit scores at least
 `min_score` and every identifier the question names (part number, code, version, year) occurs in that unit's
 document. Deterministic, cheap, and it works with the smallest chat model, which is never asked.
+
+A question/context record (a FAQ row: the loaders' form of a CSV with question and context columns) states the
+question it answers, so there the retrieval similarity of the record is the calibrated signal: a record at or
+above `record_min_similarity` answers the question even when the wording shares few terms with it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from inferstack.agents.evidence import Evidence, IdfFunction, select_evidence
+from inferstack.agents.evidence import Evidence, IdfFunction, leading_units, select_evidence
 from inferstack.core.errors import InferstackError
 from inferstack.retrieval.embedders.base import Embedder
 from inferstack.retrieval.stores.base import SearchHit
@@ -54,12 +58,20 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 class AnswerabilityGrader:
-    def __init__(self, embedder: Embedder | None, *, min_score: float = 0.55, cosine_weight: float = 0.5) -> None:
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        *,
+        min_score: float = 0.55,
+        cosine_weight: float = 0.5,
+        record_min_similarity: float | None = None,
+    ) -> None:
         if not 0.0 <= cosine_weight <= 1.0:
             raise ValueError("cosine_weight must be within [0, 1]")
         self._embedder = embedder
         self._min_score = min_score
         self._weight = cosine_weight
+        self._record_min = record_min_similarity
 
     async def grade(self, question: str, hits: Sequence[SearchHit], idf: IdfFunction) -> AnswerabilityGrade:
         candidates = select_evidence(question, hits, idf, limit=CANDIDATES)
@@ -83,10 +95,28 @@ class AnswerabilityGrader:
             reason = "the passages do not name " + ", ".join(t for t in top.missing if any(c.isdigit() for c in t))
             return AnswerabilityGrade(False, top.score, coverage, cosine, method, reason, ranked)
         if top.score < self._min_score:
+            record = self._answering_record(hits, ranked)
+            if record is not None:
+                return record
             missing = ", ".join(top.missing[:4]) or "-"
             reason = f"best evidence scores {top.score:.2f} < {self._min_score:.2f} (terms not found: {missing})"
             return AnswerabilityGrade(False, top.score, coverage, cosine, method, reason, ranked)
         return AnswerabilityGrade(True, top.score, coverage, cosine, method, "evidence found", ranked)
+
+    def _answering_record(self, hits: Sequence[SearchHit], ranked: Sequence[Evidence]) -> AnswerabilityGrade | None:
+        """The grade from the best question/context record, when its similarity clears the record threshold."""
+        if self._record_min is None:
+            return None
+        for hit in hits:
+            if hit.metadata.get("type") == "qa" and hit.score >= self._record_min:
+                units = tuple(unit for unit in ranked if unit.chunk_id == hit.id and unit.identifiers_present)
+                units = units or leading_units(hit)
+                if units:
+                    reason = f"a question/context record matches the question (similarity {hit.score:.2f})"
+                    return AnswerabilityGrade(
+                        True, units[0].score, units[0].score, None, "record-similarity", reason, units
+                    )
+        return None
 
     def _combine(self, coverage: float, cosine: float | None) -> float:
         if cosine is None:
@@ -97,9 +127,18 @@ class AnswerabilityGrader:
         if self._embedder is None or self._weight == 0.0:
             return None
         try:
-            vectors = await self._embedder.embed([question[:QUESTION_CHARS], *(unit.text for unit in units)])
+            asked = sorted({unit.asks for unit in units if unit.asks})
+            vectors = await self._embedder.embed([question[:QUESTION_CHARS], *(u.text for u in units), *asked])
         except InferstackError as exc:
             # Lexical coverage alone still grades; the grade's method says so.
             log.warning("answerability: embedding the evidence failed, grading on terms alone: %s", exc.message)
             return None
-        return [_cosine(vectors[0], vector) for vector in vectors[1:]]
+        # A question/context record answers the question it states: a unit of it is as close to the user's
+        # question as the nearer of the unit itself and the record's question.
+        record = {
+            text: _cosine(vectors[0], vector) for text, vector in zip(asked, vectors[1 + len(units) :], strict=True)
+        }
+        return [
+            max(_cosine(vectors[0], vector), record.get(unit.asks, -1.0))
+            for unit, vector in zip(units, vectors[1 : 1 + len(units)], strict=True)
+        ]

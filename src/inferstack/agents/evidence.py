@@ -52,6 +52,7 @@ class Evidence:
     matched: tuple[str, ...]
     missing: tuple[str, ...]
     identifiers_present: bool
+    asks: str = ""  # the question a question/context record says it answers ("" for other documents)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -152,6 +153,12 @@ def _source_terms(source: str) -> set[str]:
     return set(terms(re.sub(r"[_]+", " ", stem)))
 
 
+def _record_question(text: str) -> str:
+    first = text.lstrip().split("\n", 1)[0]
+    match = _QUESTION_LABEL.match(first)
+    return first[match.end() :].strip() if match else ""
+
+
 def _is_heading(line: str) -> bool:
     """A Markdown heading, or the `Question:` line heading a question/context record (the loaders' CSV form)."""
     return line.startswith("#") or _QUESTION_LABEL.match(line) is not None
@@ -184,6 +191,7 @@ def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, 
         title_terms = titles[hit.source]
         ids_ok = all(term in by_source[hit.source] or term in title_terms for term in identifiers)
         record = hit.metadata.get("type") == "row"
+        asks = _record_question(hit.text) if hit.metadata.get("type") == "qa" else ""
         for unit in split_units(hit.text, record=record):
             unit_terms = set(terms(unit.text))
             credit = 0.0
@@ -213,7 +221,16 @@ def select_evidence(question: str, hits: Sequence[SearchHit], idf: IdfFunction, 
                     matched=tuple(matched),
                     missing=tuple(missing),
                     identifiers_present=ids_ok,
+                    asks=asks,
                 )
             )
     found.sort(key=lambda e: (not e.identifiers_present, -e.score, e.passage_rank, e.start))
     return found[:limit]
+
+
+def leading_units(hit: SearchHit, count: int = 1) -> tuple[Evidence, ...]:
+    """The first units of a passage, unscored: the evidence of a record that answers as a whole."""
+    return tuple(
+        Evidence(hit.id, hit.source, 1, unit.text, unit.start, unit.end, 0.0, (), (), True)
+        for unit in split_units(hit.text, record=hit.metadata.get("type") == "row")[:count]
+    )

@@ -101,7 +101,10 @@ class SupervisorAgent:
             parts.append(text)
             yield DeltaEvent(text)
         elif plan.answer_style == "extractive":
+            started = time.perf_counter()
             text = extractive_answer(plan.evidence)
+            clock.mark_first_token(started)
+            clock.add("generation", started)  # composing the answer from its evidence (no model call)
             parts.append(text)
             yield DeltaEvent(text)
         else:
@@ -149,11 +152,12 @@ class SupervisorAgent:
                 allow_web, route = False, None
         if route is None:
             started = time.perf_counter()
-            retrieval = await self.knowledge.retrieve([retrieval_query(query.question, history)], query.top_k)
+            searched = retrieval_query(query.question, history)  # a follow-up carries the question it refers to
+            retrieval = await self.knowledge.retrieve([searched], query.top_k)
             hits, retrieved = retrieval.hits, retrieved_entries(retrieval)
             clock.add("retrieval", started)
             started = time.perf_counter()
-            grade = await self.grader.grade(query.question, hits)
+            grade = await self.grader.grade(searched, hits)
             clock.add("grading", started)
             route = route_after_grading(
                 grade.score, self.thresholds, web_allowed=allow_web, web_requested=query.use_web_search
