@@ -113,6 +113,27 @@ def test_model_servers_gate_liveness_and_readiness_behind_a_startup_probe() -> N
     assert "tcpSocket" in agent["livenessProbe"], "a gateway outage must not restart the agent"
 
 
+def config_checksums(docs: list[Obj]) -> dict[str, str | None]:
+    return {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["metadata"]
+        .get("annotations", {})
+        .get("checksum/config")
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet")
+    }
+
+
+def test_a_config_change_rolls_only_the_pods_that_read_that_section() -> None:
+    before = config_checksums(rendered_example("gpu-vllm").documents())
+    after = config_checksums(with_values("gpu-vllm", {"config": {"gateway": {"cache": {"enabled": True}}}}))
+    assert {c for c in before if before[c] != after[c]} == {"gateway"}
+    assert before["vllm-qwen3-14b"] is None, "vLLM reads its flags, not inferstack.yaml"
+    vllm = pod_spec(named(rendered_example("gpu-vllm").documents(), "StatefulSet", "vllm-qwen3-14b"))
+    assert "config" not in {v["name"] for v in vllm["volumes"]}
+    agent_change = config_checksums(with_values("gpu-vllm", {"config": {"knowledge": {"chunk_tokens": 300}}}))
+    assert {c for c in before if before[c] != agent_change[c]} == {"agent"}
+
+
 def test_grace_periods_cover_each_service_drain() -> None:
     docs = rendered_example("gpu-vllm").documents()
     # uvicorn drains for 30 s (http/server.py), MCP servers for 10 s (mcp_servers/assembly.py)

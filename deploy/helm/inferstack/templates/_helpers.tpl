@@ -99,11 +99,20 @@ affinity:
 {{- end }}
 {{- end -}}
 
-{{/* Pod annotations: the config checksum (pods roll when inferstack.yaml changes) plus user annotations. */}}
+{{/* Pod annotations: a checksum of the inferstack.yaml sections the pod reads (it rolls when they change, and
+only then: a gateway setting does not restart model servers), plus user annotations.
+(list $ <component values> [<sections>]); no sections list: the whole file; an empty one: no checksum. */}}
 {{- define "inferstack.podAnnotations" -}}
 {{- $root := index . 0 -}}
 {{- $c := index . 1 -}}
-checksum/config: {{ include "inferstack.configYaml" $root | sha256sum }}
+{{- $config := include "inferstack.config" $root | fromYaml -}}
+{{- $sections := keys $config | sortAlpha -}}
+{{- if gt (len .) 2 }}{{ $sections = index . 2 }}{{ end -}}
+{{- $picked := dict -}}
+{{- range $s := $sections }}{{ $_ := set $picked $s (get $config $s) }}{{ end -}}
+{{- if $sections }}
+checksum/config: {{ toYaml $picked | sha256sum }}
+{{- end }}
 {{- with (merge (dict) ($c.podAnnotations | default dict) $root.Values.global.podAnnotations) }}
 {{ toYaml . }}
 {{- end }}

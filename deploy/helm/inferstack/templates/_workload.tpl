@@ -5,7 +5,9 @@ when asked, a ServiceMonitor. Every component template builds a spec dict and in
   probes (YAML string), env (YAML string of extra env), secretEnv (secret set name),
   volumes / mounts (YAML strings, besides config, /tmp and the data dir), dataVolume (volume source of the data
   dir /var/lib/inferstack, default an emptyDir), statefulSet (bool), claimTemplates (YAML string),
-  recreate (bool), podAnnotations (dict), podLabels (dict), serviceAnnotations (dict)
+  recreate (bool), podAnnotations (dict), podLabels (dict), serviceAnnotations (dict),
+  configSections (the inferstack.yaml sections the pod reads: its checksum rolls the pods), noConfig (bool: the
+  pod reads no inferstack.yaml, e.g. upstream vLLM, so none is mounted)
 */}}
 {{- define "inferstack.workload" -}}
 {{- $root := .root -}}
@@ -57,7 +59,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
       annotations:
-        {{- include "inferstack.podAnnotations" (list $root (dict "podAnnotations" (merge (dict) (.podAnnotations | default dict) ($c.podAnnotations | default dict)))) | nindent 8 }}
+        {{- include "inferstack.podAnnotations" (list $root (dict "podAnnotations" (merge (dict) (.podAnnotations | default dict) ($c.podAnnotations | default dict))) (ternary list (.configSections | default list) (.noConfig | default false))) | nindent 8 }}
     spec:
       serviceAccountName: {{ include "inferstack.serviceAccountName" (list $root .component $c) }}
       automountServiceAccountToken: {{ ($c.serviceAccount | default dict).automountToken | default false }}
@@ -99,14 +101,18 @@ spec:
           securityContext:
             {{- include "inferstack.containerSecurityContext" $root | nindent 12 }}
           volumeMounts:
+            {{- if not .noConfig }}
             {{- include "inferstack.configMount" $root | nindent 12 }}
+            {{- end }}
             {{- include "inferstack.tmpMount" $root | nindent 12 }}
             - {name: data, mountPath: /var/lib/inferstack}
             {{- with .mounts }}
             {{- . | nindent 12 }}
             {{- end }}
       volumes:
+        {{- if not .noConfig }}
         {{- include "inferstack.configVolume" $root | nindent 8 }}
+        {{- end }}
         {{- include "inferstack.tmpVolume" $root | nindent 8 }}
         - name: data
           {{- .dataVolume | default "emptyDir: {sizeLimit: 10Gi}" | nindent 10 }}
