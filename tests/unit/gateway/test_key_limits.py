@@ -297,3 +297,20 @@ async def test_shared_limits_return_when_redis_does_and_its_scripts_are_loaded_a
                 await replica.close()
         finally:
             await limiter.close()
+
+
+async def test_an_unexpected_failure_fails_the_waiting_requests_instead_of_leaving_them_waiting(redis_url: str) -> None:
+    limiter = RedisLimiter(redis_url, namespace=f"t{uuid.uuid4().hex[:8]}")
+    try:
+
+        async def broken(*args: object) -> object:
+            raise ValueError("a bug")
+
+        limiter._pipeline = broken  # type: ignore[method-assign,assignment]
+        results = await asyncio.wait_for(
+            asyncio.gather(*(limiter.admit(_key(rpm_limit=5), START) for _ in range(3)), return_exceptions=True),
+            timeout=30,
+        )
+        assert [type(r) for r in results] == [ValueError] * 3
+    finally:
+        await limiter.close()

@@ -197,6 +197,10 @@ class RedisLimiter(KeyLimiter):
                 self._unanswered(admits, charges, exc)
                 await self._failed(exc)
                 continue
+            except Exception as exc:  # a bug must fail these requests, never leave them waiting
+                log.exception("key limiter: unexpected error talking to Redis")
+                self._unanswered(admits, charges, exc)
+                continue
             self._answered()
             for (_, answer), result in zip(admits, results, strict=False):
                 if not answer.done():
