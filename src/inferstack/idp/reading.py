@@ -1,0 +1,51 @@
+"""The `read` stage: pages to lines of text. `ocr` (rapidocr on CPU, the default), `vision` (a vision model
+through the gateway, for GPU deployments), or `both` (OCR lines first, then the vision model's).
+
+PDF text layers are taken as they are (confidence 1.0); no reader runs on such a page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from inferstack.core.errors import InvalidRequestError
+from inferstack.idp.model_client import ModelClient
+from inferstack.idp.ocr import RapidOcrReader
+from inferstack.idp.records import OcrLine, Page
+from inferstack.idp.settings import ReaderName
+
+# A vision model reports no per-line confidence; its lines count as this (below clean OCR, above a poor scan).
+VISION_LINE_CONFIDENCE = 0.8
+
+
+async def read_pages(
+    pages: list[Page],
+    *,
+    reader: ReaderName,
+    ocr: RapidOcrReader,
+    model: ModelClient | None,
+    vision_model: str | None,
+) -> list[OcrLine]:
+    if reader in ("vision", "both") and (model is None or not vision_model):
+        raise InvalidRequestError("the vision reader needs idp.vision_model (a model that accepts image_url parts)")
+    lines: list[OcrLine] = []
+    for page in pages:
+        if page.text_layer is not None:
+            lines.extend(
+                OcrLine(page=page.number, text=text.strip(), confidence=1.0, source="text_layer")
+                for text in page.text_layer.splitlines()
+                if text.strip()
+            )
+            continue
+        if page.image is None:
+            continue
+        if reader in ("ocr", "both"):
+            lines.extend(await asyncio.to_thread(ocr.read, page.image, page.number))
+        if reader in ("vision", "both") and model is not None and vision_model:
+            text = await model.transcribe(vision_model, page.image)
+            lines.extend(
+                OcrLine(page=page.number, text=row.strip(), confidence=VISION_LINE_CONFIDENCE, source="vision")
+                for row in text.splitlines()
+                if row.strip()
+            )
+    return lines
