@@ -42,6 +42,7 @@ from inferstack.agents.supervisor import SupervisorAgent
 from inferstack.agents.time_sensitivity import TimeSensitivityDetector
 from inferstack.agents.toolset import ToolServices
 from inferstack.agents.tracing import traced_strategy
+from inferstack.agents.weather_route import WeatherRoute
 from inferstack.agents.web_search import WebSearch, WebSearcher
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.middleware import service_middleware
@@ -96,10 +97,24 @@ def config_summary(settings: AgentSettings, knowledge: dict[str, Any]) -> dict[s
 def _mcp_clients(settings: AgentSettings) -> dict[str, McpToolClient]:
     clients: dict[str, McpToolClient] = {}
     timeouts = settings.timeouts
-    for name, url in (("web_search", settings.web_search_url), ("filesystem", settings.filesystem_url)):
+    servers = (
+        ("web_search", settings.web_search_url),
+        ("filesystem", settings.filesystem_url),
+        ("weather", settings.weather_url),
+    )
+    for name, url in servers:
         if url:
             clients[name] = McpToolClient(url, name=name, timeout_s=timeouts.tool_s, health_timeout_s=timeouts.health_s)
     return clients
+
+
+def _weather_first(
+    settings: AgentSettings, strategy: QueryStrategy, mcp: dict[str, McpToolClient], sessions: SessionStore
+) -> QueryStrategy:
+    """Supervisor mode answers weather questions from the weather tool first (agentic mode offers it as a tool)."""
+    if settings.mode == "agentic" or "weather" not in mcp:
+        return strategy
+    return WeatherRoute(strategy, mcp["weather"], sessions)
 
 
 def _strategy(
@@ -121,6 +136,7 @@ def _strategy(
             max_context_chars=settings.max_context_chars,
             web=web,
             files=files,
+            weather=mcp.get("weather"),
         )
         return AgenticRunner(chat=chat, services=services, sessions=sessions, max_turns=settings.agentic_max_turns)
     judge = (
@@ -186,7 +202,10 @@ def build_app(
     metrics.bounded_limit.labels("sessions").set(settings.max_sessions)
     mcp = _mcp_clients(settings)
     service = QueryService(
-        traced_strategy(_strategy(settings, chat, knowledge, sessions, mcp, web), settings.mode),
+        traced_strategy(
+            _weather_first(settings, _strategy(settings, chat, knowledge, sessions, mcp, web), mcp, sessions),
+            settings.mode,
+        ),
         sessions,
         metrics,
         QueryDefaults(top_k=settings.top_k, timeout_s=settings.timeouts.query_s),

@@ -3,6 +3,7 @@
     check_knowledge_status, search_knowledge_base, check_chunks_relevance   (always)
     web_search, news_search                                                (when a web-search MCP is configured)
     file_read, file_write                                                  (when a filesystem MCP is configured)
+    get_current_weather, get_weather_forecast                              (when a weather MCP is configured)
 
 A tool's own failure (bad arguments, a search that failed, a server that is down) is returned as an error result
 the model can react to. Infrastructure failures the query cannot survive (the vector store or the embedding
@@ -22,7 +23,7 @@ from typing import Any
 from strands import tool
 
 from inferstack.agents.knowledge import KnowledgeBase, merge_hits
-from inferstack.agents.mcp_tools import ToolCallError, ToolUnavailableError
+from inferstack.agents.mcp_tools import McpToolClient, ToolCallError, ToolUnavailableError
 from inferstack.agents.output_files import OutputFiles
 from inferstack.agents.relevance import finite_unit
 from inferstack.agents.web_search import WebResult, WebSearcher
@@ -57,6 +58,7 @@ class ToolServices:
     max_context_chars: int
     web: WebSearcher | None = None
     files: OutputFiles | None = None
+    weather: McpToolClient | None = None
 
 
 def extract_chunks(results: str) -> list[str]:
@@ -214,4 +216,28 @@ def build_tools(services: ToolServices, trace: ToolTrace) -> list[Any]:
             return await files.write(path, content, append)
 
         tools += [file_read, file_write]
+
+    if services.weather is not None:
+        weather = services.weather
+
+        @tool
+        async def get_current_weather(city: str) -> Any:
+            """The weather now in a city (temperature with units, conditions, the city's local time).
+
+            Args:
+                city: The city name, e.g. "Tokyo".
+            """
+            return await weather.call("get_current_weather", {"city": city})
+
+        @tool
+        async def get_weather_forecast(city: str, days: int = 3) -> Any:
+            """The daily forecast for a city for 1 to 16 days.
+
+            Args:
+                city: The city name, e.g. "Paris".
+                days: How many days, 1 to 16.
+            """
+            return await weather.call("get_weather_forecast", {"city": city, "days": days})
+
+        tools += [get_current_weather, get_weather_forecast]
     return tools
