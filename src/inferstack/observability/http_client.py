@@ -8,6 +8,7 @@ with GenAI attributes) and injects W3C `traceparent`/`tracestate` into the reque
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -38,23 +39,60 @@ class TracingTransport(httpx.AsyncBaseTransport):
         if model:
             attributes[genai.REQUEST_MODEL] = model
         name = f"{operation} {model}".strip()
-        with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
-            propagate.inject(request.headers)
-            response = await self._inner.handle_async_request(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 400:
-                span.set_attribute(genai.ERROR_TYPE, str(response.status_code))
-                span.set_status(Status(StatusCode.ERROR))
-            elif response.headers.get("content-type", "").startswith("application/json"):
+        span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        try:
+            with trace.use_span(span, end_on_exit=False):
+                propagate.inject(request.headers)
+                response = await self._inner.handle_async_request(request)
+        except BaseException as exc:
+            span.set_attribute(genai.ERROR_TYPE, type(exc).__name__)
+            span.set_status(Status(StatusCode.ERROR))
+            span.end()
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
+        if response.status_code >= 400:
+            span.set_attribute(genai.ERROR_TYPE, str(response.status_code))
+            span.set_status(Status(StatusCode.ERROR))
+        elif response.headers.get("content-type", "").startswith("application/json"):
+            try:
                 body = await response.aread()
-                _record_usage(span, body)
-                return httpx.Response(
-                    response.status_code, headers=response.headers, content=body, extensions=response.extensions
-                )
-            return response
+            except BaseException:
+                span.end()
+                raise
+            _record_usage(span, body)
+            span.end()
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=body, extensions=response.extensions
+            )
+        # A stream (or an error body) is read later by the caller: the span ends when it is closed.
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_SpanEndingStream(response.stream, span),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class _SpanEndingStream(httpx.AsyncByteStream):
+    """The response body as it arrives; the request's span ends when the caller closes it."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, span: trace.Span) -> None:
+        self._inner = inner
+        self._span = span
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._span.end()
 
 
 def _requested_model(request: httpx.Request) -> str:

@@ -154,3 +154,21 @@ def test_the_receiver_decodes_an_otlp_export_from_the_sdk_exporter(exporter: InM
     assert decoded["inner"].parent_id == decoded["outer"].span_id
     assert decoded["inner"].attributes == {"gen_ai.usage.input_tokens": 5}
     assert decoded["inner"].trace_id == decoded["outer"].trace_id
+
+
+async def test_a_streamed_reply_keeps_its_span_open_until_the_stream_is_closed(
+    exporter: InMemorySpanExporter,
+) -> None:
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"data: [DONE]\n\n")
+
+    transport = TracingTransport(httpx.MockTransport(upstream))
+    async with httpx.AsyncClient(transport=transport) as client:
+        request = client.build_request("POST", "http://gw.test/v1/chat/completions", json={"model": "m"})
+        response = await client.send(request, stream=True)
+        assert exporter.get_finished_spans() == ()
+        assert [chunk async for chunk in response.aiter_bytes()] == [b"data: [DONE]\n\n"]
+        await response.aclose()
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "chat m" and span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 200
