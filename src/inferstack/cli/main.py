@@ -14,6 +14,7 @@ from inferstack.cli import (
     config,
     deploy,
     gateway,
+    idp,
     ingest,
     k8s,
     keys,
@@ -52,6 +53,7 @@ for _module in (
     k8s,
     weather,
     trace,
+    idp,
 ):
     _module.register(app)
 
