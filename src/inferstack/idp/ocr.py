@@ -23,6 +23,15 @@ class RapidOcrReader:
         self._engine: Any = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    def warm(self) -> None:
+        """Load the models now (the service does this at start so its first document is not slower)."""
+        with self._lock:
+            self._load()
+
     def _load(self) -> Any:
         if self._engine is None:
             with imports_of_extra("idp"):

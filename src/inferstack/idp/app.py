@@ -1,0 +1,85 @@
+"""Assemble the IDP service: pipeline, job store, workers, routes, errors, middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from inferstack import __version__
+from inferstack.http.errors import install_error_handlers
+from inferstack.http.middleware import service_middleware
+from inferstack.idp import routes
+from inferstack.idp.jobs import DocumentJobs
+from inferstack.idp.metrics import IdpMetrics
+from inferstack.idp.model_client import ModelClient
+from inferstack.idp.ocr import RapidOcrReader
+from inferstack.idp.pipeline import DocumentPipeline
+from inferstack.idp.routes import IdpState
+from inferstack.idp.settings import IdpSettings
+from inferstack.idp.store import JobStore
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/health", "/ready", "/metrics")
+# Multipart framing and the `schema` field on top of the largest document.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def model_client(settings: IdpSettings) -> ModelClient | None:
+    if settings.extractor == "rules" and settings.reader == "ocr" and settings.reflection_model is None:
+        return None
+    return ModelClient(
+        base_url=settings.model_base_url,
+        api_key=settings.api_key.get_secret_value() if settings.api_key is not None else None,
+        timeout_s=settings.model_timeout_s,
+        retries=settings.model_retries,
+        max_tokens=settings.max_tokens,
+    )
+
+
+def build_app(settings: IdpSettings) -> ASGIApp:
+    metrics = IdpMetrics()
+    store = JobStore(settings.database)
+    model = model_client(settings)
+    ocr = RapidOcrReader()
+    pipeline = DocumentPipeline(settings, model=model, ocr=ocr)
+    jobs = DocumentJobs(pipeline, store, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        jobs.start()
+        warm = asyncio.create_task(asyncio.to_thread(ocr.warm))
+        log.info(
+            "idp ready: extractor=%s reader=%s model=%s store=%s",
+            settings.extractor,
+            settings.reader,
+            settings.model,
+            settings.database,
+        )
+        try:
+            yield
+        finally:
+            await jobs.stop()
+            await asyncio.gather(warm, return_exceptions=True)
+            if model is not None:
+                await model.aclose()
+            store.close()
+
+    api = FastAPI(title="inferstack idp", version=__version__, lifespan=lifespan)
+    api.state.idp = IdpState(jobs=jobs, store=store, metrics=metrics, ocr=ocr)
+    api.include_router(routes.router)
+    install_error_handlers(api)
+    return service_middleware(
+        api,
+        requests=metrics.requests,
+        seconds=metrics.request_seconds,
+        routes=routes.ROUTE_PATHS,
+        max_body_bytes=settings.max_file_bytes + _FORM_OVERHEAD_BYTES,
+        api_key=settings.server_api_key.get_secret_value() if settings.server_api_key is not None else None,
+        public_paths=PUBLIC_PATHS,
+    )
