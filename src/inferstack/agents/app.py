@@ -33,6 +33,7 @@ from inferstack.agents.mcp_tools import McpToolClient
 from inferstack.agents.metrics import AgentMetrics
 from inferstack.agents.output_files import OutputFiles
 from inferstack.agents.relevance import AnswerGate, RelevanceGrader
+from inferstack.agents.reports import ReportLimits, ReportWriter
 from inferstack.agents.routing import Thresholds
 from inferstack.agents.service import QueryDefaults, QueryService, QueryStrategy
 from inferstack.agents.sessions import SessionStore, build_session_store
@@ -250,6 +251,12 @@ def build_app(
 
     api = FastAPI(title="inferstack agent", version=__version__, lifespan=lifespan)
     api.state.agent = state
+    api.state.reports = ReportWriter(
+        chat=chat,
+        knowledge=knowledge,
+        files=OutputFiles(mcp["filesystem"]) if "filesystem" in mcp else None,
+        limits=ReportLimits(settings.report_max_iterations, settings.report_time_limit_s),
+    )
     api.include_router(routes.router)
     install_error_handlers(api)
 

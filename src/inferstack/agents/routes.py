@@ -22,6 +22,7 @@ from inferstack import __version__
 from inferstack.agents.ingest_paths import OWNER_KEY_HEADER
 from inferstack.agents.query import DeltaEvent, DoneEvent, PlanEvent, QueryEvent
 from inferstack.agents.reference_api import embed_folder, embed_started, reference_query_fields
+from inferstack.agents.reports import ReportBody, ReportWriter
 from inferstack.agents.schemas import EmbedBody, IngestBody, QueryBody
 from inferstack.agents.state import AgentState
 from inferstack.core.errors import InferstackError, NotFoundError
@@ -42,6 +43,7 @@ ROUTE_PATHS = (
     "/ingest",
     "/embed",
     "/knowledge/sources",
+    "/v1/reports",
 )
 
 _CLIENT_CLOSED = 499
@@ -221,3 +223,10 @@ async def forget_session(request: Request, session_id: str) -> Response:
     if not await _state(request).sessions.forget(session_id):
         raise NotFoundError(f"no session '{session_id}'", param="session_id", code="session_not_found")
     return Response(status_code=204)
+
+
+@router.post("/v1/reports")
+async def write_report(request: Request) -> Response:
+    """Answer a question from the knowledge base into a Markdown file in the filesystem sandbox (`reports`)."""
+    reports: ReportWriter = request.app.state.reports
+    return json_response(await reports.write(await parse_body(request, ReportBody)), status_code=201)

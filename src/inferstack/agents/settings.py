@@ -167,6 +167,8 @@ class AgentSettings(LayeredSettings):
     web_search_url: str = Field(default="http://127.0.0.1:8001/mcp", description="Web-search MCP; empty disables.")
     filesystem_url: str = Field(default="http://127.0.0.1:8002/mcp", description="Filesystem MCP; empty disables.")
     weather_url: str = Field(default="", description="Weather MCP (weather questions go to it); empty disables.")
+    report_max_iterations: int = Field(default=4, ge=1, le=50, description="Tool rounds of one POST /v1/reports.")
+    report_time_limit_s: float = Field(default=120.0, gt=0, le=3600, description="Wall-clock cap of one report.")
     output_dir: Path = Field(default=Path("output"), description="Where file_write may write (the filesystem root).")
     ingest_roots: list[Path] = Field(
         default_factory=list,
