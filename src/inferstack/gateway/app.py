@@ -14,6 +14,8 @@ from starlette.types import ASGIApp
 from inferstack.core.errors import OverloadedError
 from inferstack.gateway.cache.base import ResponseCache
 from inferstack.gateway.cache.memory import MemoryCache
+from inferstack.gateway.console.routes import build_console
+from inferstack.gateway.console.service import ConsoleService
 from inferstack.gateway.dependency_health import DependencyHealth
 from inferstack.gateway.fast_path import ProxyFastPath
 from inferstack.gateway.guardrails.pipeline import GuardrailSet
@@ -237,6 +239,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
                 with suppress(asyncio.CancelledError):
                     await task
             await usage.close()
+            await console.close()
             await upstream.close()
             if cache is not None:
                 await cache.close()
@@ -270,6 +273,8 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     register_openai_routes(app)
     app.include_router(keys.router)
     app.include_router(health.router)
+    app.state.console = console = ConsoleService(registry, router.health)
+    app.mount("/ui", build_console(console))  # the web console (gateway/console/)
     document_bare_routes(app, PROXY_OPENAPI_ROUTES)
     # The proxy routes come first and count themselves (per model/deployment/status); everything else gets
     # the generic request metrics and body limit.

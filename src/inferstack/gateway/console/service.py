@@ -1,0 +1,173 @@
+"""ConsoleService: what the console does, without a web framework.
+
+It signs users in with the master key or a virtual key (checked by the gateway's key registry), keeps the key
+server-side in the session, and calls the gateway's own HTTP API on the user's behalf over loopback, so every
+console action passes the same authentication, role checks, limits, budgets and accounting as any client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from inferstack.gateway.console.sessions import Session, SessionTable
+from inferstack.gateway.console.usage import summarize, to_csv
+from inferstack.gateway.keys.registry import KeyRegistry
+
+_PROBE_TIMEOUT_S = 2.0
+_METRIC_LINE = re.compile(r"^(vllm:[a-z_]+)(?:\{[^}]*\})?\s+([0-9.eE+-]+)$")
+_SERVER_METRICS = ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc")
+
+
+class GatewayReply:
+    """A reply of the gateway's own API: status and parsed JSON body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+
+
+class ConsoleService:
+    def __init__(
+        self,
+        registry: KeyRegistry,
+        deployments: Callable[[], dict[str, list[dict[str, object]]]],
+        *,
+        sessions: SessionTable | None = None,
+    ) -> None:
+        self.registry = registry
+        self.deployments = deployments
+        self.sessions = sessions or SessionTable()
+        self._http: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
+        return self._http
+
+    async def sign_in(self, key: str) -> tuple[str, Session]:
+        """A session for a valid key; raises the registry's 401 for anything else."""
+        state = await self.registry.authenticate(f"Bearer {key}")
+        if state.is_master:
+            return self.sessions.create(key=key, role="admin", token="", name="master key")
+        record = state.record
+        name = record.key_alias or record.key_name or record.token[:12]
+        return self.sessions.create(key=key, role="key", token=record.token, name=name)
+
+    def _headers(self, session: Session) -> dict[str, str]:
+        return {"Authorization": f"Bearer {session.key}"}
+
+    async def call(
+        self,
+        session: Session,
+        base: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> GatewayReply:
+        """The gateway's own API at `base` (this process's loopback address) with the session's key."""
+        async with self._client().request(
+            method,
+            base + path,
+            json=json,
+            params=params,
+            headers=self._headers(session),
+            timeout=aiohttp.ClientTimeout(total=60),
+        ) as response:
+            raw = await response.read()
+            try:
+                body = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                body = {"error": {"message": raw[:200].decode("utf-8", "replace"), "type": "upstream_error"}}
+            return GatewayReply(response.status, body)
+
+    async def stream_chat(
+        self, session: Session, base: str, body: dict[str, Any]
+    ) -> tuple[int, str, AsyncIterator[bytes]]:
+        """`/v1/chat/completions` with the session's key: status, content type and the body as it arrives."""
+        response = await self._client().post(
+            base + "/v1/chat/completions",
+            json=body,
+            headers=self._headers(session),
+            timeout=aiohttp.ClientTimeout(total=600, sock_read=300),
+        )
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_any():
+                    yield chunk
+            finally:
+                response.release()
+
+        return response.status, response.headers.get("Content-Type", "application/json"), chunks()
+
+    async def key_names(self, session: Session, base: str) -> dict[str, str]:
+        if session.role != "admin":
+            return {session.token: session.name}
+        reply = await self.call(session, base, "GET", "/key/list", params={"include_revoked": "true"})
+        keys = reply.body.get("keys", []) if reply.status == 200 and isinstance(reply.body, dict) else []
+        return {k["token"]: k.get("key_alias") or k.get("key_name") or k["token"][:12] for k in keys}
+
+    async def spend_rows(self, session: Session, base: str, days: int) -> GatewayReply:
+        import time
+
+        start = str(time.time() - days * 86400)
+        return await self.call(session, base, "GET", "/spend/logs", params={"start_date": start, "limit": "100000"})
+
+    async def usage(self, session: Session, base: str, days: int) -> tuple[GatewayReply, dict[str, Any] | None]:
+        reply = await self.spend_rows(session, base, days)
+        if reply.status != 200:
+            return reply, None
+        return reply, summarize(reply.body, await self.key_names(session, base))
+
+    async def usage_csv(self, session: Session, base: str, days: int) -> tuple[GatewayReply, str | None]:
+        reply = await self.spend_rows(session, base, days)
+        if reply.status != 200:
+            return reply, None
+        return reply, to_csv(reply.body, await self.key_names(session, base))
+
+    async def health(self) -> dict[str, Any]:
+        """Every deployment's state, and each distinct model server's /health and vLLM-named load metrics."""
+        deployments = self.deployments()
+        bases = sorted({str(d["api_base"]) for group in deployments.values() for d in group})
+        servers = await asyncio.gather(*(self._probe(base) for base in bases))
+        return {"deployments": deployments, "servers": servers}
+
+    async def _probe(self, api_base: str) -> dict[str, Any]:
+        root = api_base.rstrip("/").removesuffix("/v1")
+        server: dict[str, Any] = {"url": root, "reachable": False, "health": None, "metrics": {}}
+        timeout = aiohttp.ClientTimeout(total=_PROBE_TIMEOUT_S)
+        try:
+            async with self._client().get(root + "/health", timeout=timeout) as response:
+                server["reachable"] = True
+                server["status"] = response.status
+                if response.content_type == "application/json":
+                    server["health"] = await response.json()
+            async with self._client().get(root + "/metrics", timeout=timeout) as response:
+                if response.status == 200:
+                    server["metrics"] = _server_metrics(await response.text())
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            pass
+        return server
+
+
+def _server_metrics(text: str) -> dict[str, float]:
+    """Sums of the vLLM-named load gauges in a Prometheus text page."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _METRIC_LINE.match(line)
+        if match and match.group(1) in _SERVER_METRICS:
+            found[match.group(1)] = found.get(match.group(1), 0.0) + float(match.group(2))
+    return found

@@ -1,0 +1,389 @@
+// inferstack console: one ES module, no dependencies. The key is typed once into the sign-in form and sent in
+// that request's body; afterwards the browser holds only the HttpOnly session cookie and, in memory, the CSRF
+// token. Conversations (text only, never a key) are kept in localStorage.
+const $ = (id) => document.getElementById(id);
+const PAGES = ["playground", "keys", "usage", "health"];
+const STORE = "inferstack.console.conversations";
+let csrf = null;
+let role = null;
+let healthTimer = null;
+let conversation = { id: Date.now(), title: "", messages: [] };
+
+function notify(text, error = false) {
+  const box = $("notice");
+  box.textContent = text;
+  box.className = error ? "error" : "";
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  const response = await fetch("/ui/api/" + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
+  });
+  const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
+  if (response.status === 401 && path !== "session") showSignIn();
+  if (!response.ok) throw new Error(data?.error?.message || `HTTP ${response.status}`);
+  return data;
+}
+
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function row(cells) {
+  const tr = el("tr");
+  for (const cell of cells) {
+    const td = el("td");
+    if (cell instanceof Node) td.append(cell); else td.textContent = cell ?? "";
+    tr.append(td);
+  }
+  return tr;
+}
+
+function showSignIn() {
+  csrf = null; role = null;
+  for (const p of PAGES) $("page-" + p).hidden = true;
+  $("nav").hidden = true; $("sign-out").hidden = true; $("who").textContent = "";
+  $("page-signin").hidden = false;
+}
+
+function signedIn(session) {
+  csrf = session.csrf; role = session.role;
+  $("who").textContent = `${session.name} (${role === "admin" ? "admin" : "key holder"})`;
+  $("nav").hidden = false; $("sign-out").hidden = false; $("page-signin").hidden = true;
+  route();
+}
+
+function route() {
+  if (!csrf) return;
+  const page = PAGES.includes(location.hash.slice(1)) ? location.hash.slice(1) : "playground";
+  for (const p of PAGES) $("page-" + p).hidden = p !== page;
+  for (const a of $("nav").querySelectorAll("a")) {
+    if (a.getAttribute("href") === "#" + page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  clearInterval(healthTimer);
+  notify("");
+  ({ playground: loadPlayground, keys: loadKeys, usage: loadUsage, health: loadHealth })[page]();
+}
+
+// ---- playground ----
+let modelsLoaded = false;
+async function loadPlayground() {
+  if (modelsLoaded) return;
+  try {
+    const models = (await api("GET", "models")).data.map((m) => m.id);
+    for (const id of ["pg-model", "pg-compare"]) {
+      const select = $(id);
+      for (const m of models) select.append(el("option", m, { value: m }));
+    }
+    modelsLoaded = true;
+  } catch (e) { notify("Could not list models: " + e.message, true); }
+}
+
+function requestBody(model) {
+  const messages = [];
+  const system = $("pg-system").value.trim();
+  if (system) messages.push({ role: "system", content: system });
+  messages.push(...conversation.messages, { role: "user", content: $("pg-prompt").value });
+  const body = {
+    model, messages, stream: true, stream_options: { include_usage: true },
+    temperature: Number($("pg-temperature").value), top_p: Number($("pg-top-p").value),
+    max_tokens: Number($("pg-max-tokens").value),
+  };
+  if ($("pg-seed").value !== "") body.seed = Number($("pg-seed").value);
+  const schema = $("pg-schema").value.trim();
+  if (schema) body.response_format = { type: "json_schema", json_schema: { name: "reply", schema: JSON.parse(schema) } };
+  return body;
+}
+
+function resultPanel(model) {
+  const box = el("article", undefined, { class: "result", "aria-label": "Reply from " + model });
+  box.append(el("h2", model));
+  const reply = el("div", "", { class: "reply", "aria-live": "polite" });
+  const stats = el("ul", undefined, { class: "stats" });
+  box.append(reply, stats);
+  $("pg-results").append(box);
+  return { reply, stats };
+}
+
+function showStats(stats, values) {
+  stats.replaceChildren(...Object.entries(values).map(([k, v]) => el("li", `${k}: ${v}`, { "data-stat": k })));
+}
+
+async function runOne(model, body) {
+  const { reply, stats } = resultPanel(model);
+  const started = performance.now();
+  let first = null; let text = ""; let usage = null; let chunks = 0;
+  const response = await fetch("/ui/api/chat", {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const err = await response.json().catch(() => ({}));
+    reply.textContent = "Error: " + (err?.error?.message || response.status);
+    return null;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, cut).trim(); buffer = buffer.slice(cut + 1);
+      if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") continue;
+      const event = JSON.parse(data);
+      if (event.error) { reply.textContent += "\nError: " + event.error.message; continue; }
+      if (event.usage) usage = event.usage;
+      const delta = event.choices?.[0]?.delta?.content;
+      if (delta) {
+        if (first === null) first = performance.now() - started;
+        text += delta; chunks += 1; reply.textContent = text;
+        const seconds = (performance.now() - started - first) / 1000;
+        showStats(stats, { TTFT: `${first.toFixed(0)} ms`, "tokens/s": seconds > 0 ? (chunks / seconds).toFixed(1) : "…" });
+      }
+    }
+  }
+  const total = performance.now() - started;
+  const tokens = usage?.completion_tokens ?? chunks;
+  const genSeconds = (total - (first ?? total)) / 1000;
+  showStats(stats, {
+    TTFT: first === null ? "n/a" : `${first.toFixed(0)} ms`,
+    "tokens/s": genSeconds > 0 ? (tokens / genSeconds).toFixed(1) : "n/a",
+    latency: `${total.toFixed(0)} ms`,
+    tokens: usage ? `${usage.prompt_tokens} in / ${usage.completion_tokens} out` : `${chunks} chunks`,
+    cost: usage?.cost !== undefined ? `$${Number(usage.cost).toFixed(6)}` : "see Usage",
+  });
+  return text;
+}
+
+async function send(event) {
+  event.preventDefault();
+  const models = [$("pg-model").value, $("pg-compare").value].filter(Boolean);
+  let bodies;
+  try { bodies = models.map(requestBody); } catch (e) { notify("JSON schema: " + e.message, true); return; }
+  $("pg-send").disabled = true;
+  $("pg-results").replaceChildren();
+  notify("");
+  try {
+    const replies = await Promise.all(models.map((m, i) => runOne(m, bodies[i])));
+    if (replies[0] !== null) {
+      conversation.messages.push({ role: "user", content: $("pg-prompt").value }, { role: "assistant", content: replies[0] });
+      conversation.title ||= $("pg-prompt").value.slice(0, 60);
+      saveConversation();
+      $("pg-prompt").value = "";
+    }
+  } catch (e) { notify("Request failed: " + e.message, true); }
+  finally { $("pg-send").disabled = false; }
+}
+
+function conversations() {
+  try { return JSON.parse(localStorage.getItem(STORE) || "[]"); } catch { return []; }
+}
+function saveConversation() {
+  const all = conversations().filter((c) => c.id !== conversation.id);
+  all.push({ id: conversation.id, title: conversation.title, model: $("pg-model").value, messages: conversation.messages });
+  localStorage.setItem(STORE, JSON.stringify(all.slice(-50)));
+}
+
+function snippet(kind) {
+  const body = requestBody($("pg-model").value);
+  const origin = location.origin;
+  let text;
+  if (kind === "curl") {
+    text = `curl -N ${origin}/v1/chat/completions \\\n  -H "Authorization: Bearer $INFERSTACK_API_KEY" \\\n  -H "Content-Type: application/json" \\\n  -d '${JSON.stringify(body).replaceAll("'", "'\\''")}'`;
+  } else {
+    const { model, messages, ...rest } = body;
+    text = `import os\nfrom openai import OpenAI\n\nclient = OpenAI(base_url="${origin}/v1", api_key=os.environ["INFERSTACK_API_KEY"])\n` +
+      `stream = client.chat.completions.create(\n    model=${JSON.stringify(model)},\n    messages=${JSON.stringify(messages)},\n` +
+      Object.entries(rest).map(([k, v]) => `    ${k}=${JSON.stringify(v).replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")},\n`).join("") +
+      `)\nfor chunk in stream:\n    if chunk.choices and chunk.choices[0].delta.content:\n        print(chunk.choices[0].delta.content, end="", flush=True)\n`;
+  }
+  $("pg-snippet").textContent = text;
+  $("pg-snippet").hidden = false;
+  navigator.clipboard?.writeText(text).then(() => notify("Copied (the key is read from $INFERSTACK_API_KEY)."), () => notify("Select the snippet below to copy it."));
+}
+
+function exportConversations() {
+  const blob = new Blob([JSON.stringify(conversations(), null, 2)], { type: "application/json" });
+  const a = el("a", undefined, { href: URL.createObjectURL(blob), download: "conversations.json" });
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
+async function importConversations(event) {
+  const file = event.target.files[0];
+  if (!file) return;
+  try {
+    const items = JSON.parse(await file.text());
+    if (!Array.isArray(items)) throw new Error("expected a list of conversations");
+    const clean = items.filter((c) => Array.isArray(c.messages)).map((c) => ({
+      id: Number(c.id) || Date.now(), title: String(c.title || ""), model: String(c.model || ""),
+      messages: c.messages.filter((m) => typeof m.content === "string" && ["user", "assistant", "system"].includes(m.role))
+        .map((m) => ({ role: m.role, content: m.content })),
+    }));
+    localStorage.setItem(STORE, JSON.stringify([...conversations(), ...clean].slice(-50)));
+    notify(`Imported ${clean.length} conversation(s).`);
+  } catch (e) { notify("Import failed: " + e.message, true); }
+  event.target.value = "";
+}
+
+// ---- keys ----
+const money = (v) => (v === null || v === undefined ? "—" : `$${Number(v).toFixed(4)}`);
+async function loadKeys() {
+  $("key-form").hidden = role !== "admin";
+  let data;
+  try { data = await api("GET", "keys"); } catch (e) { notify("Could not load keys: " + e.message, true); return; }
+  const body = $("key-table").querySelector("tbody");
+  body.replaceChildren(...data.keys.filter((k) => !k.revoked).map((k) => {
+    const name = k.key_alias || k.key_name || k.token.slice(0, 12);
+    const actions = el("span");
+    if (role === "admin") {
+      const revoke = el("button", "Revoke", { type: "button", "aria-label": "Revoke key " + name });
+      revoke.addEventListener("click", () => revokeKey(k.token, name));
+      const edit = el("button", "Edit limits", { type: "button", "aria-label": "Edit limits of key " + name });
+      edit.addEventListener("click", () => editKey(k, name));
+      actions.append(edit, " ", revoke);
+    }
+    const remaining = k.max_budget === null ? "—" : money(Math.max(0, k.max_budget - k.spend));
+    return row([name, k.models.length ? k.models.join(", ") : "all", money(k.spend), money(k.max_budget), remaining,
+      k.rpm_limit ?? "—", k.tpm_limit ?? "—", k.expires ? new Date(k.expires * 1000).toISOString().slice(0, 16) : "never", actions]);
+  }));
+}
+
+function keyFields() {
+  const fields = {};
+  const alias = $("key-alias").value.trim(); if (alias) fields.key_alias = alias;
+  const models = $("key-models").value.split(",").map((s) => s.trim()).filter(Boolean); if (models.length) fields.models = models;
+  if ($("key-budget").value) fields.max_budget = Number($("key-budget").value);
+  if ($("key-rpm").value) fields.rpm_limit = Number($("key-rpm").value);
+  if ($("key-tpm").value) fields.tpm_limit = Number($("key-tpm").value);
+  const duration = $("key-duration").value.trim(); if (duration) fields.duration = duration;
+  return fields;
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  try {
+    const made = await api("POST", "keys", keyFields());
+    $("key-secret-value").textContent = made.key;
+    $("key-secret").hidden = false;
+    $("key-secret-copy").focus();
+    $("key-form").reset();
+    loadKeys();
+  } catch (e) { notify("Could not create the key: " + e.message, true); }
+}
+
+function hideSecret() { $("key-secret-value").textContent = ""; $("key-secret").hidden = true; }
+
+async function editKey(k, name) {
+  const budget = prompt(`New budget in USD for ${name} (empty = unchanged)`, k.max_budget ?? "");
+  if (budget === null) return;
+  const rpm = prompt(`Requests per minute for ${name} (empty = unchanged)`, k.rpm_limit ?? "");
+  if (rpm === null) return;
+  const changes = { key: k.token };
+  if (budget !== "") changes.max_budget = Number(budget);
+  if (rpm !== "") changes.rpm_limit = Number(rpm);
+  try { await api("POST", "keys/update", changes); notify(`Updated ${name}.`); loadKeys(); }
+  catch (e) { notify("Update failed: " + e.message, true); }
+}
+
+async function revokeKey(token, name) {
+  if (!confirm(`Revoke key ${name}? Clients using it stop working at once.`)) return;
+  try { await api("POST", "keys/revoke", { keys: [token] }); notify(`Revoked ${name}.`); loadKeys(); }
+  catch (e) { notify("Revoke failed: " + e.message, true); }
+}
+
+// ---- usage ----
+async function loadUsage() {
+  const days = $("usage-days").value;
+  $("usage-csv").href = `/ui/api/usage.csv?days=${days}`;
+  let data;
+  try { data = await api("GET", `usage?days=${days}`); } catch (e) { notify("Could not load usage: " + e.message, true); return; }
+  const t = data.totals;
+  $("usage-totals").textContent = `${t.requests} requests, ${t.prompt_tokens} prompt + ${t.completion_tokens} completion tokens, $${t.spend.toFixed(6)} spend`;
+  const stamp = Date.now();
+  $("usage-charts").replaceChildren(...[["model", "requests"], ["key", "spend"], ["day", "tokens"]].map(([by, measure]) =>
+    el("img", undefined, { src: `/ui/api/usage/chart.svg?by=${by}&measure=${measure}&days=${days}&t=${stamp}`, alt: `Chart: ${measure} by ${by}` })));
+  const tables = ["model", "key", "day"].map((by) => {
+    const wrap = el("div", undefined, { class: "table-wrap" });
+    const table = el("table", undefined, { "data-by": by });
+    table.append(el("caption", `By ${by}`));
+    const head = el("tr");
+    for (const h of [by, "requests", "tokens", "spend"]) head.append(el("th", h, { scope: "col" }));
+    table.append(el("thead"), el("tbody"));
+    table.tHead.append(head);
+    table.tBodies[0].append(...data.by[by].map((r) => row([r.name, r.requests, r.tokens, `$${r.spend.toFixed(6)}`])));
+    wrap.append(table);
+    return wrap;
+  });
+  $("usage-tables").replaceChildren(...tables);
+}
+
+// ---- health ----
+async function loadHealth() {
+  const refresh = async () => {
+    if (document.hidden) return;
+    let data;
+    try { data = await api("GET", "health"); } catch (e) { notify("Could not load health: " + e.message, true); return; }
+    const rows = [];
+    for (const [model, group] of Object.entries(data.deployments)) {
+      for (const d of group) {
+        const state = !d.healthy ? "unhealthy" : d.cooling_down_s > 0 ? `cooling down (${d.cooling_down_s}s)` : "healthy";
+        rows.push(row([model, d.id, d.api_base, el("span", state, { class: state === "healthy" ? "state-healthy" : "state-bad" }),
+          d.in_flight, d.latency_ms ?? "—", d.last_error ?? ""]));
+      }
+    }
+    $("health-deployments").querySelector("tbody").replaceChildren(...rows);
+    $("health-servers").querySelector("tbody").replaceChildren(...data.servers.map((s) => {
+      const m = s.metrics || {};
+      const h = s.health || {};
+      const detail = [h.status, h.model ? `model ${h.model}` : null, h.slots_idle !== undefined ? `idle slots ${h.slots_idle}` : null].filter(Boolean).join(", ");
+      return row([s.url, s.reachable ? "yes" : "no", m["vllm:num_requests_running"] ?? "—", m["vllm:num_requests_waiting"] ?? "—",
+        m["vllm:kv_cache_usage_perc"] !== undefined ? `${(m["vllm:kv_cache_usage_perc"] * 100).toFixed(1)}%` : "—", detail || (s.status ?? "")]);
+    }));
+    $("health-updated").textContent = "Updated " + new Date().toLocaleTimeString();
+  };
+  await refresh();
+  healthTimer = setInterval(refresh, 5000);
+}
+
+// ---- wiring ----
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("signin-key");
+  try {
+    const session = await api("POST", "session", { key: input.value });
+    input.value = "";
+    signedIn(session);
+  } catch (e) { input.value = ""; notify("Sign-in failed: " + e.message, true); input.focus(); }
+});
+$("sign-out").addEventListener("click", async () => {
+  try { await api("DELETE", "session"); } catch { /* signed out either way */ }
+  modelsLoaded = false;
+  for (const id of ["pg-model", "pg-compare"]) $(id).replaceChildren(...(id === "pg-compare" ? [el("option", "(none)", { value: "" })] : []));
+  showSignIn();
+  notify("Signed out.");
+});
+$("pg-form").addEventListener("submit", send);
+$("pg-new").addEventListener("click", () => { conversation = { id: Date.now(), title: "", messages: [] }; $("pg-results").replaceChildren(); notify("New conversation."); });
+$("pg-curl").addEventListener("click", () => snippet("curl"));
+$("pg-python").addEventListener("click", () => snippet("python"));
+$("pg-export").addEventListener("click", exportConversations);
+$("pg-import").addEventListener("change", importConversations);
+$("key-form").addEventListener("submit", createKey);
+$("key-secret-copy").addEventListener("click", () => navigator.clipboard?.writeText($("key-secret-value").textContent).then(() => notify("Key copied."), () => notify("Select the key to copy it.")));
+$("key-secret-done").addEventListener("click", hideSecret);
+$("usage-days").addEventListener("change", loadUsage);
+window.addEventListener("hashchange", () => { hideSecret(); route(); });
+
+api("GET", "session").then(signedIn, showSignIn);
