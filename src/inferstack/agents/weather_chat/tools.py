@@ -11,14 +11,14 @@ from typing import Any
 from inferstack.core.errors import InvalidRequestError
 from inferstack.tools.weather.service import MAX_DAYS, WeatherService
 
-_CITY = {"type": "string", "description": "The city the user asked about, e.g. 'Tokyo' or 'Paris'."}
+_CITY = {"type": "string", "description": "The city name exactly as the user wrote it."}
 
 WEATHER_TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
             "name": "get_current_weather",
-            "description": "Get the current weather in a city: temperature, humidity, wind and conditions.",
+            "description": "The weather now (today) in a city: temperature, conditions, humidity, wind.",
             "parameters": {
                 "type": "object",
                 "properties": {"city": _CITY},
@@ -31,7 +31,7 @@ WEATHER_TOOLS: list[dict[str, Any]] = [
         "type": "function",
         "function": {
             "name": "get_weather_forecast",
-            "description": f"Get the daily weather forecast for a city for the next 1 to {MAX_DAYS} days.",
+            "description": f"A forecast for the coming days (1 to {MAX_DAYS}) in a city, when asked for a forecast.",
             "parameters": {
                 "type": "object",
                 "properties": {
