@@ -49,3 +49,11 @@ if ! command -v promtool >/dev/null; then
     || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; } \
     || echo "test-services: could not install prometheus; prometheus tests will fail" >&2
 fi
+
+# Chromium for the console's browser tests (tests/browser), driven by Python playwright via executable_path.
+if ! command -v chromium >/dev/null; then
+  echo "test-services: installing chromium"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+    || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+    || echo "test-services: could not install chromium; browser tests will fail" >&2
+fi
