@@ -102,3 +102,21 @@ async def test_the_index_beside_a_store_follows_its_writes_and_is_rebuilt_when_o
     await reopened.drop()
     assert await reopened.lexical_search("PN-10483", 1) == []
     assert await reopened.count() == 0
+
+
+@pytest.mark.milvus
+async def test_a_milvus_lite_store_lists_its_chunks_to_rebuild_the_index(tmp_path: Path) -> None:
+    from inferstack.retrieval.stores.milvus import MilvusConfig, MilvusVectorStore
+
+    inner = MilvusVectorStore(MilvusConfig(uri=str(tmp_path / "m.db"), collection="k", dimension=4))
+    chunks = [
+        Chunk(f"id{i}", f"row {i} PN-{1000 + i}", "s.md", [1.0, i, 0.5, 0.1], {"row_index": i}) for i in range(30)
+    ]
+    await inner.upsert(chunks)
+    pages = [page async for page in inner.all_chunks(page_size=7)]
+    assert sum(len(page) for page in pages) == 30 and len(pages) >= 5
+    assert {hit.id for page in pages for hit in page} == {chunk.id for chunk in chunks}
+    store = LexicalIndexedStore(inner, tmp_path / "lexical.json")  # no index file yet: rebuilt from Milvus
+    hits = await store.lexical_search("PN-1017", 1)
+    assert [(hit.id, hit.metadata["row_index"]) for hit in hits] == [("id17", 17)]
+    await store.close()
