@@ -172,3 +172,30 @@ async def test_a_streamed_reply_keeps_its_span_open_until_the_stream_is_closed(
     (span,) = exporter.get_finished_spans()
     assert span.name == "chat m" and span.attributes is not None
     assert span.attributes["http.response.status_code"] == 200
+
+
+async def test_each_gateway_upstream_attempt_is_its_own_span(tmp_path: Path, exporter: InMemorySpanExporter) -> None:
+    from inferstack.gateway.upstreams.fake import FakeAnswer, UpstreamRequest
+    from tests.unit.gateway.proxy_harness import chat_reply, deployment, proxy_under_test
+
+    seen: list[str] = []
+
+    def first_attempt_fails(request: UpstreamRequest) -> FakeAnswer:
+        seen.append(request.deployment_id)
+        return FakeAnswer(status=503) if len(seen) == 1 else chat_reply()
+
+    router = {"num_retries": 2, "policy": "least-busy"}
+    async with proxy_under_test(
+        tmp_path, first_attempt_fails, deployments=[deployment("a"), deployment("b")], router=router
+    ) as proxy:
+        proxy.service.streams.attempts.tracing = True  # the attempts object both paths share
+        with trace.get_tracer("test").start_as_current_span("request") as parent:
+            reply = await proxy.reply()
+    assert reply.status == 200
+    attempts = [from_readable(s) for s in exporter.get_finished_spans() if s.name.startswith("upstream ")]
+    assert [s.name for s in attempts] == [f"upstream {d}" for d in seen] and len(seen) == 2
+    assert {s.parent_id for s in attempts} == {f"{parent.get_span_context().span_id:016x}"}
+    failed, succeeded = attempts
+    assert failed.status == "ERROR" and failed.attributes["error.type"] == "status"
+    assert succeeded.attributes["http.response.status_code"] == 200
+    assert succeeded.attributes["gen_ai.request.model"] == "m" and succeeded.kind == "CLIENT"
