@@ -216,6 +216,7 @@ def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_
         "inferstack is ready.",
         f"  agent API      {config.url('agent')}          (POST /query, /query/stream, /ingest)",
         f"  gateway        {config.url('gateway', '/v1')}    (OpenAI API; keys, limits, cache)",
+        f"  web console    {config.url('gateway', '/ui/')}    (sign in with the master key or a virtual key)",
         f"  model server   {config.url('serve', '/v1')}",
     ]
     if config.stack.web_search:
