@@ -17,11 +17,11 @@ from inferstack.idp import routes
 from inferstack.idp.jobs import DocumentJobs
 from inferstack.idp.metrics import IdpMetrics
 from inferstack.idp.model_client import ModelClient
-from inferstack.idp.ocr import RapidOcrReader
 from inferstack.idp.pipeline import DocumentPipeline
 from inferstack.idp.routes import IdpState
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import JobStore
+from inferstack.tools.ocr import RapidOcrReader
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from inferstack.idp.normalise import parse_amount, parse_date, squash
-from inferstack.idp.records import OcrLine
+from inferstack.tools.ocr import OcrLine
 
 
 def _value_texts(value: Any) -> list[str]:

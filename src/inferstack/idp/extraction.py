@@ -17,9 +17,10 @@ from inferstack.core.errors import UpstreamError
 from inferstack.idp.document_types import DocumentType
 from inferstack.idp.evidence import find_evidence
 from inferstack.idp.model_client import ModelClient
-from inferstack.idp.records import FieldResult, OcrLine
+from inferstack.idp.records import FieldResult
 from inferstack.idp.rules import extract_rules
 from inferstack.idp.settings import ExtractorName
+from inferstack.tools.ocr import OcrLine
 
 MAX_PROMPT_LINES = 120
 

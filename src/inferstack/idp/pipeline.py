@@ -22,12 +22,12 @@ from inferstack.idp.document_types import DocumentType, load_type
 from inferstack.idp.documents import LoadLimits, load_document
 from inferstack.idp.extraction import extract
 from inferstack.idp.model_client import ModelClient
-from inferstack.idp.ocr import RapidOcrReader
 from inferstack.idp.reading import read_pages
 from inferstack.idp.records import Check, JobResult, StageRecord
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.validation import validate
 from inferstack.idp.verification import FacilityRegistry, Verifier, verify_fields
+from inferstack.tools.ocr import RapidOcrReader
 
 tracer = trace.get_tracer(__name__)
 

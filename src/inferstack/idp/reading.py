@@ -10,9 +10,9 @@ import asyncio
 
 from inferstack.core.errors import InvalidRequestError
 from inferstack.idp.model_client import ModelClient
-from inferstack.idp.ocr import RapidOcrReader
-from inferstack.idp.records import OcrLine, Page
+from inferstack.idp.records import Page
 from inferstack.idp.settings import ReaderName
+from inferstack.tools.ocr import OcrLine, RapidOcrReader
 
 # A vision model reports no per-line confidence; its lines count as this (below clean OCR, above a poor scan).
 VISION_LINE_CONFIDENCE = 0.8

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from inferstack.tools.ocr import OcrLine
+
 Status = Literal["queued", "processing", "auto_approved", "needs_review", "approved", "rejected", "failed"]
 
 
@@ -21,20 +23,6 @@ class Page:
     def describe(self) -> dict[str, Any]:
         size = list(self.image.size) if self.image is not None else None
         return {"page": self.number, "size": size, "text_layer": self.text_layer is not None}
-
-
-@dataclass(frozen=True)
-class OcrLine:
-    """A line of text as read: page, text, bounding box (x0, y0, x1, y1 in pixels; empty for text layers)."""
-
-    page: int
-    text: str
-    confidence: float
-    box: tuple[float, float, float, float] | None = None
-    source: str = "ocr"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

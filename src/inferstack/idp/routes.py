@@ -17,8 +17,8 @@ from inferstack.http.responses import json_response
 from inferstack.idp.document_types import available
 from inferstack.idp.jobs import DocumentJobs
 from inferstack.idp.metrics import IdpMetrics
-from inferstack.idp.ocr import RapidOcrReader
 from inferstack.idp.store import JobStore
+from inferstack.tools.ocr import RapidOcrReader
 
 router = APIRouter()
 ROUTE_PATHS = ("/", "/health", "/ready", "/metrics", "/v1/documents", "/v1/review", "/v1/schemas")

@@ -11,7 +11,7 @@ from typing import Any
 
 from inferstack.idp.document_types import DocumentType
 from inferstack.idp.normalise import parse_amount, parse_date, squash, tokens
-from inferstack.idp.records import OcrLine
+from inferstack.tools.ocr import OcrLine
 
 _ITEM = re.compile(
     r"^(?P<description>.+?)\s+(?P<quantity>\d+(?:\.\d+)?)\s*[x×X*]\s*\$?(?P<unit_price>[\d,]+\.\d{2})"

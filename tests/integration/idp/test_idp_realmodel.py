@@ -22,7 +22,7 @@ import pytest
 from inferstack.idp.document_types import load_type
 from inferstack.idp.extraction import extract
 from inferstack.idp.model_client import ModelClient
-from inferstack.idp.records import OcrLine
+from inferstack.tools.ocr import OcrLine
 from tests.support.gateway import gateway_process, new_key
 from tests.support.idp_documents import (
     SyntheticDocument,

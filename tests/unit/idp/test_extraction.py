@@ -12,7 +12,7 @@ from inferstack.core.errors import UpstreamError
 from inferstack.idp.document_types import load_type
 from inferstack.idp.extraction import extract
 from inferstack.idp.model_client import ModelClient
-from inferstack.idp.records import OcrLine
+from inferstack.tools.ocr import OcrLine
 
 CERT = load_type("birth_certificate")
 LINES = [

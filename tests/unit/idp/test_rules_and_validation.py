@@ -9,9 +9,9 @@ import pytest
 from inferstack.idp.document_types import available, load_type
 from inferstack.idp.evidence import find_evidence
 from inferstack.idp.normalise import parse_amount, parse_date
-from inferstack.idp.records import OcrLine
 from inferstack.idp.rules import extract_rules, split_label
 from inferstack.idp.validation import validate
+from inferstack.tools.ocr import OcrLine
 
 CERT = load_type("birth_certificate")
 INVOICE = load_type("invoice")

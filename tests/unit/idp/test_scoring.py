@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from inferstack.idp.records import Check, FieldResult, OcrLine
+from inferstack.idp.records import Check, FieldResult
 from inferstack.idp.scoring import components, confidence, parse_judge, route
+from inferstack.tools.ocr import OcrLine
 
 
 @pytest.mark.parametrize(

@@ -1,19 +1,33 @@
 """OCR on CPU with rapidocr (its ONNX models ship in the wheel): per-line text, box and confidence.
 
-The only module that imports rapidocr.
+The only module that imports rapidocr; used by the IDP pipeline and the model server's OCR image input.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from inferstack.core.extras import imports_of_extra
-from inferstack.idp.records import OcrLine
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """A line of text as read: page, text, bounding box (x0, y0, x1, y1 in pixels; empty for text layers)."""
+
+    page: int
+    text: str
+    confidence: float
+    box: tuple[float, float, float, float] | None = None
+    source: str = "ocr"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class RapidOcrReader:
