@@ -32,6 +32,7 @@ from inferstack.serving.engines.base import EmbeddingEngine, Engine
 from inferstack.serving.engines.registry import build_embedding_engine, build_engine
 from inferstack.serving.fast_path import GenerationFastPath
 from inferstack.serving.generation import MeteredGeneration
+from inferstack.serving.image_input import OcrImageInput
 from inferstack.serving.openapi_routes import GENERATION_OPENAPI_ROUTES
 from inferstack.serving.responses_service import ResponsesService
 from inferstack.serving.settings import ServeSettings
@@ -82,6 +83,11 @@ class ServerState:
         return name, self.embeddings
 
 
+def image_input(settings: ServeSettings) -> OcrImageInput | None:
+    """The OCR adapter for image_url parts when `serve.image_input: ocr` (needs the idp extra: rapidocr)."""
+    return OcrImageInput() if settings.image_input == "ocr" else None
+
+
 def build_app(
     settings: ServeSettings,
     *,
@@ -94,7 +100,9 @@ def build_app(
     metrics = ServingMetrics(engine.info.model_id)
     admission = Admission(slots=engine.info.slots, max_queue=settings.max_queue, metrics=metrics)
     generation = MeteredGeneration(engine, admission, metrics)
-    chat = ChatService(engine, generation, max_tokens_policy=settings.max_tokens_policy)
+    chat = ChatService(
+        engine, generation, max_tokens_policy=settings.max_tokens_policy, image_input=image_input(settings)
+    )
     state = ServerState(
         settings=settings,
         engine=engine,

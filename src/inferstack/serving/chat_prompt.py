@@ -32,7 +32,8 @@ def chat_turns(messages: list[ChatMessage], *, instructions: str | None) -> list
         elif isinstance(message, UserMessage):
             if isinstance(message.content, list) and any(isinstance(p, ImageUrlPart) for p in message.content):
                 raise InvalidRequestError(
-                    "this model accepts text only; remove image_url content parts",
+                    "this model accepts text only; remove image_url content parts "
+                    "(or start the server with serve.image_input: ocr to read images as OCR text)",
                     param=f"messages.{index}.content",
                 )
             turns.append(ChatTurn("user", message_text(message.content)))

@@ -21,6 +21,7 @@ from inferstack.serving.admission import Ticket
 from inferstack.serving.chat_prompt import chat_turns
 from inferstack.serving.engines.base import Engine, GenerationChunk, PreparedPrompt, SamplingParams
 from inferstack.serving.generation import MaxTokensPolicy, MeteredGeneration, final_usage, token_budget
+from inferstack.serving.image_input import OcrImageInput
 from inferstack.serving.structured_output import OutputPlan, ParsedOutput, plan_output
 from inferstack.serving.tool_call_stream import ToolCallStream
 
@@ -58,8 +59,14 @@ def sampling_params(
 
 class ChatService:
     def __init__(
-        self, engine: Engine, generation: MeteredGeneration, *, max_tokens_policy: MaxTokensPolicy = "cap"
+        self,
+        engine: Engine,
+        generation: MeteredGeneration,
+        *,
+        max_tokens_policy: MaxTokensPolicy = "cap",
+        image_input: OcrImageInput | None = None,
     ) -> None:
+        self._image_input = image_input
         self._engine = engine
         self._generation = generation
         self._max_tokens_policy: MaxTokensPolicy = max_tokens_policy
@@ -74,7 +81,10 @@ class ChatService:
             raise InvalidRequestError(
                 f"the {self._engine.info.kind} engine of this server does not report logprobs", param="logprobs"
             )
-        turns = chat_turns(request.messages, instructions=plan.instructions)
+        messages = request.messages
+        if self._image_input is not None:
+            messages = await self._image_input.to_text(messages)
+        turns = chat_turns(messages, instructions=plan.instructions)
         prompt = await self._engine.prepare_chat(turns)
         limit = request.token_limit
         if limit is None and plan.json_schema is not None:

@@ -76,6 +76,11 @@ class ServeSettings(LayeredSettings):
         ge=64,
         description="Context length of each slot, in tokens (the packaged SmolLM2 was trained on 8192).",
     )
+    image_input: Literal["reject", "ocr"] = Field(
+        default="reject",
+        description="image_url content parts: 'reject' (400: the engine reads text only) or 'ocr' (an OCR adapter, "
+        "not vision: the text rapidocr reads from each image goes in front of the message's text).",
+    )
     max_tokens_policy: Literal["cap", "reject"] = Field(
         default="cap",
         description="A max_tokens over the room the prompt leaves: 'cap' generates up to the room left and ends "
