@@ -25,7 +25,7 @@ def bar_chart(title: str, rows: list[tuple[str, float]], *, unit: str = "") -> s
     for i, (label, value) in enumerate(rows):
         y = 26 + i * _BAR_H
         width = max(1.0, (_WIDTH - _LABEL_W - 90) * value / top)
-        shown = f"{value:.6g}{unit}"
+        shown = f"${value:.6f}" if unit == "USD" else f"{value:.6g}{unit}"
         parts.append(
             f'<text x="0" y="{y + 15}" font-size="12" fill="#1b1f24">{escape(label[:32])}</text>'
             f'<rect x="{_LABEL_W}" y="{y + 3}" width="{width:.1f}" height="{_BAR_H - 6}" fill="#1f6feb"/>'

@@ -216,7 +216,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
         if summary is None:
             return _reply(reply)
         rows = [(str(r["name"]), float(r[measure])) for r in summary["by"][by]]
-        svg = bar_chart(f"{measure} by {by}", rows, unit=" USD" if measure == "spend" else "")
+        svg = bar_chart(f"{measure} by {by}", rows, unit="USD" if measure == "spend" else "")
         return Response(svg, media_type="image/svg+xml")
 
     @console.get("/api/usage.csv")

@@ -44,6 +44,11 @@ def summarize(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, An
 CSV_FIELDS = ("started_at", "key", "model", "status", "prompt_tokens", "completion_tokens", "spend", "duration_ms")
 
 
+def _cell(value: object) -> object:
+    """A cell a spreadsheet will not read as a formula."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
 def to_csv(rows: list[dict[str, Any]], names: dict[str, str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -52,15 +57,18 @@ def to_csv(rows: list[dict[str, Any]], names: dict[str, str]) -> str:
         started = datetime.fromtimestamp(float(row["started_at"]), UTC).isoformat()
         key = _group_value(row, "key", names)
         writer.writerow(
-            [
-                started,
-                key,
-                row["model"],
-                row["status"],
-                row["prompt_tokens"],
-                row["completion_tokens"],
-                row["spend"],
-                row["duration_ms"],
-            ]
+            map(
+                _cell,
+                [
+                    started,
+                    key,
+                    row["model"],
+                    row["status"],
+                    row["prompt_tokens"],
+                    row["completion_tokens"],
+                    row["spend"],
+                    row["duration_ms"],
+                ],
+            )
         )
     return out.getvalue()
