@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
@@ -153,7 +154,7 @@ def _is_up(dependency: DependencyHealth) -> Callable[[], float]:
     return lambda: float(dependency.up)
 
 
-def build_app(settings: GatewaySettings) -> ASGIApp:
+def build_app(settings: GatewaySettings, *, trace_store: Path | None = None) -> ASGIApp:
     """The gateway as an ASGI app; everything connects in the lifespan, so building it does no I/O."""
     metrics = GatewayMetrics()
     guardrails = GuardrailSet(settings.guardrails, _model_guardrails(settings))
@@ -273,7 +274,7 @@ def build_app(settings: GatewaySettings) -> ASGIApp:
     register_openai_routes(app)
     app.include_router(keys.router)
     app.include_router(health.router)
-    app.state.console = console = ConsoleService(registry, router.health)
+    app.state.console = console = ConsoleService(registry, router.health, trace_store=trace_store)
     app.mount("/ui", build_console(console))  # the web console (gateway/console/)
     document_bare_routes(app, PROXY_OPENAPI_ROUTES)
     # The proxy routes come first and count themselves (per model/deployment/status); everything else gets

@@ -31,9 +31,12 @@ _WORKER_CONFIG = "_INFERSTACK_GATEWAY_WORKER_CONFIG"
 
 
 def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: dict[str, Any]) -> int:
-    configure_tracing(gateway_tracing(settings, config_path), "gateway")
+    tracing = gateway_tracing(settings, config_path)
+    configure_tracing(tracing, "gateway")
     if settings.workers == 1:
-        server = uvicorn_server(build_app(settings), host=settings.host, port=settings.port)
+        server = uvicorn_server(
+            build_app(settings, trace_store=_trace_store(tracing)), host=settings.host, port=settings.port
+        )
         server.run()
         return 0 if server.started else 1
     # Migrate once here so workers never race on the schema.
@@ -62,8 +65,14 @@ def worker_app() -> Any:
     path = Path(spec["path"]) if spec["path"] else None
     settings, _ = load_gateway_settings(path, spec["overrides"], os.environ)
     configure_logging(settings.log_level, service=f"gateway[{os.getpid()}]")
-    configure_tracing(gateway_tracing(settings, path), "gateway")
-    return build_app(settings)
+    tracing = gateway_tracing(settings, path)
+    configure_tracing(tracing, "gateway")
+    return build_app(settings, trace_store=_trace_store(tracing))
+
+
+def _trace_store(tracing: TracingSettings) -> Path | None:
+    """The local trace store's file, for the console's traces page (None when no store is configured)."""
+    return Path(tracing.store.path) if tracing.store.path else None
 
 
 def gateway_tracing(settings: GatewaySettings, config_path: Path | None) -> TracingSettings:

@@ -8,6 +8,7 @@ a random id. Every state-changing call needs the session's CSRF token in `X-CSRF
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -16,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response, StreamingResponse
 
-from inferstack.core.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
-from inferstack.gateway.console.charts import bar_chart
+from inferstack.core.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from inferstack.gateway.console.charts import bar_chart, waterfall
 from inferstack.gateway.console.service import ConsoleService, GatewayReply
 from inferstack.gateway.console.sessions import Session
 from inferstack.http.errors import install_error_handlers
@@ -227,6 +228,31 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
         return Response(
             text, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="usage.csv"'}
         )
+
+    async def trace_spans(request: Request, trace_id: str) -> list[dict[str, Any]]:
+        admin_only(session_of(request))
+        if not re.fullmatch(r"[0-9a-fA-F]{4,32}", trace_id):
+            raise InvalidRequestError("trace id: 4 to 32 hex digits", param="trace_id")
+        spans = await service.trace(trace_id)
+        if spans is None:
+            raise NotFoundError("no trace store is configured (observability.exporter: store)")
+        if not spans:
+            raise NotFoundError("no such trace")
+        return [span.as_json() for span in spans]
+
+    @console.get("/api/traces")
+    async def traces(request: Request) -> Response:
+        admin_only(session_of(request))
+        listed = await service.traces(50)
+        return json_response({"enabled": listed is not None, "traces": listed or []})
+
+    @console.get("/api/traces/{trace_id}")
+    async def trace(request: Request, trace_id: str) -> Response:
+        return json_response({"spans": await trace_spans(request, trace_id)})
+
+    @console.get("/api/traces/{trace_id}/waterfall.svg")
+    async def trace_waterfall(request: Request, trace_id: str) -> Response:
+        return Response(waterfall(await trace_spans(request, trace_id)), media_type="image/svg+xml")
 
     @console.get("/api/health")
     async def health(request: Request) -> Response:

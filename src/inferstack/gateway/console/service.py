@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,7 @@ import orjson
 from inferstack.gateway.console.sessions import Session, SessionTable
 from inferstack.gateway.console.usage import summarize, to_csv
 from inferstack.gateway.keys.registry import KeyRegistry
+from inferstack.observability.trace_store import StoredSpan, TraceStore
 
 _PROBE_TIMEOUT_S = 2.0
 _METRIC_LINE = re.compile(r"^(vllm:[a-z_]+)(?:\{[^}]*\})?\s+([0-9.eE+-]+)$")
@@ -39,10 +41,13 @@ class ConsoleService:
         deployments: Callable[[], dict[str, list[dict[str, object]]]],
         *,
         sessions: SessionTable | None = None,
+        trace_store: Path | None = None,
     ) -> None:
         self.registry = registry
         self.deployments = deployments
         self.sessions = sessions or SessionTable()
+        self.trace_store_path = trace_store
+        self._traces: TraceStore | None = None
         self._http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -137,6 +142,27 @@ class ConsoleService:
         if reply.status != 200:
             return reply, None
         return reply, to_csv(reply.body, await self.key_names(session, base))
+
+    def _store(self) -> TraceStore | None:
+        if self.trace_store_path is None:
+            return None
+        if self._traces is None:
+            self._traces = TraceStore(self.trace_store_path)
+        return self._traces
+
+    async def traces(self, limit: int) -> list[dict[str, Any]] | None:
+        """The newest traces of the local trace store, or None when the gateway has none configured."""
+        store = self._store()
+        if store is None:
+            return None
+        summaries = await asyncio.to_thread(store.list_traces, limit)
+        return [s.__dict__ | {"start_s": s.start_ns / 1e9} for s in summaries]
+
+    async def trace(self, trace_id: str) -> list[StoredSpan] | None:
+        store = self._store()
+        if store is None:
+            return None
+        return await asyncio.to_thread(store.spans, trace_id)
 
     async def health(self) -> dict[str, Any]:
         """Every deployment's state, and each distinct model server's /health and vLLM-named load metrics."""

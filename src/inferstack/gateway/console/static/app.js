@@ -241,6 +241,8 @@ async function importConversations(event) {
 const money = (v) => (v === null || v === undefined ? "—" : `$${Number(v).toFixed(4)}`);
 async function loadKeys() {
   $("key-form").hidden = role !== "admin";
+  $("key-table").querySelector("caption").textContent = role === "admin" ? "Keys" : "Your key";
+  $("key-table").querySelector("thead th:last-child").hidden = role !== "admin";
   let data;
   try { data = await api("GET", "keys"); } catch (e) { notify("Could not load keys: " + e.message, true); return; }
   const body = $("key-table").querySelector("tbody");
@@ -256,7 +258,8 @@ async function loadKeys() {
     }
     const remaining = k.max_budget === null ? "—" : money(Math.max(0, k.max_budget - k.spend));
     return row([name, k.models.length ? k.models.join(", ") : "all", money(k.spend), money(k.max_budget), remaining,
-      k.rpm_limit ?? "—", k.tpm_limit ?? "—", k.expires ? new Date(k.expires * 1000).toISOString().slice(0, 16) : "never", actions]);
+      k.rpm_limit ?? "—", k.tpm_limit ?? "—", k.expires ? new Date(k.expires * 1000).toISOString().slice(0, 16) : "never",
+      ...(role === "admin" ? [actions] : [])]);
   }));
 }
 
