@@ -50,13 +50,14 @@ def weather_service(real_server: RunningProcess, tmp_path_factory: pytest.TempPa
             INFERSTACK_WEATHER_MAX_ROUNDS="1",  # one tool round, then the answer (as the reference did)
             INFERSTACK_WEATHER_MAX_TOKENS="40",
             INFERSTACK_WEATHER_ANSWER_MAX_TOKENS="24",
+            INFERSTACK_WEATHER_TIME_LIMIT_S="240",
         )
         with inferstack_process(["weather", "serve"], log_dir=tmp, env=env, timeout=60) as service:
             yield service
 
 
 def _ask(service: RunningProcess, question: str) -> dict[str, Any]:
-    response = httpx.post(service.base_url + "/chat", json={"message": question}, timeout=120)
+    response = httpx.post(service.base_url + "/chat", json={"message": question}, timeout=300)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -66,14 +67,17 @@ def _names_city(argument: Any, city: str) -> bool:
     return isinstance(argument, str) and city.casefold() in argument.casefold()
 
 
+@pytest.mark.timeout(900)  # 44 completions on shared CPUs; each /chat is capped by weather.time_limit_s
 def test_tool_call_correctness_with_the_real_model(weather_service: RunningProcess) -> None:
     assert len(QUESTIONS) >= 20
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(lambda q: _ask(weather_service, q[0]), QUESTIONS))
     correct: list[str] = []
     wrong: list[str] = []
     for (question, city, tool), body in zip(QUESTIONS, answers, strict=True):
-        assert body["tool_calls"], f"no tool call for {question!r}: {body['response']!r}"
+        if not body["tool_calls"]:  # the model answered without a call, or the time cap came first
+            wrong.append(f"{question!r} -> no call ({body['stopped']})")
+            continue
         first = body["tool_calls"][0]
         jsonschema.validate(first["arguments"], SCHEMAS[first["name"]])  # constrained decoding: always valid
         if first["name"] == tool and _names_city(first["arguments"].get("city"), city):
