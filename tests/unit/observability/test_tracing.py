@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,42 @@ async def test_each_gateway_upstream_attempt_is_its_own_span(tmp_path: Path, exp
     assert failed.status == "ERROR" and failed.attributes["error.type"] == "status"
     assert succeeded.attributes["http.response.status_code"] == 200
     assert succeeded.attributes["gen_ai.request.model"] == "m" and succeeded.kind == "CLIENT"
+
+
+async def test_strands_agent_spans_join_the_current_trace(exporter: InMemorySpanExporter) -> None:
+    import openai
+    from strands import Agent
+    from strands.models.openai import OpenAIModel
+
+    chunks = [
+        {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": delta}]}
+        for delta in ({"role": "assistant", "content": "Hello"},)
+    ]
+    chunks.append(
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+        }
+    )
+    sse = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse)
+
+    http = httpx.AsyncClient(transport=TracingTransport(httpx.MockTransport(gateway)))
+    client = openai.AsyncOpenAI(base_url="http://gw.test/v1", api_key="k", http_client=http)
+    agent = Agent(model=OpenAIModel(client=client, model_id="m"), callback_handler=None)
+    with trace.get_tracer("test").start_as_current_span("invoke_agent agentic") as parent:
+        result = await agent.invoke_async("hi")
+    await http.aclose()
+    assert "Hello" in str(result)
+    spans = [from_readable(s) for s in exporter.get_finished_spans()]
+    trace_id = f"{parent.get_span_context().trace_id:032x}"
+    strands = [s for s in spans if s.name != "invoke_agent agentic" and s.name != "chat m"]
+    assert strands, [s.name for s in spans]
+    assert {s.trace_id for s in spans} == {trace_id}
+    ours = next(s for s in spans if s.name == "chat m")
+    assert ours.parent_id in {s.span_id for s in strands}  # the HTTP call nests under Strands' model span
