@@ -7,6 +7,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -207,19 +208,13 @@ async def test_strands_agent_spans_join_the_current_trace(exporter: InMemorySpan
     from strands import Agent
     from strands.models.openai import OpenAIModel
 
-    chunks = [
-        {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": delta}]}
-        for delta in ({"role": "assistant", "content": "Hello"},)
+    first = {"index": 0, "delta": {"role": "assistant", "content": "Hello"}}
+    last = {"index": 0, "delta": {}, "finish_reason": "stop"}
+    usage = {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}
+    chunks: list[dict[str, Any]] = [
+        {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [first]},
+        {"id": "c1", "object": "chat.completion.chunk", "model": "m", "choices": [last], "usage": usage},
     ]
-    chunks.append(
-        {
-            "id": "c1",
-            "object": "chat.completion.chunk",
-            "model": "m",
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-        }
-    )
     sse = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
 
     def gateway(request: httpx.Request) -> httpx.Response:
