@@ -38,7 +38,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess
                 deployment("beta", b),
             ]
         }
-        with gateway_process(tmp, config) as running:
+        traces = {
+            "INFERSTACK_OBSERVABILITY_EXPORTER": "store",
+            "INFERSTACK_OBSERVABILITY_STORE__PATH": str(tmp / "traces.db"),
+        }
+        with gateway_process(tmp, config, extra_env=traces) as running:
             yield running
 
 

@@ -20,5 +20,9 @@ def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
                 deployment("beta", b),
             ]
         }
-        with gateway_process(tmp, config) as gateway:
+        traces = {
+            "INFERSTACK_OBSERVABILITY_EXPORTER": "store",
+            "INFERSTACK_OBSERVABILITY_STORE__PATH": str(tmp / "traces.db"),
+        }
+        with gateway_process(tmp, config, extra_env=traces) as gateway:
             yield gateway

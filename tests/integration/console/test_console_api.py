@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from contextlib import closing
 
 import httpx
@@ -179,3 +180,26 @@ def test_sign_out_ends_the_session_and_a_revoked_key_loses_its_sessions(console_
         revoked = admin.post("/ui/api/keys/revoke", json={"keys": ["doomed"]}, headers={"X-CSRF-Token": admin_csrf})
         assert revoked.status_code == 200
         assert holder.get("/ui/api/keys").status_code == 401
+
+
+def test_traces_list_the_gateway_spans_for_the_admin_only(console_gateway: RunningProcess) -> None:
+    admin, csrf = signed_in(console_gateway, MASTER_KEY)
+    holder, _ = signed_in(console_gateway, new_key(console_gateway, key_alias="no-traces"))
+    with closing(admin), closing(holder):
+        assert _stream(admin, csrf, "alpha", "trace me") == "[a] trace me"
+        deadline = time.monotonic() + 30  # the exporter writes in batches
+        while True:
+            listed = admin.get("/ui/api/traces").json()
+            chat = [t for t in listed["traces"] if "chat" in t["root_name"]]
+            if chat or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert listed["enabled"] and chat, listed
+        spans = admin.get(f"/ui/api/traces/{chat[0]['trace_id']}").json()["spans"]
+        assert spans and all(s["trace_id"] == chat[0]["trace_id"] for s in spans)
+        svg = admin.get(f"/ui/api/traces/{chat[0]['trace_id']}/waterfall.svg")
+        assert svg.headers["content-type"].startswith("image/svg+xml") and "<rect" in svg.text
+        assert admin.get("/ui/api/traces/nothex!").status_code in (400, 404)
+        assert admin.get("/ui/api/traces/" + "0" * 32).status_code == 404
+        assert holder.get("/ui/api/traces").status_code == 403
+        assert holder.get(f"/ui/api/traces/{chat[0]['trace_id']}").status_code == 403

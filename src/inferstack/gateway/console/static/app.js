@@ -2,7 +2,7 @@
 // that request's body; afterwards the browser holds only the HttpOnly session cookie and, in memory, the CSRF
 // token. Conversations (text only, never a key) are kept in localStorage.
 const $ = (id) => document.getElementById(id);
-const PAGES = ["playground", "keys", "usage", "health"];
+const PAGES = ["playground", "keys", "usage", "health", "traces"];
 const STORE = "inferstack.console.conversations";
 let csrf = null;
 let role = null;
@@ -56,6 +56,7 @@ function signedIn(session) {
   csrf = session.csrf; role = session.role;
   $("who").textContent = `${session.name} (${role === "admin" ? "admin" : "key holder"})`;
   $("nav").hidden = false; $("sign-out").hidden = false; $("page-signin").hidden = true;
+  $("nav-traces").hidden = role !== "admin";
   route();
 }
 
@@ -68,7 +69,7 @@ function route() {
   }
   clearInterval(healthTimer);
   notify("");
-  ({ playground: loadPlayground, keys: loadKeys, usage: loadUsage, health: loadHealth })[page]();
+  ({ playground: loadPlayground, keys: loadKeys, usage: loadUsage, health: loadHealth, traces: loadTraces })[page]();
 }
 
 // ---- playground ----
@@ -360,6 +361,29 @@ async function loadHealth() {
   healthTimer = setInterval(refresh, 5000);
 }
 
+// ---- traces ----
+async function loadTraces() {
+  let data;
+  try { data = await api("GET", "traces"); } catch (e) { notify("Could not load traces: " + e.message, true); return; }
+  $("traces-off").hidden = data.enabled;
+  $("trace-table").querySelector("tbody").replaceChildren(...data.traces.map((t) => {
+    const open = el("button", "Show", { type: "button", "aria-label": `Show trace ${t.root_name} ${t.trace_id.slice(0, 8)}` });
+    open.addEventListener("click", () => showTrace(t));
+    return row([new Date(t.start_s * 1000).toLocaleTimeString(), t.root_name, t.service, t.duration_ms.toFixed(1), t.span_count, open]);
+  }));
+}
+
+async function showTrace(t) {
+  let data;
+  try { data = await api("GET", `traces/${t.trace_id}`); } catch (e) { notify("Could not load the trace: " + e.message, true); return; }
+  $("trace-title").textContent = `Trace ${t.trace_id.slice(0, 16)} (${t.root_name})`;
+  $("trace-waterfall").src = `/ui/api/traces/${t.trace_id}/waterfall.svg`;
+  $("span-table").querySelector("tbody").replaceChildren(...data.spans.map((s) =>
+    row([s.name, s.service, s.duration_ms.toFixed(1), s.status, el("div", JSON.stringify(s.attributes, null, 1), { class: "attrs" })])));
+  $("trace-detail").hidden = false;
+  $("trace-title").focus();
+}
+
 // ---- wiring ----
 $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -387,6 +411,7 @@ $("key-form").addEventListener("submit", createKey);
 $("key-secret-copy").addEventListener("click", () => navigator.clipboard?.writeText($("key-secret-value").textContent).then(() => notify("Key copied."), () => notify("Select the key to copy it.")));
 $("key-secret-done").addEventListener("click", hideSecret);
 $("usage-days").addEventListener("change", loadUsage);
+$("traces-refresh").addEventListener("click", loadTraces);
 window.addEventListener("hashchange", () => { hideSecret(); route(); });
 
 api("GET", "session").then(signedIn, showSignIn);
