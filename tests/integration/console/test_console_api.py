@@ -195,6 +195,7 @@ def test_traces_list_the_gateway_spans_for_the_admin_only(console_gateway: Runni
                 break
             time.sleep(0.2)
         assert listed["enabled"] and chat, listed
+        assert not [t for t in listed["traces"] if "/ui/" in t["root_name"]], "console requests are left out"
         spans = admin.get(f"/ui/api/traces/{chat[0]['trace_id']}").json()["spans"]
         assert spans and all(s["trace_id"] == chat[0]["trace_id"] for s in spans)
         svg = admin.get(f"/ui/api/traces/{chat[0]['trace_id']}/waterfall.svg")

@@ -243,7 +243,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     @console.get("/api/traces")
     async def traces(request: Request) -> Response:
         admin_only(session_of(request))
-        listed = await service.traces(50)
+        listed = await service.traces(30)
         return json_response({"enabled": listed is not None, "traces": listed or []})
 
     @console.get("/api/traces/{trace_id}")

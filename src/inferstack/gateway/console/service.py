@@ -155,8 +155,10 @@ class ConsoleService:
         store = self._store()
         if store is None:
             return None
-        summaries = await asyncio.to_thread(store.list_traces, limit)
-        return [s.__dict__ | {"start_s": s.start_ns / 1e9} for s in summaries]
+        summaries = await asyncio.to_thread(store.list_traces, limit * 4)
+        # The console's own page and API requests are traced too; they are left out of its list.
+        kept = [s for s in summaries if " /ui/" not in s.root_name and not s.root_name.endswith(" /ui")]
+        return [s.__dict__ | {"start_s": s.start_ns / 1e9} for s in kept[:limit]]
 
     async def trace(self, trace_id: str) -> list[StoredSpan] | None:
         store = self._store()
