@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from typing import Any
 
@@ -61,6 +62,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     "seconds": round(time.perf_counter() - started, 2),
                 }
             report["documents"].append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
     finally:
         await model.aclose()
     for extractor, (correct, total) in totals.items():
