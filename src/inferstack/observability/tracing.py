@@ -62,7 +62,8 @@ def configure_tracing(settings: TracingSettings, service: str) -> TracerProvider
 
 def install_provider(provider: TracerProvider, *, capture: bool = False) -> TracerProvider:
     """Make `provider` the global one (tests install one with an in-memory exporter this way)."""
-    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:
+        trace.set_tracer_provider(provider)
     _State.provider = provider
     _State.enabled = True
     _State.capture_content = capture

@@ -28,16 +28,21 @@ from inferstack.observability.tracing_settings import tracing_settings_from
 
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
+    """Finished spans of this test. The OTel global provider can be set once per process: it is set (or
+    found) once and keeps one in-memory exporter for the session, cleared around each test."""
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
-    memory = InMemorySpanExporter()
-    processor = SimpleSpanProcessor(memory)
-    provider.add_span_processor(processor)
+    capture: InMemorySpanExporter | None = getattr(provider, "_inferstack_capture", None)
+    if capture is None:
+        capture = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(capture))
+        provider._inferstack_capture = capture  # type: ignore[attr-defined]
     tracing.install_provider(provider)
-    yield memory
-    processor.shutdown()
+    capture.clear()
+    yield capture
+    capture.clear()
     tracing.reset_for_tests()
 
 
