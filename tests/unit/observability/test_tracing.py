@@ -239,3 +239,55 @@ async def test_strands_agent_spans_join_the_current_trace(exporter: InMemorySpan
     assert {s.trace_id for s in spans} == {trace_id}
     ours = next(s for s in spans if s.name == "chat m")
     assert ours.parent_id in {s.span_id for s in strands}  # the HTTP call nests under Strands' model span
+
+
+async def test_the_receiver_stores_otlp_and_serves_the_read_api(tmp_path: Path, exporter: InMemorySpanExporter) -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from inferstack.http.otlp_receiver import build_receiver_app
+
+    with trace.get_tracer("test").start_as_current_span("root"), trace.get_tracer("test").start_as_current_span("leaf"):
+        pass
+    body = encode_spans(exporter.get_finished_spans()).SerializeToString()
+    app = build_receiver_app(TraceStore(tmp_path / "traces.db"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://store") as client:
+        stored = await client.post("/v1/traces", content=body, headers={"content-type": "application/x-protobuf"})
+        assert stored.status_code == 200 and stored.headers["content-type"] == "application/x-protobuf"
+        listed = (await client.get("/api/traces")).json()["data"]
+        assert [(t["root_name"], t["span_count"]) for t in listed] == [("root", 2)]
+        spans = (await client.get(f"/api/traces/{listed[0]['trace_id']}")).json()["spans"]
+        assert [s["name"] for s in spans] == ["root", "leaf"] and spans[1]["parent_id"] == spans[0]["span_id"]
+        missing = await client.get("/api/traces/" + "0" * 32)
+        assert missing.status_code == 404 and missing.json()["error"]["message"] == "no such trace"
+        garbage = await client.post(
+            "/v1/traces", content=b"\xff\x00", headers={"content-type": "application/x-protobuf"}
+        )
+        assert garbage.status_code == 400
+        wrong_type = await client.post("/v1/traces", content=b"{}", headers={"content-type": "application/json"})
+        assert wrong_type.status_code == 400
+
+
+def test_trace_last_prints_the_span_tree(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from inferstack.cli.main import app
+
+    store = TraceStore(tmp_path / "traces.db")
+    trace_id = "ab" * 16
+    root = StoredSpan(
+        trace_id, "1" * 16, "", "POST /query", "inferstack-agent", "SERVER", 0, 9_000_000, "UNSET", {}, []
+    )
+    usage = {"gen_ai.usage.output_tokens": 7}
+    child = StoredSpan(
+        trace_id, "2" * 16, "1" * 16, "generate", "inferstack-serve", "INTERNAL", 1, 5_000_001, "UNSET", usage, []
+    )
+    store.add([root, child])
+    result = CliRunner().invoke(app, ["trace", "last", "--store", str(tmp_path / "traces.db")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert trace_id in lines[0]
+    assert "POST /query" in lines[1] and "9.0 ms" in lines[1]
+    assert "generate" in lines[2] and "5.0 ms" in lines[2] and "output_tokens=7" in lines[2]
+    assert lines[2].index("generate") > lines[1].index("POST /query")  # nested one level deeper
+    missing = CliRunner().invoke(app, ["trace", "show", "ffff", "--store", str(tmp_path / "traces.db")])
+    assert missing.exit_code == 1
