@@ -84,6 +84,15 @@ def test_a_new_key_is_shown_once_then_only_masked(watched: Watched, gateway: Run
     page.reload()
     expect(page.get_by_role("row").filter(has_text="browser-made")).to_be_visible()
     assert secret not in page.content()
+    page.get_by_role("button", name="Edit limits of key browser-made").click()
+    expect(page.get_by_label("Requests per minute")).to_have_value("60")
+    page.get_by_label("Tokens per minute").fill("5000")
+    page.get_by_label("Models (comma separated; empty = all)").fill("alpha")
+    page.get_by_role("button", name="Save changes").click()
+    edited = page.get_by_role("row").filter(has_text="browser-made")
+    expect(edited).to_contain_text("5000")
+    expect(edited.get_by_role("cell").nth(1)).to_have_text("alpha")
+    expect(page.get_by_role("button", name="Create key")).to_be_visible()
     shot(page, screenshots, "keys")
 
 

@@ -289,15 +289,34 @@ async function createKey(event) {
 
 function hideSecret() { $("key-secret-value").textContent = ""; $("key-secret").hidden = true; }
 
-async function editKey(k, name) {
-  const budget = prompt(`New budget in USD for ${name} (empty = unchanged)`, k.max_budget ?? "");
-  if (budget === null) return;
-  const rpm = prompt(`Requests per minute for ${name} (empty = unchanged)`, k.rpm_limit ?? "");
-  if (rpm === null) return;
-  const changes = { key: k.token };
-  if (budget !== "") changes.max_budget = Number(budget);
-  if (rpm !== "") changes.rpm_limit = Number(rpm);
-  try { await api("POST", "keys/update", changes); notify(`Updated ${name}.`); loadKeys(); }
+let editing = null; // the token of the key the form edits, or null when it creates one
+function editKey(k, name) {
+  editing = k.token;
+  $("key-alias").value = k.key_alias ?? "";
+  $("key-models").value = k.models.join(", ");
+  $("key-budget").value = k.max_budget ?? "";
+  $("key-rpm").value = k.rpm_limit ?? "";
+  $("key-tpm").value = k.tpm_limit ?? "";
+  $("key-duration").value = "";
+  $("key-submit").textContent = "Save changes";
+  $("key-cancel").hidden = false;
+  $("key-editing").textContent = `Editing ${name}`;
+  $("key-alias").focus();
+}
+
+function stopEditing() {
+  editing = null;
+  $("key-form").reset();
+  $("key-submit").textContent = "Create key";
+  $("key-cancel").hidden = true;
+  $("key-editing").textContent = "";
+}
+
+async function saveKey(event) {
+  if (editing === null) return createKey(event);
+  event.preventDefault();
+  const changes = { key: editing, ...keyFields(), models: $("key-models").value.split(",").map((s) => s.trim()).filter(Boolean) };
+  try { await api("POST", "keys/update", changes); notify(`Saved ${changes.key_alias || "the key"}.`); stopEditing(); loadKeys(); }
   catch (e) { notify("Update failed: " + e.message, true); }
 }
 
@@ -407,7 +426,8 @@ $("pg-curl").addEventListener("click", () => snippet("curl"));
 $("pg-python").addEventListener("click", () => snippet("python"));
 $("pg-export").addEventListener("click", exportConversations);
 $("pg-import").addEventListener("change", importConversations);
-$("key-form").addEventListener("submit", createKey);
+$("key-form").addEventListener("submit", saveKey);
+$("key-cancel").addEventListener("click", stopEditing);
 $("key-secret-copy").addEventListener("click", () => navigator.clipboard?.writeText($("key-secret-value").textContent).then(() => notify("Key copied."), () => notify("Select the key to copy it.")));
 $("key-secret-done").addEventListener("click", hideSecret);
 $("usage-days").addEventListener("change", loadUsage);
