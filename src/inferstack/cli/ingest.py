@@ -25,6 +25,7 @@ from rich.table import Table
 
 from inferstack.cli.settings_loader import fail, require_extra, settings_from_cli
 from inferstack.cli.stack_options import stack_config
+from inferstack.cli.trace import traced_command
 from inferstack.core.errors import InferstackError
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ def ingest(
         _ingest_via_agent(client, path, force=force, json_output=json_output)
         return
     settings = knowledge_settings(loaded, store=store, embedding_base_url=embedding_base_url)
-    _ingest_standalone(settings, path, force=force, api_key=api_key, json_output=json_output)
+    with traced_command("ingest", loaded.effective["observability"], {"inferstack.ingest.path": str(path)}):
+        _ingest_standalone(settings, path, force=force, api_key=api_key, json_output=json_output)
 
 
 def knowledge_settings(loaded: StackConfig, **overrides: Any) -> KnowledgeSettings:

@@ -7,10 +7,13 @@ settings from the stack file's `observability` section and the environment, and 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from opentelemetry import trace
 from pydantic import ValidationError
 from rich.console import Console
 from rich.tree import Tree
@@ -19,8 +22,8 @@ from inferstack.cli.settings_loader import fail
 from inferstack.core.errors import InferstackError
 from inferstack.core.settings import describe_validation_error
 from inferstack.observability.trace_store import StoredSpan, TraceStore
-from inferstack.observability.tracing import configure_tracing
-from inferstack.observability.tracing_settings import TracingSettings, load_tracing_settings
+from inferstack.observability.tracing import configure_tracing, shutdown_tracing
+from inferstack.observability.tracing_settings import TracingSettings, load_tracing_settings, tracing_settings_from
 
 DEFAULT_STORE = Path(".inferstack") / "traces.db"
 
@@ -40,6 +43,22 @@ def start_tracing(command: str, service: str, config: Path | None) -> None:
         configure_tracing(tracing_settings(command, config), service)
     except ValueError as exc:
         raise fail(command, str(exc)) from None
+
+
+@contextmanager
+def traced_command(service: str, section: Mapping[str, Any], attributes: Mapping[str, str]) -> Iterator[None]:
+    """Tracing for a one-shot command (from a stack's effective `observability` section), the whole run in one
+    span so its calls (e.g. ingestion's embedding requests) form one trace; spans are flushed at the end."""
+    try:
+        settings = tracing_settings_from(section, os.environ)
+        configure_tracing(settings, service)
+    except (ValidationError, ValueError) as exc:
+        raise fail(service, f"observability: {exc}") from None
+    try:
+        with trace.get_tracer("inferstack.cli").start_as_current_span(service, attributes=dict(attributes)):
+            yield
+    finally:
+        shutdown_tracing()
 
 
 def _store(config: Path | None, store: Path | None) -> TraceStore:
