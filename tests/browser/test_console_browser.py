@@ -60,8 +60,18 @@ def test_playground_streams_and_compares_two_models(
     expect(snippet).to_contain_text('"model":"alpha"')
     stored = page.evaluate("localStorage.getItem('inferstack.console.conversations')")
     assert "hello from the browser" in stored and MASTER_KEY not in stored
+    page.get_by_label("Message").fill("and a follow-up")
+    page.get_by_role("button", name="Send").click()
+    expect(alpha.locator(".reply")).to_have_text("[a] and a follow-up")
+    history = page.get_by_role("list", name="Conversation so far").get_by_role("listitem")
+    expect(history).to_have_count(2)
+    expect(history.nth(1)).to_contain_text("[a] hello from the browser")
     no_serious_violations(page)
     shot(page, screenshots, "playground")
+    page.reload()
+    page.get_by_label("Saved conversations").select_option(label="hello from the browser")
+    expect(history).to_have_count(4)
+    expect(history.nth(3)).to_contain_text("[a] and a follow-up")
 
 
 def test_a_new_key_is_shown_once_then_only_masked(watched: Watched, gateway: RunningProcess, screenshots: Path) -> None:

@@ -75,6 +75,7 @@ function route() {
 // ---- playground ----
 let modelsLoaded = false;
 async function loadPlayground() {
+  listSaved();
   if (modelsLoaded) return;
   try {
     const models = (await api("GET", "models")).data.map((m) => m.id);
@@ -173,6 +174,7 @@ async function send(event) {
   let bodies;
   try { bodies = models.map(requestBody); } catch (e) { notify("JSON schema: " + e.message, true); return; }
   $("pg-send").disabled = true;
+  showHistory();
   $("pg-results").replaceChildren();
   notify("");
   try {
@@ -181,10 +183,33 @@ async function send(event) {
       conversation.messages.push({ role: "user", content: $("pg-prompt").value }, { role: "assistant", content: replies[0] });
       conversation.title ||= $("pg-prompt").value.slice(0, 60);
       saveConversation();
+      listSaved();
       $("pg-prompt").value = "";
     }
   } catch (e) { notify("Request failed: " + e.message, true); }
   finally { $("pg-send").disabled = false; }
+}
+
+function showHistory() {
+  $("pg-history").replaceChildren(...conversation.messages.map((m) => {
+    const item = el("li", undefined, { class: m.role });
+    item.append(el("b", m.role === "user" ? "You" : "Assistant"), m.content);
+    return item;
+  }));
+}
+
+function listSaved() {
+  const select = $("pg-saved");
+  select.replaceChildren(el("option", "(choose one to continue it)", { value: "" }),
+    ...conversations().slice().reverse().map((c) => el("option", c.title || "(untitled)", { value: String(c.id) })));
+}
+
+function openSaved() {
+  const found = conversations().find((c) => String(c.id) === $("pg-saved").value);
+  if (!found) return;
+  conversation = { id: found.id, title: found.title, messages: found.messages };
+  $("pg-results").replaceChildren();
+  showHistory();
 }
 
 function conversations() {
@@ -233,6 +258,7 @@ async function importConversations(event) {
         .map((m) => ({ role: m.role, content: m.content })),
     }));
     localStorage.setItem(STORE, JSON.stringify([...conversations(), ...clean].slice(-50)));
+    listSaved();
     notify(`Imported ${clean.length} conversation(s).`);
   } catch (e) { notify("Import failed: " + e.message, true); }
   event.target.value = "";
@@ -421,7 +447,8 @@ $("sign-out").addEventListener("click", async () => {
   notify("Signed out.");
 });
 $("pg-form").addEventListener("submit", send);
-$("pg-new").addEventListener("click", () => { conversation = { id: Date.now(), title: "", messages: [] }; $("pg-results").replaceChildren(); notify("New conversation."); });
+$("pg-new").addEventListener("click", () => { conversation = { id: Date.now(), title: "", messages: [] }; $("pg-results").replaceChildren(); showHistory(); notify("New conversation."); });
+$("pg-saved").addEventListener("change", openSaved);
 $("pg-curl").addEventListener("click", () => snippet("curl"));
 $("pg-python").addEventListener("click", () => snippet("python"));
 $("pg-export").addEventListener("click", exportConversations);
