@@ -76,5 +76,5 @@ if __name__ == "__main__":
     parser.add_argument("--model-base-url", default="http://127.0.0.1:8000/v1")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--api-key", default=None)
-    parser.add_argument("--max-tokens", type=int, default=300)
+    parser.add_argument("--max-tokens", type=int, default=600)
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

@@ -68,14 +68,19 @@ async def extract(
     missing = [name for name in doc.fields if _empty(values[name])]
     if extractor in ("model", "hybrid") and missing and model is not None:
         schema = sub_schema(doc, missing)
-        answer = await model.json_answer(model_name, prompt(doc, lines, missing), schema, doc.name)
-        errors = sorted(Draft202012Validator(schema).iter_errors(answer), key=str)
-        if errors:
-            raise UpstreamError(f"model answer violates the schema: {errors[0].message}")
-        note["model"] = {"asked": missing, "answer": answer}
-        for name in missing:
-            if not _empty(answer.get(name)):
-                values[name], methods[name] = answer[name], "model"
+        try:
+            answer = await model.json_answer(model_name, prompt(doc, lines, missing), schema, doc.name)
+            errors = sorted(Draft202012Validator(schema).iter_errors(answer), key=str)
+            if errors:
+                raise UpstreamError(f"model answer violates the schema: {errors[0].message}")
+        except UpstreamError as exc:
+            # The fields stay empty: a lower completeness sends the document to review instead of failing it.
+            note["model"] = {"asked": missing, "error": exc.message}
+        else:
+            note["model"] = {"asked": missing, "answer": answer}
+            for name in missing:
+                if not _empty(answer.get(name)):
+                    values[name], methods[name] = answer[name], "model"
     for name in doc.fields:
         if values[name] is None and doc.field_kind(name) in ("list", "items"):
             values[name] = []

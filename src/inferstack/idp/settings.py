@@ -46,7 +46,9 @@ class IdpSettings(LayeredSettings):
     registry: Path | None = Field(default=None, description="Facility registry YAML (default: the bundled one).")
     model_timeout_s: float = Field(default=60.0, gt=0, le=600)
     model_retries: int = Field(default=2, ge=0, le=5, description="Retries of network stages (model calls).")
-    max_tokens: int = Field(default=300, ge=16, le=8192)
+    max_tokens: int = Field(
+        default=600, ge=16, le=8192, description="Cap on a model answer (an invoice's items are long)."
+    )
     workers: int = Field(default=1, ge=1, le=16, description="Documents processed at once by the service.")
     max_queued: int = Field(default=64, ge=1, le=10_000, description="Jobs waiting before POST answers 503.")
     log_level: str = "INFO"
