@@ -191,3 +191,17 @@ def test_traces_show_a_waterfall_of_the_request(watched: Watched, gateway: Runni
     assert image.evaluate("img => img.naturalWidth") > 0
     no_serious_violations(page)
     shot(page, screenshots, "traces")
+
+
+def test_the_offline_guard_catches_a_request_to_another_host(watched: Watched) -> None:
+    """The guard every test relies on: a page without the console's CSP asks another host, and it is caught."""
+    page = watched.page
+    page.goto("about:blank")
+    with page.expect_event("console"), page.expect_event("requestfailed"):
+        page.evaluate(
+            "url => { const i = new Image(); i.src = url; document.body.append(i); }", "http://192.0.2.1/p.png"
+        )
+    recorded = list(watched.foreign)
+    watched.foreign.clear()  # caught on purpose: the fixture's own check must not fail this test
+    watched.errors.clear()
+    assert recorded == ["http://192.0.2.1/p.png"]
