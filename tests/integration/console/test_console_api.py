@@ -37,6 +37,8 @@ def test_page_and_assets_carry_strict_headers_and_fit_the_budget(console_gateway
     assert " style=" not in html and "<style" not in html, "inline style"
     assert not re.search(r"(src|href)=\"(https?:)?//", html), "a resource from another host"
     assert httpx.get(console_gateway.base_url + "/ui/static/../app.py").status_code == 404
+    bare = httpx.get(console_gateway.base_url + "/ui")
+    assert bare.is_redirect and bare.headers["location"].endswith("/ui/")
 
 
 def test_sign_in_sets_a_strict_cookie_that_does_not_hold_the_key(console_gateway: RunningProcess) -> None:
