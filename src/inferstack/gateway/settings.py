@@ -108,6 +108,19 @@ class GuardrailConfig(_Frozen):
     default_on: bool = Field(default=False, description="Apply to every request, not only opted-in models/keys.")
 
 
+class ConsoleConfig(_Frozen):
+    """The web console at /ui: where its Ask and Knowledge pages reach the agent."""
+
+    agent_url: str = Field(
+        default="",
+        description="The agent's base URL, e.g. http://127.0.0.1:8080 (`inferstack up` sets it); empty: "
+        "the Ask and Knowledge pages say the agent is not configured.",
+    )
+    agent_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key the console sends to the agent (the agent's server_api_key, if set)."
+    )
+
+
 class GatewaySettings(LayeredSettings):
     """Everything `inferstack gateway` needs; env prefix INFERSTACK_GATEWAY_, nested with `__`."""
 
@@ -146,6 +159,7 @@ class GatewaySettings(LayeredSettings):
         description="How often key changes made elsewhere (revocations, updates, other replicas' spend) apply here.",
     )
     tracing: Literal["none", "console", "otlp"] = "none"
+    console: ConsoleConfig = ConsoleConfig()
 
     @field_validator("model_list")
     @classmethod

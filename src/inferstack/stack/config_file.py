@@ -160,6 +160,10 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     roots = [str(r) for r in _list_field(agent, "ingest_roots", "agent") or [Path.cwd().resolve()]]
     agent["ingest_roots"] = [*roots, knowledge_dir] if knowledge_dir not in roots else roots
     agent.setdefault("embed_path", knowledge_dir)  # POST /embed, the reference app's call, re-ingests it
+    console = _subsection(gateway, "console", "gateway")  # the web console's Ask and Knowledge pages
+    console.setdefault("agent_url", f"http://{local}:{ports.agent}")
+    if agent.get("server_api_key"):
+        console.setdefault("agent_api_key", agent["server_api_key"])
 
     # Every service records its spans in one local trace store (`inferstack trace last`) unless another
     # exporter is chosen (docs/observability.md).
