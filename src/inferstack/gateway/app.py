@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from inferstack.core.errors import OverloadedError
 from inferstack.gateway.cache.base import ResponseCache
 from inferstack.gateway.cache.memory import MemoryCache
+from inferstack.gateway.console.agent import AgentClient
 from inferstack.gateway.console.routes import build_console
 from inferstack.gateway.console.service import ConsoleService
 from inferstack.gateway.dependency_health import DependencyHealth
@@ -274,7 +275,11 @@ def build_app(settings: GatewaySettings, *, trace_store: Path | None = None) -> 
     register_openai_routes(app)
     app.include_router(keys.router)
     app.include_router(health.router)
-    app.state.console = console = ConsoleService(registry, router.health, trace_store=trace_store)
+    agent_key = settings.console.agent_api_key
+    agent = AgentClient(settings.console.agent_url, agent_key.get_secret_value() if agent_key else None)
+    app.state.console = console = ConsoleService(
+        registry, router.health, trace_store=trace_store, agent=agent if settings.console.agent_url else None
+    )
     app.mount("/ui", build_console(console))  # the web console (gateway/console/)
     document_bare_routes(app, PROXY_OPENAPI_ROUTES)
     # The proxy routes come first and count themselves (per model/deployment/status); everything else gets

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from inferstack.gateway.console.agent import AgentClient
 from inferstack.gateway.console.sessions import Session, SessionTable
 from inferstack.gateway.console.usage import summarize, to_csv
 from inferstack.gateway.keys.registry import KeyRegistry
@@ -42,6 +43,7 @@ class ConsoleService:
         *,
         sessions: SessionTable | None = None,
         trace_store: Path | None = None,
+        agent: AgentClient | None = None,
     ) -> None:
         self.registry = registry
         self.deployments = deployments
@@ -49,8 +51,11 @@ class ConsoleService:
         self.trace_store_path = trace_store
         self._traces: TraceStore | None = None
         self._http: aiohttp.ClientSession | None = None
+        self.agent = agent  # None: the Ask and Knowledge pages say the agent is not configured
 
     async def close(self) -> None:
+        if self.agent is not None:
+            await self.agent.close()
         if self._http is not None:
             await self._http.close()
             self._http = None
