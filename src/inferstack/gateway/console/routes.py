@@ -18,6 +18,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.responses import Response, StreamingResponse
 
 from inferstack.core.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from inferstack.gateway.console.agent import AgentClient, AgentReply
 from inferstack.gateway.console.charts import bar_chart, waterfall
 from inferstack.gateway.console.service import ConsoleService, GatewayReply
 from inferstack.gateway.console.sessions import Session
@@ -50,6 +51,24 @@ class _SecurityHeaders(BaseHTTPMiddleware):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+
+class Ask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=4000)
+    session_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,128}$")
+    use_web_search: bool | None = None
+
+
+class Ingest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=4096)
+    force: bool = False
+
+
+class Removal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, max_length=4096)
 
 
 class SignIn(BaseModel):
@@ -253,6 +272,49 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     @console.get("/api/traces/{trace_id}/waterfall.svg")
     async def trace_waterfall(request: Request, trace_id: str) -> Response:
         return Response(waterfall(await trace_spans(request, trace_id)), media_type="image/svg+xml")
+
+    def agent_of() -> AgentClient:
+        if service.agent is None:
+            raise NotFoundError("agent not configured (set console.agent_url)", code="agent_not_configured")
+        return service.agent
+
+    def agent_reply(reply: AgentReply, body: Any = None) -> Response:
+        return json_response(reply.body if body is None else body, status_code=reply.status)
+
+    @console.get("/api/agent")
+    async def agent_info(request: Request) -> Response:
+        session_of(request)
+        return json_response({"configured": service.agent is not None})
+
+    @console.post("/api/ask")
+    async def ask(request: Request, payload: Ask) -> Response:
+        changing(request)
+        reply = await agent_of().ask(payload.model_dump(exclude_none=True))
+        if reply.status != 200 or not isinstance(reply.body, dict):
+            return agent_reply(reply)
+        return agent_reply(reply, {**reply.body, "trace_id": reply.trace_id})
+
+    @console.get("/api/knowledge")
+    async def knowledge(request: Request) -> Response:
+        admin_only(session_of(request))
+        return agent_reply(await agent_of().knowledge())
+
+    @console.post("/api/knowledge/ingest")
+    async def ingest(request: Request, payload: Ingest) -> Response:
+        admin_only(changing(request))
+        return agent_reply(await agent_of().ingest(payload.path, payload.force))
+
+    @console.get("/api/knowledge/jobs/{job_id}")
+    async def ingest_job(request: Request, job_id: str) -> Response:
+        admin_only(session_of(request))
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", job_id):
+            raise InvalidRequestError("job id: 1 to 64 letters, digits, _ or -", param="job_id")
+        return agent_reply(await agent_of().ingest_job(job_id))
+
+    @console.post("/api/knowledge/remove")
+    async def remove_source(request: Request, payload: Removal) -> Response:
+        admin_only(changing(request))
+        return agent_reply(await agent_of().remove(payload.source))
 
     @console.get("/api/health")
     async def health(request: Request) -> Response:
