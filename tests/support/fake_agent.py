@@ -76,7 +76,7 @@ def _answer(question: str, state: _State, session_id: str | None) -> dict[str, A
     sources = [
         {
             "source": d["source"],
-            "snippet": f"Passage {i + 1} of {d['source']} about {question[:40]}.",
+            "snippet": f"Passage {i + 1} of {d['source']} about {question[:40].rstrip('?')}.",
             "score": round(0.82 - 0.1 * i, 4),
             "kind": "knowledge",
             "in_prompt": True,

@@ -2,11 +2,13 @@
 // that request's body; afterwards the browser holds only the HttpOnly session cookie and, in memory, the CSRF
 // token. Conversations (text only, never a key) are kept in localStorage.
 const $ = (id) => document.getElementById(id);
-const PAGES = ["playground", "keys", "usage", "health", "traces"];
+const PAGES = ["playground", "ask", "knowledge", "keys", "usage", "health", "traces"];
 const STORE = "inferstack.console.conversations";
 let csrf = null;
 let role = null;
 let healthTimer = null;
+let agentOn = false; // whether the gateway knows the agent's URL (console.agent_url)
+let askSession = null; // the agent's session id, so follow-up questions keep their context
 let conversation = { id: Date.now(), title: "", messages: [] };
 
 function notify(text, error = false) {
@@ -52,8 +54,14 @@ function showSignIn() {
   $("page-signin").hidden = false;
 }
 
-function signedIn(session) {
+async function signedIn(session) {
   csrf = session.csrf; role = session.role;
+  try { agentOn = (await api("GET", "agent")).configured; } catch { agentOn = false; }
+  $("nav-ask").textContent = agentOn ? "Ask" : "Ask (agent not configured)";
+  $("nav-knowledge").textContent = agentOn ? "Knowledge" : "Knowledge (agent not configured)";
+  for (const node of document.querySelectorAll(".agent-on")) node.hidden = !agentOn;
+  for (const node of document.querySelectorAll(".agent-off")) node.hidden = agentOn;
+  $("nav-knowledge").hidden = role !== "admin";
   $("who").textContent = `${session.name} (${role === "admin" ? "admin" : "key holder"})`;
   $("nav").hidden = false; $("sign-out").hidden = false; $("page-signin").hidden = true;
   $("nav-traces").hidden = role !== "admin";
@@ -62,14 +70,16 @@ function signedIn(session) {
 
 function route() {
   if (!csrf) return;
-  const page = PAGES.includes(location.hash.slice(1)) ? location.hash.slice(1) : "playground";
+  const [name, arg] = location.hash.slice(1).split("/");
+  const page = PAGES.includes(name) ? name : "playground";
   for (const p of PAGES) $("page-" + p).hidden = p !== page;
   for (const a of $("nav").querySelectorAll("a")) {
     if (a.getAttribute("href") === "#" + page) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   clearInterval(healthTimer);
   notify("");
-  ({ playground: loadPlayground, keys: loadKeys, usage: loadUsage, health: loadHealth, traces: loadTraces })[page]();
+  ({ playground: loadPlayground, ask: loadAsk, knowledge: loadKnowledge, keys: loadKeys, usage: loadUsage,
+    health: loadHealth, traces: loadTraces })[page](arg);
 }
 
 // ---- playground ----
@@ -264,6 +274,92 @@ async function importConversations(event) {
   event.target.value = "";
 }
 
+// ---- ask ----
+function loadAsk() {
+  $("ask-session").textContent = askSession ? `Session ${askSession}` : "";
+}
+
+const ms = (v) => `${Number(v).toFixed(0)} ms`;
+async function ask(event) {
+  event.preventDefault();
+  const body = { question: $("ask-question").value };
+  if (askSession) body.session_id = askSession;
+  if ($("ask-web").value) body.use_web_search = $("ask-web").value === "true";
+  $("ask-send").disabled = true;
+  notify("Asking the agent …");
+  let data;
+  try { data = await api("POST", "ask", body); }
+  catch (e) { notify("The agent could not answer: " + e.message, true); return; }
+  finally { $("ask-send").disabled = false; }
+  notify("");
+  askSession = data.session_id; loadAsk();
+  $("ask-answer").textContent = data.answer;
+  const facts = { route: data.route };
+  if (data.relevance !== null && data.relevance !== undefined) facts.relevance = Number(data.relevance).toFixed(2);
+  if (data.grade) facts.grade = `${data.grade.answerable ? "answerable" : "not answerable"} (${Number(data.grade.score).toFixed(2)})`;
+  for (const [stage, value] of Object.entries(data.timings || {})) facts[stage.replace(/_ms$/, "")] = ms(value);
+  $("ask-facts").replaceChildren(...Object.entries(facts).map(([k, v]) => el("li", `${k}: ${v}`, { "data-fact": k })));
+  const line = $("ask-trace-line");
+  line.replaceChildren();
+  if (data.trace_id) {
+    line.append(role === "admin" ? el("a", "Open its trace", { href: `#traces/${data.trace_id}` }) : `Trace id ${data.trace_id}`);
+  }
+  line.hidden = !data.trace_id;
+  $("ask-sources").querySelector("tbody").replaceChildren(...(data.sources || []).map((s) =>
+    row([s.source, s.kind, Number(s.score).toFixed(2), s.snippet])));
+  $("ask-evidence").replaceChildren(...(data.evidence || []).map((u) => el("li", `${u.source}: “${u.text}”`)));
+  if (!(data.evidence || []).length) $("ask-evidence").append(el("li", "none"));
+  $("ask-result").hidden = false;
+}
+
+// ---- knowledge ----
+async function loadKnowledge() {
+  if (!agentOn) return;
+  if (role !== "admin") { notify("The knowledge base is managed with the master key.", true); return; }
+  let data;
+  try { data = await api("GET", "knowledge"); } catch (e) { notify("Could not list the knowledge base: " + e.message, true); return; }
+  $("kb-totals").textContent = `${data.document_count} documents, ${data.chunk_count} chunks`;
+  $("kb-table").querySelector("tbody").replaceChildren(...data.documents.map((d) => {
+    const remove = el("button", "Remove", { type: "button", "aria-label": "Remove " + d.source });
+    remove.addEventListener("click", () => removeSource(d.source));
+    return row([d.source, d.chunks, d.root + (d.root_exists ? "" : " (missing)"), d.ingested_at, remove]);
+  }));
+}
+
+async function removeSource(source) {
+  if (!confirm(`Remove ${source} from the knowledge base?`)) return;
+  try { const r = await api("POST", "knowledge/remove", { source }); notify(`Removed ${r.files_removed} file(s), ${r.chunks_removed} chunks.`); loadKnowledge(); }
+  catch (e) { notify("Remove failed: " + e.message, true); }
+}
+
+function showJob(job) {
+  const p = job.progress || {};
+  const total = p.files_total || 0;
+  $("kb-progress").max = Math.max(total, 1);
+  $("kb-progress").value = job.status === "succeeded" ? Math.max(total, 1) : p.files_done || 0;
+  $("kb-job-text").textContent = `${job.status}: ${p.files_done ?? 0} of ${total} files, ${p.chunks_written ?? 0} chunks written`
+    + (job.error ? ` — ${job.error.message ?? JSON.stringify(job.error)}` : "");
+}
+
+async function ingest(event) {
+  event.preventDefault();
+  let job;
+  try { job = await api("POST", "knowledge/ingest", { path: $("kb-path").value.trim(), force: $("kb-force").checked }); }
+  catch (e) { notify("Ingest refused: " + e.message, true); return; }
+  $("kb-job").hidden = false;
+  $("kb-ingest").disabled = true;
+  try {
+    for (;;) {
+      job = await api("GET", `knowledge/jobs/${job.job_id}`);
+      showJob(job);
+      if (["succeeded", "failed", "cancelled"].includes(job.status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } catch (e) { notify("Lost track of the ingest job: " + e.message, true); }
+  finally { $("kb-ingest").disabled = false; }
+  loadKnowledge();
+}
+
 // ---- keys ----
 const money = (v) => (v === null || v === undefined ? "—" : `$${Number(v).toFixed(4)}`);
 async function loadKeys() {
@@ -407,7 +503,7 @@ async function loadHealth() {
 }
 
 // ---- traces ----
-async function loadTraces() {
+async function loadTraces(openId) {
   let data;
   try { data = await api("GET", "traces"); } catch (e) { notify("Could not load traces: " + e.message, true); return; }
   $("traces-off").hidden = data.enabled;
@@ -416,12 +512,13 @@ async function loadTraces() {
     open.addEventListener("click", () => showTrace(t));
     return row([new Date(t.start_s * 1000).toLocaleTimeString(), t.root_name, t.service, t.duration_ms.toFixed(1), t.span_count, open]);
   }));
+  if (openId && /^[0-9a-f]{4,32}$/i.test(openId)) showTrace(data.traces.find((t) => t.trace_id === openId) ?? { trace_id: openId, root_name: "" });
 }
 
 async function showTrace(t) {
   let data;
   try { data = await api("GET", `traces/${t.trace_id}`); } catch (e) { notify("Could not load the trace: " + e.message, true); return; }
-  $("trace-title").textContent = `Trace ${t.trace_id.slice(0, 16)} (${t.root_name})`;
+  $("trace-title").textContent = `Trace ${t.trace_id.slice(0, 16)}` + (t.root_name ? ` (${t.root_name})` : "");
   $("trace-waterfall").src = `/ui/api/traces/${t.trace_id}/waterfall.svg`;
   $("span-table").querySelector("tbody").replaceChildren(...data.spans.map((s) =>
     row([s.name, s.service, s.duration_ms.toFixed(1), s.status, el("div", JSON.stringify(s.attributes, null, 1), { class: "attrs" })])));
@@ -453,6 +550,9 @@ $("pg-curl").addEventListener("click", () => snippet("curl"));
 $("pg-python").addEventListener("click", () => snippet("python"));
 $("pg-export").addEventListener("click", exportConversations);
 $("pg-import").addEventListener("change", importConversations);
+$("ask-form").addEventListener("submit", ask);
+$("ask-new").addEventListener("click", () => { askSession = null; loadAsk(); $("ask-result").hidden = true; notify("New session."); });
+$("kb-form").addEventListener("submit", ingest);
 $("key-form").addEventListener("submit", saveKey);
 $("key-cancel").addEventListener("click", stopEditing);
 $("key-secret-copy").addEventListener("click", () => navigator.clipboard?.writeText($("key-secret-value").textContent).then(() => notify("Key copied."), () => notify("Select the key to copy it.")));
