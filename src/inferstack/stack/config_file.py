@@ -28,7 +28,7 @@ from inferstack.core.settings import (
 from inferstack.stack.data_dir import StackFiles
 from inferstack.stack.settings import StackSettings
 
-SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp", "observability", "weather")
+SECTIONS = ("stack", "serve", "gateway", "agent", "knowledge", "mcp", "observability", "weather", "idp")
 DEFAULT_CONFIG_NAME = "inferstack.yaml"
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
@@ -139,6 +139,11 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
     weather.update(host=host, port=ports.weather_chat)
     weather.setdefault("model_base_url", gateway_url)
     weather.setdefault("model", chat_model)
+    idp = sections["idp"]
+    idp.update(host=host, port=ports.idp)
+    idp.setdefault("model_base_url", gateway_url)
+    idp.setdefault("model", chat_model)
+    idp.setdefault("database", str(data / "idp" / "idp.sqlite3"))
 
     knowledge = sections["knowledge"]
     knowledge.setdefault("data_dir", str(data / "knowledge"))
@@ -205,7 +210,7 @@ def validate_sections(effective: Mapping[str, dict[str, Any]], environ: Mapping[
     classes = section_classes()
     validated: dict[str, BaseModel] = {}
     problems: list[str] = []
-    for section in ("serve", "gateway", "agent", "knowledge", "mcp", "observability", "weather"):
+    for section in ("serve", "gateway", "agent", "knowledge", "mcp", "observability", "weather", "idp"):
         try:
             data = effective[section]
             if section == "gateway":
@@ -234,6 +239,7 @@ def section_classes() -> dict[str, type[LayeredSettings]]:
     from inferstack.agents.settings import AgentSettings
     from inferstack.agents.weather_chat.settings import WeatherChatSettings
     from inferstack.gateway.settings import GatewaySettings
+    from inferstack.idp.settings import IdpSettings
     from inferstack.mcp_servers.settings import McpSettings
     from inferstack.observability.tracing_settings import TracingSettings
     from inferstack.retrieval.settings import KnowledgeSettings
@@ -248,6 +254,7 @@ def section_classes() -> dict[str, type[LayeredSettings]]:
         "mcp": McpSettings,
         "observability": TracingSettings,
         "weather": WeatherChatSettings,
+        "idp": IdpSettings,
     }
 
 

@@ -26,7 +26,12 @@ SERVICES = (
     ("web-search", "web_search", "/health"),
     ("filesystem", "filesystem", "/health"),
     ("agent", "agent", "/health"),
+    ("weather", "weather", "/health"),
+    ("weather-chat", "weather_chat", "/health"),
+    ("idp", "idp", "/ready"),
 )
+# Services `up` runs only when their `stack` switch (named like the port field) is on.
+OPTIONAL = {"web-search", "filesystem", "weather", "weather-chat", "idp"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def check_stack(config: StackConfig, get: Getter = http_get, *, up_running: bool
     logs = StackFiles(config.stack.data_dir).logs
     report = []
     for name, port_field, path in SERVICES:
-        if name in {"web-search", "filesystem"} and not getattr(config.stack, port_field):
+        if name in OPTIONAL and not getattr(config.stack, port_field):
             continue
         probe = get(config.url(port_field, path))
         status, detail = _JUDGES[name](probe)
@@ -145,8 +150,16 @@ def _web_search(probe: Probe) -> tuple[str, str]:
     return OK, "Tavily key configured"
 
 
-def _filesystem(probe: Probe) -> tuple[str, str]:
+def _plain(probe: Probe) -> tuple[str, str]:
     return (OK, "ok") if probe.status == 200 else (DOWN, _http_detail(probe))
+
+
+def _idp(probe: Probe) -> tuple[str, str]:
+    if probe.status == 200:
+        return OK, "OCR models loaded"
+    if probe.status == 503 and isinstance(probe.body, dict) and probe.body.get("status") == "loading":
+        return DOWN, "starting: the OCR models are loading"
+    return DOWN, _http_detail(probe)
 
 
 def _agent(probe: Probe) -> tuple[str, str]:
@@ -170,8 +183,11 @@ _JUDGES: dict[str, Callable[[Probe], tuple[str, str]]] = {
     "serve": _serve,
     "gateway": _gateway,
     "web-search": _web_search,
-    "filesystem": _filesystem,
+    "filesystem": _plain,
     "agent": _agent,
+    "weather": _plain,
+    "weather-chat": _plain,
+    "idp": _idp,
 }
 
 

@@ -35,6 +35,8 @@ Echo = Callable[[str, str], None]
 _INGEST_POLL_S = 0.5
 _EXAMPLE_QUESTION = '"How does continuous batching raise GPU utilisation?"'
 _FAILURES_SHOWN = 20
+# Services that call the gateway with the agent's virtual key, and the variable that carries it.
+VIRTUAL_KEY_ENV = {"weather-chat": "INFERSTACK_WEATHER_API_KEY", "idp": "INFERSTACK_IDP_API_KEY"}
 
 
 def _python(*args: str) -> list[str]:
@@ -63,6 +65,8 @@ def service_specs(config: StackConfig, config_path: Path, files: StackFiles, mas
     specs.append(ServiceSpec("agent", _python("agent", *cfg), ports.agent, "/health"))
     if config.stack.weather_chat:
         specs.append(ServiceSpec("weather-chat", _python("weather", "serve", *cfg), ports.weather_chat, "/health"))
+    if config.stack.idp:  # ready once its OCR models are loaded
+        specs.append(ServiceSpec("idp", _python("idp", "serve", *cfg), ports.idp, "/ready"))
     return specs
 
 
@@ -227,6 +231,8 @@ def print_ready(config: StackConfig, files: StackFiles, master_key: str, *, new_
         lines.append(f"  weather MCP    {config.url('weather', '/mcp')}")
     if config.stack.weather_chat:
         lines.append(f"  weather chat   {config.url('weather_chat', '/chat')}")
+    if config.stack.idp:
+        lines.append(f"  documents      {config.url('idp', '/v1/documents')}  (inferstack idp process|review)")
     lines += [
         f"  master key     {files.master_key}" + ("  (new; printed once below)" if new_master else ""),
         f"  logs           {files.logs}",
@@ -276,8 +282,8 @@ async def run_stack(config: StackConfig, echo: Echo) -> int:
         supervisor.check_ports(specs)
         started = time.monotonic()
         for spec in specs:
-            if spec.name == "weather-chat":  # the agent's virtual key (as the chart does)
-                spec.env["INFERSTACK_WEATHER_API_KEY"] = await ensure_agent_key(config, files, master_key)
+            if spec.name in VIRTUAL_KEY_ENV:  # the agent's virtual key (as the chart does)
+                spec.env[VIRTUAL_KEY_ENV[spec.name]] = await ensure_agent_key(config, files, master_key)
             if spec.name == "agent":
                 agent_key = await ensure_agent_key(config, files, master_key)
                 spec.env.update(

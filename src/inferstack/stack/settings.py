@@ -20,6 +20,7 @@ class StackPorts(BaseModel):
     weather: int = Field(default=8003, ge=1, le=65535)
     agent: int = Field(default=8080, ge=1, le=65535)
     weather_chat: int = Field(default=8081, ge=1, le=65535)
+    idp: int = Field(default=8082, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _distinct(self) -> StackPorts:
@@ -55,5 +56,9 @@ class StackSettings(LayeredSettings):
         default=False, description="Run the weather MCP server (Open-Meteo; needs internet) and route weather to it."
     )
     weather_chat: bool = Field(default=False, description="Run the weather chat service (it calls Open-Meteo itself).")
+    idp: bool = Field(
+        default=False,
+        description="Run the document-processing service (needs the idp extra; loads OCR models at start).",
+    )
     start_timeout_s: float = Field(default=300.0, gt=0, description="Per service, until its health check passes.")
     restart: RestartPolicy = Field(default_factory=RestartPolicy)
