@@ -105,6 +105,13 @@ and MCP URLs, the knowledge embedding URL and the data directories. Hosts and po
 {{- $_ := set $cfg.weather "model_base_url" (default $gatewayUrl $cfg.weather.model_base_url) -}}
 {{- $_ := set $cfg.weather "model" (default $chat $cfg.weather.model) -}}
 {{- end -}}
+{{- /* document processing: the gateway and the chat model; its SQLite file on the data volume */ -}}
+{{- if $v.idp.enabled -}}
+{{- if not $cfg.idp }}{{ $_ := set $cfg "idp" dict }}{{ end -}}
+{{- $_ := set $cfg.idp "model_base_url" (default $gatewayUrl $cfg.idp.model_base_url) -}}
+{{- $_ := set $cfg.idp "model" (default $chat $cfg.idp.model) -}}
+{{- $_ := set $cfg.idp "database" (default (printf "%s/idp/idp.sqlite3" $data) $cfg.idp.database) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 

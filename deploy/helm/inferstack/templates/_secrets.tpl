@@ -24,6 +24,9 @@ modelServer:
   - [huggingFaceToken, HF_TOKEN]
 weatherChat:
   - [weatherChatApiKey, INFERSTACK_WEATHER_API_KEY]
+idp:
+  - [idpApiKey, INFERSTACK_IDP_API_KEY]
+  - [idpServerApiKey, INFERSTACK_IDP_SERVER_API_KEY]
 {{- end -}}
 
 {{- define "inferstack.devSecretName" -}}{{ include "inferstack.name" (list . "dev-secrets") }}{{- end -}}
