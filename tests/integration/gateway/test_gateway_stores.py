@@ -245,4 +245,4 @@ def test_upstream_calls_are_traced(tmp_path: Path, upstream: RunningProcess) -> 
     with gateway_process(tmp_path, config) as gateway:
         assert _chat(gateway, MASTER_KEY, "trace me").status_code == 200
     log = gateway.log()
-    assert '"name": "gateway.upstream"' in log and '"inferstack.deployment": "m#0"' in log
+    assert '"name": "upstream m#0"' in log and '"inferstack.deployment": "m#0"' in log
