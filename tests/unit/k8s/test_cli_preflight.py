@@ -59,7 +59,7 @@ def test_json_output(kubeconfig: Path, fake_kube: FakeKubeApi) -> None:
     fake_kube.state.version = ("1", "29")
     result = CliRunner().invoke(app, ["k8s", "preflight", "--kubeconfig", str(kubeconfig), "--json"])
     assert result.exit_code == 1
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # stdout alone: log records go to stderr
     assert report["ok"] is False and report["context"] == "fake-eks"
     assert [c["name"] for c in report["checks"]] == ["server version", "default StorageClass"]
 
