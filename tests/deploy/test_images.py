@@ -31,7 +31,7 @@ CORE = f"localhost/inferstack-core:{VERSION}"
 SERVE = f"localhost/inferstack-serve-cpu:{VERSION}"
 MASTER_KEY = "sk-image-test-master-key"
 # Compiler, assembler, linker and make binaries: none may be in a runtime image.
-TOOLCHAIN = r"(cc|c\+\+|gcc.*|g\+\+.*|clang.*|ld|ld\..*|as|make)"
+TOOLCHAIN = r"(cc|c\+\+|gcc.*|g\+\+.*|clang.*|ld|ld\.(bfd|gold|lld)|as|make)"
 # What the host allows here: runc (crun fails on hybrid cgroups), ulimits no higher than the current ones.
 RUN_OPTIONS = ["--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 CONTAINER_OPTIONS = [
@@ -40,7 +40,8 @@ CONTAINER_OPTIONS = [
     "--ulimit=nproc=4096:4096",
     "--read-only",
     "--tmpfs=/tmp:rw,mode=1777",
-    "--tmpfs=/var/lib/inferstack:rw,mode=1777",
+    # The data volume belongs to the container's user, as fsGroup makes an emptyDir on Kubernetes.
+    "--mount=type=tmpfs,destination=/var/lib/inferstack,chown=true",
     "--user=10001:10001",
 ]
 
