@@ -127,7 +127,7 @@ def test_both_images_run_as_uid_10001_with_their_labels_and_no_compiler(images: 
 
 def test_core_has_no_torch_ray_or_llamacpp_and_says_which_extra_serve_needs(images: None) -> None:
     heavy = ("torch", "ray", "xllamacpp", "sentence_transformers", "transformers", "vllm")
-    probe = f"import importlib.util as u; print([m for m in {heavy!r} if u.find_spec(m)])"
+    probe = f"import importlib.util as u; print([m for m in {json.dumps(heavy)} if u.find_spec(m)])"
     assert in_image(CORE, f"python3 -c '{probe}'").strip() == "[]"
     assert in_image(SERVE, f"python3 -c '{probe}'").strip() != "[]"
     # The core image's own inferstack refuses to serve a model, in one line naming the extra.
