@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: install up serve test test-unit test-fast test-services lint format bench clean images
+.PHONY: install up serve test test-unit test-fast test-images test-services lint format bench clean images
 
 install: $(VENV)/.installed
 
@@ -44,8 +44,13 @@ test-services:
 
 # Everything: lint first, then every test (real models, real processes, Redis, PostgreSQL).
 # pytest exits 5 when it collected nothing; make treats that as the failure it is.
+# The container-image tests are the exception: a cold build downloads wheelhouses and takes ~20 minutes here, so
+# they run with `make test-images` (also `make test IMAGES=1`).
 test: lint test-services
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(if $(IMAGES),,-m "not images")
+
+test-images: install
+	$(BIN)/pytest -q -m images
 
 test-unit: install
 	$(BIN)/pytest -q tests/unit
