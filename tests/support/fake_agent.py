@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +29,7 @@ import httpx
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from tests.support.processes import REPO_ROOT, RunningProcess, child_env, free_port, stop, wait_healthy
+from tests.support.processes import RunningProcess, module_process
 
 DEFAULT_API_KEY = "sk-fake-agent-server-key"
 SEED_DOCUMENTS = (("sample/returns-policy.md", 4), ("sample/shipping-times.md", 3))
@@ -278,32 +276,8 @@ class FakeAgentProcess:
 @contextmanager
 def fake_agent_process(log_dir: Path, *, api_key: str = DEFAULT_API_KEY, root: Path) -> Iterator[FakeAgentProcess]:
     """Run the fake as its own process on a free port; ingest paths must lie under `root`."""
-    port = free_port()
-    log_path = log_dir / f"fake-agent-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.fake_agent",
-                "--port",
-                str(port),
-                "--api-key",
-                api_key,
-                "--root",
-                str(root),
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            cwd=REPO_ROOT,
-        )
-        running = RunningProcess(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-        try:
-            wait_healthy(running, "/health", timeout=60)
-            yield FakeAgentProcess(running)
-        finally:
-            stop(running)
+    with module_process("tests.support.fake_agent", log_dir, ["--api-key", api_key, "--root", str(root)]) as running:
+        yield FakeAgentProcess(running)
 
 
 @contextmanager

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from tests.support.processes import REPO_ROOT, RunningProcess, child_env, free_port, stop, wait_healthy
+from tests.support.processes import RunningProcess, child_env, module_process
 
 DEFAULT_NOW = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
 MAX_FORECAST_DAYS = 16
@@ -551,22 +549,8 @@ class FakeOpenMeteoProcess:
 @contextmanager
 def fake_open_meteo_process(log_dir: Path, *args: str) -> Iterator[FakeOpenMeteoProcess]:
     """Run the fake as its own process on a free port (extra `args` go to its command line)."""
-    port = free_port()
-    log_path = log_dir / f"fake-open-meteo-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_open_meteo", "--port", str(port), *args],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env(TZ="UTC"),
-            cwd=REPO_ROOT,
-        )
-        running = RunningProcess(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-        try:
-            wait_healthy(running, "/health", timeout=60)
-            yield FakeOpenMeteoProcess(running)
-        finally:
-            stop(running)
+    with module_process("tests.support.fake_open_meteo", log_dir, args, env=child_env(TZ="UTC")) as running:
+        yield FakeOpenMeteoProcess(running)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -33,8 +33,6 @@ import argparse
 import asyncio
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -47,7 +45,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from tests.support.processes import REPO_ROOT, RunningProcess, child_env, free_port, stop, wait_healthy
+from tests.support.processes import RunningProcess, module_process
 
 DEFAULT_API_KEY = "tvly-test-key"
 MAX_RESULTS = 20  # Tavily's own ceiling
@@ -287,22 +285,8 @@ class FakeTavilyProcess:
 @contextmanager
 def fake_tavily_process(log_dir: Path, *args: str) -> Iterator[FakeTavilyProcess]:
     """Run the fake as its own process on a free port (extra `args` go to its command line)."""
-    port = free_port()
-    log_path = log_dir / f"fake-tavily-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_tavily", "--port", str(port), *args],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            cwd=REPO_ROOT,
-        )
-        running = RunningProcess(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-        try:
-            wait_healthy(running, "/health", timeout=60)
-            yield FakeTavilyProcess(running)
-        finally:
-            stop(running)
+    with module_process("tests.support.fake_tavily", log_dir, args) as running:
+        yield FakeTavilyProcess(running)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

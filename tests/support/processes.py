@@ -75,6 +75,29 @@ def stop(proc: RunningProcess, timeout: float = 30.0) -> int:
 
 
 @contextmanager
+def module_process(
+    module: str, log_dir: Path, args: Sequence[str] = (), *, env: dict[str, str] | None = None
+) -> Iterator[RunningProcess]:
+    """Run `python -m module --port <free port> *args` from the repository root, yielded once /health answers."""
+    port = free_port()
+    log_path = log_dir / f"{module.rsplit('.', 1)[-1].replace('_', '-')}-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "--port", str(port), *args],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env if env is not None else child_env(),
+            cwd=REPO_ROOT,
+        )
+        running = RunningProcess(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
+        try:
+            wait_healthy(running, "/health", timeout=60)
+            yield running
+        finally:
+            stop(running)
+
+
+@contextmanager
 def inferstack_process(
     args: Sequence[str],
     *,
