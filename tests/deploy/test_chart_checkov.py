@@ -5,10 +5,8 @@ project's environment)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +14,9 @@ import pytest
 import yaml
 
 from tests.deploy.chart_rendering import EXAMPLE_IDS, chart_file, rendered_example
+from tests.deploy.checkov_venv import checkov_binary
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
-
-CHECKOV_VERSION = "3.3.30"
-CACHE = Path.home() / ".cache" / "inferstack-test"
-CHECKOV_VENV = CACHE / f"checkov-{CHECKOV_VERSION}"
-
-
-def checkov_binary() -> Path:
-    """checkov from its cached virtualenv, installed on first use (skip when the package index is unreachable)."""
-    binary = CHECKOV_VENV / "bin" / "checkov"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / "checkov.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not binary.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
-            done = subprocess.run(
-                [str(CHECKOV_VENV / "bin" / "pip"), "install", "-q", f"checkov=={CHECKOV_VERSION}"],
-                capture_output=True,
-                text=True,
-                timeout=840,
-            )
-            if done.returncode != 0:
-                pytest.skip(f"could not install checkov {CHECKOV_VERSION}: {done.stderr[-500:]}")
-    return binary
 
 
 def accepted() -> dict[str, dict[str, Any]]:
