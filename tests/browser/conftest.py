@@ -15,7 +15,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 
-from tests.support.gateway import MASTER_KEY, RunningProcess, deployment, fake_upstream, gateway_process
+from tests.support.gateway import MASTER_KEY, RunningProcess, console_gateway_process
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -31,19 +31,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="package")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
     tmp: Path = tmp_path_factory.mktemp("browser")
-    with fake_upstream(tmp, "a", token_delay_ms=20) as a, fake_upstream(tmp, "b", token_delay_ms=20) as b:
-        config = {
-            "model_list": [
-                deployment("alpha", a, input_cost_per_token=0.000001, output_cost_per_token=0.000002),
-                deployment("beta", b),
-            ]
-        }
-        traces = {
-            "INFERSTACK_OBSERVABILITY_EXPORTER": "store",
-            "INFERSTACK_OBSERVABILITY_STORE__PATH": str(tmp / "traces.db"),
-        }
-        with gateway_process(tmp, config, extra_env=traces) as running:
-            yield running
+    with console_gateway_process(tmp, token_delay_ms=20) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")

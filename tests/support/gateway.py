@@ -124,3 +124,24 @@ __all__ = [
     "wait_healthy",
     "write_config",
 ]
+
+
+@contextmanager
+def console_gateway_process(tmp: Path, *, token_delay_ms: float) -> Iterator[RunningProcess]:
+    """A gateway in front of two fake upstreams (`alpha` priced, `beta` free) writing traces to `tmp/traces.db`."""
+    with (
+        fake_upstream(tmp, "a", token_delay_ms=token_delay_ms) as a,
+        fake_upstream(tmp, "b", token_delay_ms=token_delay_ms) as b,
+    ):
+        config = {
+            "model_list": [
+                deployment("alpha", a, input_cost_per_token=0.000001, output_cost_per_token=0.000002),
+                deployment("beta", b),
+            ]
+        }
+        traces = {
+            "INFERSTACK_OBSERVABILITY_EXPORTER": "store",
+            "INFERSTACK_OBSERVABILITY_STORE__PATH": str(tmp / "traces.db"),
+        }
+        with gateway_process(tmp, config, extra_env=traces) as gateway:
+            yield gateway
