@@ -108,17 +108,44 @@ class UpstreamAttempts:
             self._children.get(self.metrics.upstream_latency, deployment.id).observe(elapsed)
 
 
-def attempt_attributes(call: ProxyCall, deployment: Deployment) -> dict[str, str]:
-    """GenAI attributes of one upstream attempt (built only while tracing is on). With `capture_content` the
-    request's messages are recorded as sent upstream, after the pre-call guardrails masked PII in them."""
-    attributes = {
+# Sampling parameters recorded on every attempt span (GenAI `gen_ai.request.*`): numbers, never content.
+_REQUEST_PARAMETERS = {
+    "temperature": genai.REQUEST_TEMPERATURE,
+    "top_p": "gen_ai.request.top_p",
+    "max_tokens": genai.REQUEST_MAX_TOKENS,
+    "max_completion_tokens": genai.REQUEST_MAX_TOKENS,
+    "seed": "gen_ai.request.seed",
+}
+# Request fields that are content (tool definitions, output schemas): recorded only with `capture_content`.
+_CAPTURED_FIELDS = {
+    "tools": "gen_ai.tool.definitions",
+    "tool_choice": "inferstack.request.tool_choice",
+    "response_format": "inferstack.request.response_format",
+}
+
+
+def attempt_attributes(call: ProxyCall, deployment: Deployment) -> dict[str, str | int | float]:
+    """GenAI attributes of one upstream attempt (built only while tracing is on): the model, the sampling
+    parameters and the key's id (its digest, as the key API names it; none for the master key). With
+    `capture_content` the request's messages, tools and response format are recorded as sent upstream, after
+    the pre-call guardrails masked PII in them, so the console can replay the call."""
+    attributes: dict[str, str | int | float] = {
         genai.OPERATION: genai.operation_for_path(call.path),
         genai.PROVIDER: genai.OPENAI_PROVIDER,
         genai.REQUEST_MODEL: call.model,
         "inferstack.deployment": deployment.id,
         "server.address": urlsplit(deployment.config.api_base).hostname or "",
     }
+    if not call.key.is_master:
+        attributes["inferstack.key.id"] = call.key.token
+    for field, attribute in _REQUEST_PARAMETERS.items():
+        value = call.body.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            attributes[attribute] = value
     if capture_content():
         content = call.body.get("messages", call.body.get("prompt", call.body.get("input")))
         attributes[genai.INPUT_MESSAGES] = orjson.dumps(content).decode()
+        for field, attribute in _CAPTURED_FIELDS.items():
+            if call.body.get(field) is not None:
+                attributes[attribute] = orjson.dumps(call.body[field]).decode()
     return attributes
