@@ -12,12 +12,12 @@ import logging
 import time
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from inferstack.agents.sessions import SessionStore, Turn
 from inferstack.core.errors import OverloadedError
+from inferstack.core.redis_link import RedisLink
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,12 @@ class RedisSessionStore(SessionStore):
     name = "redis"
 
     def __init__(self, url: str, *, max_turns: int, ttl_s: float, namespace: str = "inferstack") -> None:
-        import redis.asyncio as redis_asyncio
-        from redis.exceptions import RedisError
-
         if max_turns < 0 or ttl_s <= 0:
             raise ValueError("max_turns must be >= 0 and ttl_s > 0")
-        self._client: Any = redis_asyncio.Redis.from_url(
-            url, socket_timeout=_SOCKET_TIMEOUT_S, socket_connect_timeout=_SOCKET_TIMEOUT_S
-        )
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
-        parts = urlsplit(url)
-        self.description = f"redis://{parts.hostname}:{parts.port or 6379}"  # never the password
+        self._redis = RedisLink(url, socket_timeout_s=_SOCKET_TIMEOUT_S)
+        self._client: Any = self._redis.client
+        self._errors = self._redis.errors
+        self.description = self._redis.description
         self._max_turns = max_turns
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._prefix = f"{namespace}:session:"
@@ -108,10 +103,7 @@ class RedisSessionStore(SessionStore):
         return result
 
     async def ping(self) -> bool:
-        try:
-            return bool(await self._client.ping())
-        except self._errors:
-            return False
+        return await self._redis.ping()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._redis.close()

@@ -48,3 +48,34 @@ class DependencyHealth:
             body["error"] = self.last_error
             body["running_without"] = self.degraded
         return body
+
+
+class ProbeGate:
+    """Whether to call a dependency now: always while it is up; while it is down, one probe call per
+    `interval_s` (the others go without it at once), so a dependency that hangs or refuses adds no latency per
+    request. The first call that fails marks it down, the first that answers marks it up again."""
+
+    def __init__(self, health: DependencyHealth, *, interval_s: float = 1.0) -> None:
+        self.health = health
+        self._interval_s = interval_s
+        self._next_probe = 0.0
+
+    def up_or_probe_due(self) -> bool:
+        """`may_call` without taking the probe (for a caller that hands the call to a sender who takes it)."""
+        return self.health.up or time.monotonic() >= self._next_probe
+
+    def may_call(self) -> bool:
+        if self.health.up:
+            return True
+        now = time.monotonic()
+        if now < self._next_probe:
+            return False
+        self._next_probe = now + self._interval_s
+        return True
+
+    def failed(self, exc: BaseException) -> None:
+        self._next_probe = time.monotonic() + self._interval_s
+        self.health.mark_down(type(exc).__name__)
+
+    def answered(self) -> None:
+        self.health.mark_up()

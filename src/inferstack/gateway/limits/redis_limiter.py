@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
-from urllib.parse import urlsplit
 
 from inferstack.core.errors import OverloadedError
-from inferstack.gateway.dependency_health import DependencyHealth
+from inferstack.core.redis_link import RedisLink
+from inferstack.gateway.dependency_health import DependencyHealth, ProbeGate
 from inferstack.gateway.keys.key_state import KeyState
 from inferstack.gateway.limits import lua
 from inferstack.gateway.limits.base import (
@@ -40,7 +39,6 @@ from inferstack.gateway.settings import LimitsConfig
 
 log = logging.getLogger(__name__)
 
-_PROBE_INTERVAL_S = 1.0
 _SOCKET_TIMEOUT_S = 1.0
 _BATCH = 500
 MAX_PENDING_CHARGES = 100_000
@@ -67,24 +65,20 @@ class RedisLimiter(KeyLimiter):
         spend_ttl_s: int = 3600,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        import redis.asyncio as redis_asyncio
-        from redis.exceptions import NoScriptError, RedisError
-
-        self._client: Any = redis_asyncio.Redis.from_url(
-            url, socket_timeout=_SOCKET_TIMEOUT_S, socket_connect_timeout=_SOCKET_TIMEOUT_S
-        )
+        self._redis = RedisLink(url, socket_timeout_s=_SOCKET_TIMEOUT_S)
+        self._client: Any = self._redis.client
         self._admit_script: Any = self._client.register_script(lua.ADMIT)
         self._charge_script: Any = self._client.register_script(lua.CHARGE)
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
-        self._no_script: type[BaseException] = NoScriptError
-        parts = urlsplit(url)
-        self.description = f"redis://{parts.hostname}:{parts.port or 6379}"  # never the password
+        self._errors = self._redis.errors
+        self._no_script = self._redis.no_script_error
+        self.description = self._redis.description
         self._fail_closed = on_redis_error == "closed"
         self.health = DependencyHealth(
             "rate_limits",
             self.description,
             degraded="limits refused (503)" if self._fail_closed else "per-process limits (each replica its own)",
         )
+        self._gate = ProbeGate(self.health)
         self._prefix = f"{namespace}:limits:"
         self._spend_ttl_s = spend_ttl_s
         self._clock = clock  # None: Redis's own clock
@@ -92,7 +86,6 @@ class RedisLimiter(KeyLimiter):
         self._admits: list[tuple[ScriptArgs, asyncio.Future[Any]]] = []
         self._pending: list[ScriptArgs] = []  # charges
         self._sender: asyncio.Task[None] | None = None
-        self._next_probe = 0.0
         self.charges_lost = 0  # charges not counted in Redis (down, or past MAX_PENDING_CHARGES)
 
     @classmethod
@@ -122,7 +115,7 @@ class RedisLimiter(KeyLimiter):
         budget = budget_applies(state, now)
         if record.rpm_limit is None and record.tpm_limit is None and not budget:
             return  # nothing to count: no round trip
-        if not self._up_or_probe_due():
+        if not self._gate.up_or_probe_due():
             self._without_redis(state, now)
             return
         args = [
@@ -183,7 +176,7 @@ class RedisLimiter(KeyLimiter):
         while self._admits or self._pending:
             admits, self._admits = self._admits[:_BATCH], self._admits[_BATCH:]
             charges, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
-            if not self._may_call():
+            if not self._gate.may_call():
                 self._unanswered(admits, charges, ConnectionError("Redis is marked down"))
                 continue
             try:
@@ -226,38 +219,17 @@ class RedisLimiter(KeyLimiter):
         while self._sender is not None and not self._sender.done():
             await asyncio.shield(self._sender)
 
-    def _up_or_probe_due(self) -> bool:
-        """`_may_call` without taking the probe (the sender takes it)."""
-        return self.health is None or self.health.up or time.monotonic() >= self._next_probe
-
-    def _may_call(self) -> bool:
-        """Always while up; while down, one call per probe interval (the others go without Redis at once)."""
-        if self.health is None or self.health.up:
-            return True
-        now = time.monotonic()
-        if now < self._next_probe:
-            return False
-        self._next_probe = now + _PROBE_INTERVAL_S
-        return True
-
     async def _failed(self, exc: BaseException) -> None:
-        self._next_probe = time.monotonic() + _PROBE_INTERVAL_S
-        if self.health is not None:
-            self.health.mark_down(type(exc).__name__)
-        with suppress(*self._errors):
-            await self._client.connection_pool.disconnect()  # every pooled connection to a lost Redis is dead
+        self._gate.failed(exc)
+        await self._redis.drop_connections()
 
     def _answered(self) -> None:
-        if self.health is not None:
-            self.health.mark_up()
+        self._gate.answered()
 
     async def ping(self) -> bool:
-        try:
-            return bool(await self._client.ping())
-        except self._errors:
-            return False
+        return await self._redis.ping()
 
     async def close(self) -> None:
         with suppress(*self._errors):
             await self.settle()
-        await self._client.aclose()
+        await self._redis.close()
