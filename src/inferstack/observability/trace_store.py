@@ -63,6 +63,25 @@ class TraceSummary:
     start_ns: int
     duration_ms: float
     span_count: int
+    session_id: str = ""  # the `session.id` (or `gen_ai.conversation.id`) a span of the trace carries
+
+
+# A span's session is its `session.id`, else its GenAI conversation id (SQLite JSON paths quote dotted keys).
+_LIST = (
+    "SELECT t.trace_id, t.first_ns, t.last_ns, (SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id) "
+    "FROM traces t ORDER BY t.first_ns DESC LIMIT ?"
+)
+_LIST_SESSION = (
+    "SELECT t.trace_id, t.first_ns, t.last_ns, (SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id) "
+    "FROM traces t WHERE t.trace_id IN (SELECT trace_id FROM spans WHERE coalesce("
+    "json_extract(attributes, '$.\"session.id\"'), json_extract(attributes, '$.\"gen_ai.conversation.id\"')) = ?) "
+    "ORDER BY t.first_ns DESC LIMIT ?"
+)
+_SESSION_OF_TRACE = (
+    "SELECT coalesce(json_extract(attributes, '$.\"session.id\"'), "
+    "json_extract(attributes, '$.\"gen_ai.conversation.id\"')) AS sid "
+    "FROM spans WHERE trace_id = ? AND sid IS NOT NULL LIMIT 1"
+)
 
 
 class TraceStore:
@@ -121,15 +140,13 @@ class TraceStore:
         db.executemany("DELETE FROM spans WHERE trace_id = ?", old)
         db.executemany("DELETE FROM traces WHERE trace_id = ?", old)
 
-    def list_traces(self, limit: int = 20) -> list[TraceSummary]:
-        """Newest first."""
+    def list_traces(self, limit: int = 20, *, session: str | None = None) -> list[TraceSummary]:
+        """Newest first; with `session`, only the traces that have a span of that session."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT t.trace_id, t.first_ns, t.last_ns, "
-                "(SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id) "
-                "FROM traces t ORDER BY t.first_ns DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+            if session:
+                rows = db.execute(_LIST_SESSION, (session, limit)).fetchall()
+            else:
+                rows = db.execute(_LIST, (limit,)).fetchall()
             summaries = []
             for trace_id, first_ns, last_ns, count in rows:
                 root = db.execute(
@@ -137,7 +154,18 @@ class TraceStore:
                     (trace_id,),
                 ).fetchone()
                 name, service = root if root else ("", "")
-                summaries.append(TraceSummary(trace_id, name, service, first_ns, (last_ns - first_ns) / 1e6, count))
+                found = db.execute(_SESSION_OF_TRACE, (trace_id,)).fetchone()
+                summaries.append(
+                    TraceSummary(
+                        trace_id,
+                        name,
+                        service,
+                        first_ns,
+                        (last_ns - first_ns) / 1e6,
+                        count,
+                        str(found[0]) if found else "",
+                    )
+                )
         return summaries
 
     def spans(self, trace_id: str) -> list[StoredSpan]:
