@@ -119,6 +119,17 @@ class ConsoleConfig(_Frozen):
     agent_api_key: SecretStr | None = Field(
         default=None, description="Bearer key the console sends to the agent (the agent's server_api_key, if set)."
     )
+    langfuse_url: str = Field(
+        default="", description="Langfuse web UI for trace links; empty: observability.langfuse.host (if set)."
+    )
+    phoenix_url: str = Field(default="", description="Phoenix web UI for trace links, e.g. http://127.0.0.1:6006.")
+
+    @field_validator("langfuse_url", "phoenix_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
 
 
 class GatewaySettings(LayeredSettings):
