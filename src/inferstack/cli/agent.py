@@ -14,16 +14,16 @@ from inferstack.core.errors import InferstackError
 
 def agent(
     config: Annotated[Path | None, typer.Option(help="Stack config YAML (sections 'agent' and 'knowledge').")] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8080].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address \\[default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port \\[default: 8080].")] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Directory for the knowledge store (Milvus Lite file) and its manifest.")
     ] = None,
-    mode: Annotated[str | None, typer.Option(help="supervisor | agentic [default: supervisor].")] = None,
+    mode: Annotated[str | None, typer.Option(help="supervisor | agentic \\[default: supervisor].")] = None,
     model_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL [default: http://127.0.0.1:4000/v1].")
+        str | None, typer.Option(help="OpenAI-compatible base URL \\[default: http://127.0.0.1:4000/v1].")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Chat model id [default: smollm2-135m-instruct].")] = None,
+    model: Annotated[str | None, typer.Option(help="Chat model id \\[default: smollm2-135m-instruct].")] = None,
 ) -> None:
     """Serve the agent API: /query, /query/stream, /ingest, /health, /status, /metrics."""
     require_extra("agent", "agent")

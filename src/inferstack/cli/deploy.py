@@ -28,7 +28,9 @@ def render(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write one file per template here instead of stdout.")
     ] = None,
-    chart: Annotated[Path | None, typer.Option(help="Chart directory [default: the bundled inferstack chart].")] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="Chart directory \\[default: the bundled inferstack chart].")
+    ] = None,
     revision: Annotated[
         int, typer.Option(min=1, help="Release revision; the ingest Job's name carries it (bump it to ingest again).")
     ] = 1,

@@ -37,9 +37,9 @@ def _target(url: str | None, config: Path | None, data_dir: Path | None, top_k: 
 def eval_command(
     questions: Annotated[
         Path | None,
-        typer.Argument(help="JSONL question file [default: the packaged evaluation set, see --ingest-sample]."),
+        typer.Argument(help="JSONL question file \\[default: the packaged evaluation set, see --ingest-sample]."),
     ] = None,
-    url: Annotated[str | None, typer.Option("--url", help="Agent base URL [default: the running stack's].")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Agent base URL \\[default: the running stack's].")] = None,
     split: Annotated[str | None, typer.Option("--split", help="Only questions of this split (e.g. dev, test).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Questions in flight.")] = 1,
     top_k: Annotated[int, typer.Option("--k", min=1, max=20, help="top_k asked for, and k of hit@k / MRR.")] = 5,

@@ -17,6 +17,13 @@ from inferstack.observability.logging import configure_logging
 
 log = logging.getLogger(__name__)
 
+# The options `inferstack gateway` and its subcommands share (typer reads them off the annotations).
+ConfigOption = Annotated[Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")]
+HostOption = Annotated[str | None, typer.Option(help="Bind address \\[default: 127.0.0.1].")]
+PortOption = Annotated[int | None, typer.Option(help="Port \\[default: 4000].")]
+WorkersOption = Annotated[int | None, typer.Option(help="Worker processes \\[default: 1].")]
+DataDirOption = Annotated[Path | None, typer.Option(help="Where the SQLite key store lives \\[default: .inferstack].")]
+
 
 def load_cli_gateway_settings(command: str, config: Path | None, overrides: dict[str, Any]) -> GatewaySettings:
     from inferstack.gateway.config_file import load_gateway_settings
@@ -40,15 +47,11 @@ def load_cli_gateway_settings(command: str, config: Path | None, overrides: dict
 
 
 def gateway(
-    config: Annotated[
-        Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 4000].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Where the SQLite key store lives [default: .inferstack].")
-    ] = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: WorkersOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Route OpenAI requests to model deployments with keys, budgets, limits, cache and guardrails."""
     overrides: dict[str, Any] = {"host": host, "port": port, "workers": workers, "data_dir": data_dir}
@@ -70,15 +73,11 @@ def gateway(
 
 def _serve_unless_subcommand(
     ctx: typer.Context,
-    config: Annotated[
-        Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 4000].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Where the SQLite key store lives [default: .inferstack].")
-    ] = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: WorkersOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Route OpenAI requests to model deployments with keys, budgets, limits, cache and guardrails."""
     if ctx.invoked_subcommand is None:
@@ -86,12 +85,8 @@ def _serve_unless_subcommand(
 
 
 def migrate(
-    config: Annotated[
-        Path | None, typer.Option(help="Stack config YAML (section 'gateway') or a LiteLLM config.")
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Where the SQLite key store lives [default: .inferstack].")
-    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Apply the key store's pending schema migrations and exit (a store already current is left unchanged)."""
     import asyncio

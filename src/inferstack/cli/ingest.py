@@ -52,16 +52,16 @@ def exit_code_for(exc: InferstackError) -> int:
 def ingest(
     path: Annotated[Path, typer.Argument(help="Folder (recursively) or single file to ingest.")],
     force: Annotated[bool, typer.Option("--force", help="Re-embed every file, changed or not.")] = False,
-    config: Annotated[Path | None, typer.Option(help="Stack config [default: ./inferstack.yaml if present].")] = None,
+    config: Annotated[Path | None, typer.Option(help="Stack config \\[default: ./inferstack.yaml if present].")] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Stack data directory, as for `up`; the store is <data_dir>/knowledge [default: ./.inferstack]."
+            help="Stack data directory, as for `up`; the store is <data_dir>/knowledge \\[default: ./.inferstack]."
         ),
     ] = None,
-    store: Annotated[str | None, typer.Option(help="milvus | opensearch | memory [default: milvus].")] = None,
+    store: Annotated[str | None, typer.Option(help="milvus | opensearch | memory \\[default: milvus].")] = None,
     embedding_base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible API with /embeddings [default: the stack's gateway].")
+        str | None, typer.Option(help="OpenAI-compatible API with /embeddings \\[default: the stack's gateway].")
     ] = None,
     api_key: Annotated[
         str | None,

@@ -37,7 +37,7 @@ GatewayDataDirOption = Annotated[
     typer.Option(
         "--gateway-data-dir",
         help="The --data-dir of a standalone `inferstack gateway` (then --config is that gateway's config, "
-        "stack or LiteLLM format) [default: the stack's store].",
+        "stack or LiteLLM format) \\[default: the stack's store].",
     ),
 ]
 
@@ -100,7 +100,7 @@ def _with_store(settings: GatewaySettings, work: Callable[[KeyStore], Awaitable[
 @app.command("create")
 def create(
     alias: Annotated[str | None, typer.Option(help="A name to find the key by.")] = None,
-    models: Annotated[str | None, typer.Option(help="Comma-separated models the key may use [default: all].")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated models the key may use \\[default: all].")] = None,
     max_budget: Annotated[float | None, typer.Option(help="Budget in USD.")] = None,
     rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
     tpm: Annotated[int | None, typer.Option(help="Tokens per minute.")] = None,

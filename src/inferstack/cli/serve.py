@@ -16,20 +16,20 @@ from inferstack.serving.settings import ServeSettings
 
 def serve(
     config: Annotated[Path | None, typer.Option(help="Stack config YAML (section 'serve').")] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address \\[default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port \\[default: 8000].")] = None,
     model: Annotated[str | None, typer.Option(help="GGUF path or 'org/repo:file.gguf' (vLLM: a model id).")] = None,
     served_model_name: Annotated[str | None, typer.Option(help="Public model id.")] = None,
     embedding_model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.")] = None,
     embeddings: Annotated[
         bool | None, typer.Option("--embeddings/--no-embeddings", help="Serve /v1/embeddings.")
     ] = None,
-    parallel: Annotated[int | None, typer.Option(help="Parallel generation slots [default: 4].")] = None,
-    ctx_size: Annotated[int | None, typer.Option(help="Context tokens per slot [default: 8192].")] = None,
+    parallel: Annotated[int | None, typer.Option(help="Parallel generation slots \\[default: 4].")] = None,
+    ctx_size: Annotated[int | None, typer.Option(help="Context tokens per slot \\[default: 8192].")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for inference.")] = None,
-    max_queue: Annotated[int | None, typer.Option(help="Requests that may wait for a slot [default: 64].")] = None,
+    max_queue: Annotated[int | None, typer.Option(help="Requests that may wait for a slot \\[default: 64].")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="INFERSTACK_API_KEY", help="Require this Bearer key.")] = None,
-    engine: Annotated[str | None, typer.Option(help="llamacpp | vllm | fake [default: llamacpp].")] = None,
+    engine: Annotated[str | None, typer.Option(help="llamacpp | vllm | fake \\[default: llamacpp].")] = None,
     ray: Annotated[bool, typer.Option("--ray", help="Run as a Ray Serve deployment.")] = False,
     replicas: Annotated[int | None, typer.Option(help="Ray Serve replicas (fixed).")] = None,
     min_replicas: Annotated[int | None, typer.Option(help="Ray Serve autoscaling minimum.")] = None,

@@ -15,10 +15,10 @@ from inferstack.stack.data_dir import StackFiles
 from inferstack.stack.running import find_running, up_pid
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Stack config [default: ./inferstack.yaml if present].")
+    Path | None, typer.Option("--config", help="Stack config \\[default: ./inferstack.yaml if present].")
 ]
 DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Stack data directory [default: ./.inferstack].")
+    Path | None, typer.Option("--data-dir", help="Stack data directory \\[default: ./.inferstack].")
 ]
 
 # Commands that start or print the configuration refuse an unknown INFERSTACK_* variable; clients warn.

@@ -72,7 +72,7 @@ def _store(config: Path | None, store: Path | None) -> TraceStore:
 
 
 ConfigOption = Annotated[Path | None, typer.Option(help="Stack config YAML (section 'observability').")]
-StoreOption = Annotated[Path | None, typer.Option(help="SQLite trace store [default: .inferstack/traces.db].")]
+StoreOption = Annotated[Path | None, typer.Option(help="SQLite trace store \\[default: .inferstack/traces.db].")]
 
 
 def span_tree(spans: list[StoredSpan]) -> Tree:

@@ -31,7 +31,7 @@ def up(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     knowledge: Annotated[
-        Path | None, typer.Option(help="Directory ingested on first run [default: the bundled sample knowledge].")
+        Path | None, typer.Option(help="Directory ingested on first run \\[default: the bundled sample knowledge].")
     ] = None,
 ) -> None:
     """Start model server, gateway, MCP servers and agent API; ingest the knowledge base on first run."""

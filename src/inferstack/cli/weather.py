@@ -17,12 +17,12 @@ weather_app = typer.Typer(
 @weather_app.command("serve")
 def serve(
     config: Annotated[Path | None, typer.Option(help="Stack config YAML (section 'weather').")] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8081].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address \\[default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port \\[default: 8081].")] = None,
     model_base_url: Annotated[
-        str | None, typer.Option(help="The gateway's OpenAI base URL [default: http://127.0.0.1:4000/v1].")
+        str | None, typer.Option(help="The gateway's OpenAI base URL \\[default: http://127.0.0.1:4000/v1].")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Chat model id [default: smollm2-135m-instruct].")] = None,
+    model: Annotated[str | None, typer.Option(help="Chat model id \\[default: smollm2-135m-instruct].")] = None,
 ) -> None:
     """Serve /chat, /weather/current, /weather/forecast, /health, /health/llm and /metrics."""
     require_extra("weather serve", "agent")
