@@ -16,6 +16,7 @@ from inferstack.core.errors import OverloadedError
 from inferstack.gateway.cache.base import ResponseCache
 from inferstack.gateway.cache.memory import MemoryCache
 from inferstack.gateway.console.agent import AgentClient
+from inferstack.gateway.console.replay import trace_link_bases
 from inferstack.gateway.console.routes import build_console
 from inferstack.gateway.console.service import ConsoleService
 from inferstack.gateway.dependency_health import DependencyHealth
@@ -155,7 +156,7 @@ def _is_up(dependency: DependencyHealth) -> Callable[[], float]:
     return lambda: float(dependency.up)
 
 
-def build_app(settings: GatewaySettings, *, trace_store: Path | None = None) -> ASGIApp:
+def build_app(settings: GatewaySettings, *, trace_store: Path | None = None, langfuse_host: str = "") -> ASGIApp:
     """The gateway as an ASGI app; everything connects in the lifespan, so building it does no I/O."""
     metrics = GatewayMetrics()
     guardrails = GuardrailSet(settings.guardrails, _model_guardrails(settings))
@@ -277,8 +278,13 @@ def build_app(settings: GatewaySettings, *, trace_store: Path | None = None) -> 
     app.include_router(health.router)
     agent_key = settings.console.agent_api_key
     agent = AgentClient(settings.console.agent_url, agent_key.get_secret_value() if agent_key else None)
+    links = trace_link_bases(settings.console.langfuse_url, settings.console.phoenix_url, langfuse_host)
     app.state.console = console = ConsoleService(
-        registry, router.health, trace_store=trace_store, agent=agent if settings.console.agent_url else None
+        registry,
+        router.health,
+        trace_store=trace_store,
+        agent=agent if settings.console.agent_url else None,
+        trace_link_bases=links,
     )
     app.mount("/ui", build_console(console))  # the web console (gateway/console/)
     document_bare_routes(app, PROXY_OPENAPI_ROUTES)

@@ -35,7 +35,9 @@ def run_gateway(settings: GatewaySettings, config_path: Path | None, overrides: 
     configure_tracing(tracing, "gateway")
     if settings.workers == 1:
         server = uvicorn_server(
-            build_app(settings, trace_store=_trace_store(tracing)), host=settings.host, port=settings.port
+            build_app(settings, trace_store=_trace_store(tracing), langfuse_host=tracing.langfuse.host),
+            host=settings.host,
+            port=settings.port,
         )
         server.run()
         return 0 if server.started else 1
@@ -67,7 +69,7 @@ def worker_app() -> Any:
     configure_logging(settings.log_level, service=f"gateway[{os.getpid()}]")
     tracing = gateway_tracing(settings, path)
     configure_tracing(tracing, "gateway")
-    return build_app(settings, trace_store=_trace_store(tracing))
+    return build_app(settings, trace_store=_trace_store(tracing), langfuse_host=tracing.langfuse.host)
 
 
 def _trace_store(tracing: TracingSettings) -> Path | None:

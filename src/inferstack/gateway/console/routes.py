@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from inferstack.core.errors import AuthenticationError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from inferstack.gateway.console.agent import AgentClient, AgentReply
 from inferstack.gateway.console.charts import bar_chart, waterfall
+from inferstack.gateway.console.replay import KEY_ID, is_replayable, replay_request, trace_links
 from inferstack.gateway.console.service import ConsoleService, GatewayReply
 from inferstack.gateway.console.sessions import Session
 from inferstack.http.errors import install_error_handlers
@@ -39,6 +40,7 @@ SECURITY_HEADERS = {
 }
 _ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 _MAX_DAYS = 366
+_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def _asset(name: str) -> bytes:
@@ -257,17 +259,41 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
             raise NotFoundError("no trace store is configured (observability.exporter: store)")
         if not spans:
             raise NotFoundError("no such trace")
-        return [span.as_json() for span in spans]
+        return [span.as_json() | {"replayable": is_replayable(span)} for span in spans]
 
     @console.get("/api/traces")
     async def traces(request: Request) -> Response:
         admin_only(session_of(request))
-        listed = await service.traces(30)
-        return json_response({"enabled": listed is not None, "traces": listed or []})
+        session = request.query_params.get("session") or None
+        if session is not None and not _SESSION_ID.fullmatch(session):
+            raise InvalidRequestError("session: 1 to 128 letters, digits or . _ : -", param="session")
+        listed = await service.traces(30, session)
+        return json_response(
+            {"enabled": listed is not None, "traces": listed or [], "links": sorted(service.trace_link_bases)}
+        )
 
     @console.get("/api/traces/{trace_id}")
     async def trace(request: Request, trace_id: str) -> Response:
-        return json_response({"spans": await trace_spans(request, trace_id)})
+        spans = await trace_spans(request, trace_id)
+        links = trace_links(service.trace_link_bases, spans[0]["trace_id"])
+        return json_response({"spans": spans, "links": links})
+
+    @console.get("/api/traces/{trace_id}/spans/{span_id}/replay")
+    async def replay(request: Request, trace_id: str, span_id: str) -> Response:
+        """The chat request a model-call span made, to load into the playground. A key holder may replay only
+        the calls made with their own key (the span records the key's id)."""
+        session = session_of(request)
+        if not re.fullmatch(r"[0-9a-f]{32}", trace_id) or not re.fullmatch(r"[0-9a-f]{16}", span_id):
+            raise InvalidRequestError("trace id: 32 hex digits, span id: 16 hex digits")
+        spans = await service.trace(trace_id)
+        if spans is None:
+            raise NotFoundError("no trace store is configured (observability.exporter: store)")
+        span = next((s for s in spans if s.span_id == span_id and s.trace_id == trace_id), None)
+        if span is None:
+            raise NotFoundError("no such span")
+        if session.role != "admin" and span.attributes.get(KEY_ID) != session.token:
+            raise PermissionDeniedError("a key holder may replay only the calls made with their own key")
+        return json_response({"trace_id": trace_id, "span_id": span_id, "request": replay_request(span)})
 
     @console.get("/api/traces/{trace_id}/waterfall.svg")
     async def trace_waterfall(request: Request, trace_id: str) -> Response:

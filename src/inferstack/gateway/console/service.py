@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from inferstack.gateway.console.agent import AgentClient
+from inferstack.gateway.console.replay import trace_links
 from inferstack.gateway.console.sessions import Session, SessionTable
 from inferstack.gateway.console.usage import summarize, to_csv
 from inferstack.gateway.keys.registry import KeyRegistry
@@ -44,6 +45,7 @@ class ConsoleService:
         sessions: SessionTable | None = None,
         trace_store: Path | None = None,
         agent: AgentClient | None = None,
+        trace_link_bases: dict[str, str] | None = None,
     ) -> None:
         self.registry = registry
         self.deployments = deployments
@@ -52,6 +54,7 @@ class ConsoleService:
         self._traces: TraceStore | None = None
         self._http: aiohttp.ClientSession | None = None
         self.agent = agent  # None: the Ask and Knowledge pages say the agent is not configured
+        self.trace_link_bases = trace_link_bases or {}  # Langfuse / Phoenix web UIs each trace links to
 
     async def close(self) -> None:
         if self.agent is not None:
@@ -155,15 +158,19 @@ class ConsoleService:
             self._traces = TraceStore(self.trace_store_path)
         return self._traces
 
-    async def traces(self, limit: int) -> list[dict[str, Any]] | None:
-        """The newest traces of the local trace store, or None when the gateway has none configured."""
+    async def traces(self, limit: int, session: str | None = None) -> list[dict[str, Any]] | None:
+        """The newest traces of the local trace store (of one session, if given), each with its links to Langfuse
+        or Phoenix; None when the gateway has no store configured."""
         store = self._store()
         if store is None:
             return None
-        summaries = await asyncio.to_thread(store.list_traces, limit * 4)
+        summaries = await asyncio.to_thread(lambda: store.list_traces(limit * 4, session=session))
         # The console's own page and API requests are traced too; they are left out of its list.
         kept = [s for s in summaries if " /ui/" not in s.root_name and not s.root_name.endswith(" /ui")]
-        return [s.__dict__ | {"start_s": s.start_ns / 1e9} for s in kept[:limit]]
+        return [
+            s.__dict__ | {"start_s": s.start_ns / 1e9, "links": trace_links(self.trace_link_bases, s.trace_id)}
+            for s in kept[:limit]
+        ]
 
     async def trace(self, trace_id: str) -> list[StoredSpan] | None:
         store = self._store()
