@@ -127,8 +127,11 @@ __all__ = [
 
 
 @contextmanager
-def console_gateway_process(tmp: Path, *, token_delay_ms: float) -> Iterator[RunningProcess]:
-    """A gateway in front of two fake upstreams (`alpha` priced, `beta` free) writing traces to `tmp/traces.db`."""
+def console_gateway_process(
+    tmp: Path, *, token_delay_ms: float, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningProcess]:
+    """A gateway in front of two fake upstreams (`alpha` priced, `beta` free) writing traces to `tmp/traces.db`
+    with their content captured (so the console can replay model calls)."""
     with (
         fake_upstream(tmp, "a", token_delay_ms=token_delay_ms) as a,
         fake_upstream(tmp, "b", token_delay_ms=token_delay_ms) as b,
@@ -142,6 +145,8 @@ def console_gateway_process(tmp: Path, *, token_delay_ms: float) -> Iterator[Run
         traces = {
             "INFERSTACK_OBSERVABILITY_EXPORTER": "store",
             "INFERSTACK_OBSERVABILITY_STORE__PATH": str(tmp / "traces.db"),
+            "INFERSTACK_OBSERVABILITY_CAPTURE_CONTENT": "true",
+            **(extra_env or {}),
         }
         with gateway_process(tmp, config, extra_env=traces) as gateway:
             yield gateway
