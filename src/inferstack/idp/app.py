@@ -20,7 +20,7 @@ from inferstack.idp.model_client import ModelClient
 from inferstack.idp.pipeline import DocumentPipeline
 from inferstack.idp.routes import IdpState
 from inferstack.idp.settings import IdpSettings
-from inferstack.idp.store import JobStore
+from inferstack.observability.tracing import shutdown_tracing
 from inferstack.tools.ocr import RapidOcrReader
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def model_client(settings: IdpSettings) -> ModelClient | None:
 
 def build_app(settings: IdpSettings) -> ASGIApp:
     metrics = IdpMetrics()
-    store = JobStore(settings.database)
+    store = settings.open_store()
     model = model_client(settings)
     ocr = RapidOcrReader()
     pipeline = DocumentPipeline(settings, model=model, ocr=ocr)
@@ -59,7 +59,7 @@ def build_app(settings: IdpSettings) -> ASGIApp:
             settings.extractor,
             settings.reader,
             settings.model,
-            settings.database,
+            store.location,
         )
         try:
             yield
@@ -68,7 +68,8 @@ def build_app(settings: IdpSettings) -> ASGIApp:
             await asyncio.gather(warm, return_exceptions=True)
             if model is not None:
                 await model.aclose()
-            store.close()
+            await asyncio.to_thread(store.close)
+            shutdown_tracing()
 
     api = FastAPI(title="inferstack idp", version=__version__, lifespan=lifespan)
     api.state.idp = IdpState(jobs=jobs, store=store, metrics=metrics, ocr=ocr)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 
-from inferstack.core.errors import OverloadedError
+from inferstack.core.errors import InferstackError, OverloadedError
 from inferstack.idp.document_types import load_type
 from inferstack.idp.documents import load_document
 from inferstack.idp.metrics import IdpMetrics
@@ -46,7 +47,7 @@ class DocumentJobs:
         if self._queue.full():
             raise OverloadedError("too many documents waiting; retry later", retry_after=5)
         job_id = new_job_id()
-        self.store.create(job_id, schema, filename)
+        await asyncio.to_thread(self.store.create, job_id, schema, filename)
         self._queue.put_nowait(_Job(job_id, data, schema))
         return job_id
 
@@ -54,12 +55,15 @@ class DocumentJobs:
         while True:
             job = await self._queue.get()
             try:
-                self.store.update(job.job_id, "processing")
+                await asyncio.to_thread(self.store.update, job.job_id, "processing")
                 result = await self.pipeline.process(job.data, job.schema, job_id=job.job_id)
-                self.store.update(job.job_id, result.status, result.confidence, result.as_dict())
+                await asyncio.to_thread(
+                    self.store.update, job.job_id, result.status, result.confidence, result.as_dict()
+                )
                 self.metrics.observe(result)
             except Exception:
                 log.exception("document job %s failed", job.job_id)
-                self.store.update(job.job_id, "failed")
+                with suppress(InferstackError):  # the store itself may be what failed; the log has the cause
+                    await asyncio.to_thread(self.store.update, job.job_id, "failed")
             finally:
                 self._queue.task_done()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -58,7 +60,11 @@ async def ready(request: Request) -> Response:
     """Ready once the OCR models are loaded and the job store answers."""
     state = _state(request)
     loaded = state.ocr.loaded
-    body = {"status": "ready" if loaded else "loading", "ocr": loaded, "jobs": state.store.count()}
+    body = {
+        "status": "ready" if loaded else "loading",
+        "ocr": loaded,
+        "jobs": await asyncio.to_thread(state.store.count),
+    }
     return json_response(body, status_code=200 if loaded else 503)
 
 
@@ -94,12 +100,13 @@ async def submit(request: Request) -> Response:
 
 @router.get("/v1/documents/{job_id}")
 async def document(request: Request, job_id: str) -> Response:
-    return json_response(_state(request).store.get(job_id))
+    return json_response(await asyncio.to_thread(_state(request).store.get, job_id))
 
 
 @router.get("/v1/review")
 async def review_queue(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-    return json_response({"object": "list", "data": _state(request).store.review_queue(limit)})
+    queue = await asyncio.to_thread(_state(request).store.review_queue, limit)
+    return json_response({"object": "list", "data": queue})
 
 
 async def _decide(request: Request, job_id: str, *, approve: bool) -> Response:
@@ -107,7 +114,7 @@ async def _decide(request: Request, job_id: str, *, approve: bool) -> Response:
     note = None
     if await request.body():
         note = (await parse_body(request, ReviewBody)).note
-    job = state.store.decide(job_id, approve=approve, note=note)
+    job = await asyncio.to_thread(functools.partial(state.store.decide, job_id, approve=approve, note=note))
     state.metrics.reviews.labels("approved" if approve else "rejected").inc()
     return json_response(job)
 

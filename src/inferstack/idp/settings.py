@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from inferstack.core.settings import LayeredSettings
+from inferstack.idp.store import JobStore, open_store
 
 ReaderName = Literal["ocr", "vision", "both"]
 ExtractorName = Literal["hybrid", "model", "rules"]
@@ -43,6 +44,10 @@ class IdpSettings(LayeredSettings):
     max_pixels: int = Field(default=40_000_000, ge=10_000, description="Largest image (width x height) accepted.")
     render_dpi: int = Field(default=200, ge=50, le=600, description="PDF pages without a text layer: render DPI.")
     database: Path = Field(default_factory=default_database, description="SQLite file of jobs and the review queue.")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://… keeps jobs and the review queue in PostgreSQL instead of the SQLite `database`.",
+    )
     registry: Path | None = Field(default=None, description="Facility registry YAML (default: the bundled one).")
     model_timeout_s: float = Field(default=60.0, gt=0, le=600)
     model_retries: int = Field(default=2, ge=0, le=5, description="Retries of network stages (model calls).")
@@ -52,6 +57,20 @@ class IdpSettings(LayeredSettings):
     workers: int = Field(default=1, ge=1, le=16, description="Documents processed at once by the service.")
     max_queued: int = Field(default=64, ge=1, le=10_000, description="Jobs waiting before POST answers 503.")
     log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it unset for the SQLite file `database`)")
+        return value
+
+    def open_store(self) -> JobStore:
+        """The job store these settings name: PostgreSQL when `database_url` is set, else SQLite."""
+        url = self.database_url.get_secret_value() if self.database_url is not None else None
+        return open_store(self.database, url)
 
     @field_validator("model_base_url")
     @classmethod

@@ -1,16 +1,14 @@
-"""Loading within limits (images, PDFs with and without a text layer) and the job store's review transitions."""
+"""Loading within limits: images, PDFs with and without a text layer, unsupported and oversized files."""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from inferstack.core.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from inferstack.core.errors import InvalidRequestError, PayloadTooLargeError
 from inferstack.idp.documents import LoadLimits, load_document
-from inferstack.idp.store import ConflictError, JobStore
 from tests.support.idp_documents import pdf_image_only, pdf_text_layer
 
 
@@ -42,22 +40,3 @@ def test_limits_and_unsupported_types() -> None:
         load_document(pdf_text_layer().data, LoadLimits(max_pages=1))
     with pytest.raises(InvalidRequestError, match="cannot be read"):
         load_document(b"\x89PNG\r\n\x1a\nbroken", LoadLimits())
-
-
-def test_review_transitions(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "jobs.sqlite3")
-    store.create("doc-1", "birth_certificate", "a.png")
-    store.create("doc-2", "birth_certificate", "b.png")
-    store.update("doc-1", "needs_review", 0.2, {"data": {"x": 1}, "checks": []})
-    store.update("doc-2", "auto_approved", 0.9, {"data": {}, "checks": []})
-    assert [job["id"] for job in store.review_queue()] == ["doc-1"]
-    approved = store.decide("doc-1", approve=True, note="checked by phone")
-    assert approved["status"] == "approved" and approved["review_note"] == "checked by phone"
-    assert store.review_queue() == []
-    with pytest.raises(ConflictError):
-        store.decide("doc-1", approve=False, note=None)
-    with pytest.raises(ConflictError):
-        store.decide("doc-2", approve=True, note=None)
-    with pytest.raises(NotFoundError):
-        store.decide("doc-404", approve=True, note=None)
-    store.close()
