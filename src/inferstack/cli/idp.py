@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from inferstack.cli.settings_loader import fail, require_extra, settings_from_cli
+from inferstack.cli.trace import start_tracing
+from inferstack.core.errors import InferstackError
 
 if TYPE_CHECKING:
     from inferstack.idp.settings import IdpSettings
@@ -20,13 +22,28 @@ idp_app = typer.Typer(
     no_args_is_help=True,
 )
 review_app = typer.Typer(
-    name="review", help="The human review queue (the service's SQLite database).", no_args_is_help=True
+    name="review",
+    help="The human review queue: a running service's API with --url, else the service's database.",
+    no_args_is_help=True,
 )
 idp_app.add_typer(review_app, name="review")
 
 ConfigOption = Annotated[Path | None, typer.Option(help="Stack config YAML (section 'idp').")]
 DatabaseOption = Annotated[
     Path | None, typer.Option(help="SQLite database of jobs [default: ~/.local/share/inferstack/idp.sqlite3].")
+]
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="Work through a running idp service's API, e.g. http://127.0.0.1:8082."),
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="INFERSTACK_IDP_SERVER_API_KEY",
+        show_envvar=True,
+        help="Bearer key of the service at --url (default: idp.server_api_key of --config).",
+    ),
 ]
 
 
@@ -52,7 +69,12 @@ def serve(
     from inferstack.observability.logging import configure_logging
 
     configure_logging(settings.log_level, service="idp")
-    raise typer.Exit(code=run_idp(settings))
+    start_tracing("idp serve", "idp", config)
+    try:
+        code = run_idp(settings)
+    except InferstackError as exc:
+        raise fail("idp serve", exc.message, code=1) from None
+    raise typer.Exit(code=code)
 
 
 @idp_app.command("process")
@@ -67,10 +89,11 @@ def process(
 ) -> None:
     """Run one document through the pipeline here and store the result (review queue included)."""
     settings = _settings("idp process", config, extractor=extractor, model_base_url=model_base_url, database=database)
-    from inferstack.core.errors import InferstackError
     from inferstack.idp.app import model_client
     from inferstack.idp.pipeline import DocumentPipeline, new_job_id
-    from inferstack.idp.store import JobStore
+    from inferstack.observability.tracing import shutdown_tracing
+
+    start_tracing("idp process", "idp", config)
 
     async def run(job_id: str) -> dict[str, Any]:
         model = model_client(settings)
@@ -79,6 +102,7 @@ def process(
         finally:
             if model is not None:
                 await model.aclose()
+            shutdown_tracing()
         return result.as_dict()
 
     try:
@@ -87,7 +111,7 @@ def process(
         for record in answer["audit"]:
             if record["stage"] == "load" and record["error"]:
                 raise fail("idp process", record["error"])
-        store = JobStore(settings.database)
+        store = settings.open_store()
         store.create(job_id, answer["schema"], file.name)
         store.update(job_id, answer["status"], answer["confidence"], answer)
         store.close()
@@ -105,19 +129,40 @@ def process(
         raise fail("idp process", answer["error"], code=1)
 
 
+def _api_key(command: str, api_key: str | None, config: Path | None) -> str | None:
+    """--api-key (or INFERSTACK_IDP_SERVER_API_KEY), else `idp.server_api_key` of the config file."""
+    if api_key or config is None:
+        return api_key
+    from inferstack.idp.settings import IdpSettings
+
+    settings = settings_from_cli(IdpSettings, command=command, section="idp", config=config, overrides={})
+    return settings.server_api_key.get_secret_value() if settings.server_api_key is not None else None
+
+
 @review_app.command("list")
 def review_list(
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
     config: ConfigOption = None,
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Documents waiting for a reviewer."""
-    settings = _settings("idp review list", config, database=database)
-    from inferstack.idp.store import JobStore
+    command = "idp review list"
+    try:
+        if url:
+            from inferstack.idp.client import IdpClient
 
-    store = JobStore(settings.database)
-    jobs = store.review_queue(1000)
-    store.close()
+            with IdpClient(url, _api_key(command, api_key, config)) as client:
+                jobs = client.review_queue(1000)
+        else:
+            store = _settings(command, config, database=database).open_store()
+            try:
+                jobs = store.review_queue(1000)
+            finally:
+                store.close()
+    except InferstackError as exc:
+        raise fail(command, exc.message, code=1) from None
     if as_json:
         typer.echo(json.dumps(jobs, indent=2))
         return
@@ -129,42 +174,61 @@ def review_list(
 
 
 def _decide(
-    command: str, job_id: str, approve: bool, note: str | None, config: Path | None, database: Path | None
+    command: str,
+    job_id: str,
+    approve: bool,
+    note: str | None,
+    *,
+    url: str | None,
+    api_key: str | None,
+    config: Path | None,
+    database: Path | None,
 ) -> None:
-    settings = _settings(command, config, database=database)
-    from inferstack.core.errors import InferstackError
-    from inferstack.idp.store import JobStore
-
-    store = JobStore(settings.database)
     try:
-        job = store.decide(job_id, approve=approve, note=note)
+        if url:
+            from inferstack.idp.client import IdpClient
+
+            with IdpClient(url, _api_key(command, api_key, config)) as client:
+                job = client.decide(job_id, approve=approve, note=note)
+        else:
+            store = _settings(command, config, database=database).open_store()
+            try:
+                job = store.decide(job_id, approve=approve, note=note)
+            finally:
+                store.close()
     except InferstackError as exc:
         raise fail(command, exc.message, code=1) from None
-    finally:
-        store.close()
     typer.echo(f"{job['id']}  {job['status']}")
+
+
+NoteOption = Annotated[str | None, typer.Option(help="Reviewer's note.")]
+JobIdArgument = Annotated[str, typer.Argument(help="Job id (doc-...).")]
 
 
 @review_app.command("approve")
 def review_approve(
-    job_id: Annotated[str, typer.Argument(help="Job id (doc-...).")],
-    note: Annotated[str | None, typer.Option(help="Reviewer's note.")] = None,
+    job_id: JobIdArgument,
+    note: NoteOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
     config: ConfigOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Approve a document waiting for review."""
-    _decide("idp review approve", job_id, True, note, config, database)
+    _decide("idp review approve", job_id, True, note, url=url, api_key=api_key, config=config, database=database)
 
 
 @review_app.command("reject")
 def review_reject(
-    job_id: Annotated[str, typer.Argument(help="Job id (doc-...).")],
-    note: Annotated[str | None, typer.Option(help="Reviewer's note.")] = None,
+    job_id: JobIdArgument,
+    note: NoteOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
     config: ConfigOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Reject a document waiting for review."""
-    _decide("idp review reject", job_id, False, note, config, database)
+    _decide("idp review reject", job_id, False, note, url=url, api_key=api_key, config=config, database=database)
 
 
 def register(app: typer.Typer) -> None:
