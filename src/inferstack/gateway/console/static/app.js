@@ -84,17 +84,20 @@ function route() {
 
 // ---- playground ----
 let modelsLoaded = false;
+let pendingReplay = null; // a traced model call to load into the playground (from the Traces page)
 async function loadPlayground() {
   listSaved();
-  if (modelsLoaded) return;
-  try {
-    const models = (await api("GET", "models")).data.map((m) => m.id);
-    for (const id of ["pg-model", "pg-compare"]) {
-      const select = $(id);
-      for (const m of models) select.append(el("option", m, { value: m }));
-    }
-    modelsLoaded = true;
-  } catch (e) { notify("Could not list models: " + e.message, true); }
+  if (!modelsLoaded) {
+    try {
+      const models = (await api("GET", "models")).data.map((m) => m.id);
+      for (const id of ["pg-model", "pg-compare"]) {
+        const select = $(id);
+        for (const m of models) select.append(el("option", m, { value: m }));
+      }
+      modelsLoaded = true;
+    } catch (e) { notify("Could not list models: " + e.message, true); }
+  }
+  if (pendingReplay) applyReplay();
 }
 
 function requestBody(model) {
@@ -110,17 +113,48 @@ function requestBody(model) {
   if ($("pg-seed").value !== "") body.seed = Number($("pg-seed").value);
   const schema = $("pg-schema").value.trim();
   if (schema) body.response_format = { type: "json_schema", json_schema: { name: "reply", schema: JSON.parse(schema) } };
+  const tools = parseTools();
+  if (tools) body.tools = tools;
+  if ($("pg-tool-choice").value) body.tool_choice = $("pg-tool-choice").value;
   return body;
+}
+
+// The tools editor: a JSON array of {"type": "function", "function": {"name", ...}}; a mistake is shown under it.
+class ToolsError extends Error {}
+function parseTools() {
+  const text = $("pg-tools").value.trim();
+  const box = $("pg-tools");
+  box.removeAttribute("aria-invalid"); $("pg-tools-error").textContent = "";
+  if (!text) return null;
+  const fail = (message) => {
+    box.setAttribute("aria-invalid", "true"); $("pg-tools-error").textContent = "Tools: " + message;
+    throw new ToolsError("Tools: " + message);
+  };
+  let tools;
+  try { tools = JSON.parse(text); } catch (e) { fail("not valid JSON (" + e.message + ")"); }
+  if (!Array.isArray(tools)) fail("expected a JSON array of tools");
+  tools.forEach((t, i) => {
+    if (t?.type !== "function" || typeof t.function?.name !== "string" || !t.function.name) {
+      fail(`item ${i + 1} needs "type": "function" and a "function" with a "name"`);
+    }
+  });
+  return tools;
 }
 
 function resultPanel(model) {
   const box = el("article", undefined, { class: "result", "aria-label": "Reply from " + model });
   box.append(el("h2", model));
   const reply = el("div", "", { class: "reply", "aria-live": "polite" });
+  const calls = el("ul", undefined, { class: "tool-calls", "aria-label": "Tool calls from " + model, hidden: "" });
   const stats = el("ul", undefined, { class: "stats" });
-  box.append(reply, stats);
+  box.append(reply, calls, stats);
   $("pg-results").append(box);
-  return { reply, stats };
+  return { reply, calls, stats };
+}
+
+function showToolCalls(list, calls) {
+  list.hidden = calls.length === 0;
+  list.replaceChildren(...calls.map((c) => el("li", `Tool call: ${c.name}(${c.arguments})`, { "data-tool": c.name })));
 }
 
 function showStats(stats, values) {
@@ -128,9 +162,10 @@ function showStats(stats, values) {
 }
 
 async function runOne(model, body) {
-  const { reply, stats } = resultPanel(model);
+  const { reply, calls, stats } = resultPanel(model);
   const started = performance.now();
   let first = null; let text = ""; let usage = null; let chunks = 0;
+  const toolCalls = [];
   const response = await fetch("/ui/api/chat", {
     method: "POST", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
@@ -156,6 +191,12 @@ async function runOne(model, body) {
       const event = JSON.parse(data);
       if (event.error) { reply.textContent += "\nError: " + event.error.message; continue; }
       if (event.usage) usage = event.usage;
+      for (const call of event.choices?.[0]?.delta?.tool_calls ?? []) {
+        const slot = toolCalls[call.index ?? 0] ??= { name: "", arguments: "" };
+        slot.name += call.function?.name ?? ""; slot.arguments += call.function?.arguments ?? "";
+        if (first === null) first = performance.now() - started;
+        showToolCalls(calls, toolCalls.filter(Boolean));
+      }
       const delta = event.choices?.[0]?.delta?.content;
       if (delta) {
         if (first === null) first = performance.now() - started;
@@ -175,6 +216,7 @@ async function runOne(model, body) {
     tokens: usage ? `${usage.prompt_tokens} in / ${usage.completion_tokens} out` : `${chunks} chunks`,
     cost: usage?.cost !== undefined ? `$${Number(usage.cost).toFixed(6)}` : "see Usage",
   });
+  if (!text && toolCalls.length) return toolCalls.filter(Boolean).map((c) => `Tool call: ${c.name}(${c.arguments})`).join("\n");
   return text;
 }
 
@@ -182,7 +224,10 @@ async function send(event) {
   event.preventDefault();
   const models = [$("pg-model").value, $("pg-compare").value].filter(Boolean);
   let bodies;
-  try { bodies = models.map(requestBody); } catch (e) { notify("JSON schema: " + e.message, true); return; }
+  try { bodies = models.map(requestBody); } catch (e) {
+    if (e instanceof ToolsError) { notify(e.message, true); $("pg-tools").focus(); } else notify("JSON schema: " + e.message, true);
+    return;
+  }
   $("pg-send").disabled = true;
   showHistory();
   $("pg-results").replaceChildren();
@@ -203,7 +248,8 @@ async function send(event) {
 function showHistory() {
   $("pg-history").replaceChildren(...conversation.messages.map((m) => {
     const item = el("li", undefined, { class: m.role });
-    item.append(el("b", m.role === "user" ? "You" : "Assistant"), m.content);
+    const who = { user: "You", assistant: "Assistant", system: "System", tool: "Tool" }[m.role] ?? m.role;
+    item.append(el("b", who), typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? m.tool_calls ?? ""));
     return item;
   }));
 }
@@ -503,15 +549,39 @@ async function loadHealth() {
 }
 
 // ---- traces ----
+function linkOut(link) {
+  return el("a", link.name, { href: link.url, target: "_blank", rel: "noopener noreferrer", "aria-label": `Open in ${link.name} (new tab)` });
+}
+
 async function loadTraces(openId) {
+  const session = $("traces-session").value.trim();
   let data;
-  try { data = await api("GET", "traces"); } catch (e) { notify("Could not load traces: " + e.message, true); return; }
+  try { data = await api("GET", "traces" + (session ? `?session=${encodeURIComponent(session)}` : "")); }
+  catch (e) { notify("Could not load traces: " + e.message, true); return; }
   $("traces-off").hidden = data.enabled;
+  const linked = data.links.length > 0;
+  for (const cell of document.querySelectorAll("#trace-table .links-col")) cell.hidden = !linked;
+  $("trace-table").querySelector("caption").textContent = session ? `Traces of session ${session}` : "Newest traces";
   $("trace-table").querySelector("tbody").replaceChildren(...data.traces.map((t) => {
     const open = el("button", "Show", { type: "button", "aria-label": `Show trace ${t.root_name} ${t.trace_id.slice(0, 8)}` });
     open.addEventListener("click", () => showTrace(t));
-    return row([new Date(t.start_s * 1000).toLocaleTimeString(), t.root_name, t.service, t.duration_ms.toFixed(1), t.span_count, open]);
+    let sessionCell = "";
+    if (t.session_id) {
+      sessionCell = el("button", t.session_id, { type: "button", class: "linkish", "aria-label": `Only traces of session ${t.session_id}` });
+      sessionCell.addEventListener("click", () => { $("traces-session").value = t.session_id; loadTraces(); });
+    }
+    const links = el("span", undefined, { class: "links" });
+    links.append(...t.links.map(linkOut));
+    const cells = [new Date(t.start_s * 1000).toLocaleTimeString(), t.root_name, t.service, sessionCell,
+      t.duration_ms.toFixed(1), t.span_count, open];
+    const tr = row(linked ? [...cells, links] : cells);
+    return tr;
   }));
+  if (!data.traces.length) {
+    const empty = el("td", session ? "No traces of this session." : "No traces yet.", { colspan: linked ? "8" : "7" });
+    const tr = el("tr"); tr.append(empty);
+    $("trace-table").querySelector("tbody").append(tr);
+  }
   if (openId && /^[0-9a-f]{4,32}$/i.test(openId)) showTrace(data.traces.find((t) => t.trace_id === openId) ?? { trace_id: openId, root_name: "" });
 }
 
@@ -520,10 +590,56 @@ async function showTrace(t) {
   try { data = await api("GET", `traces/${t.trace_id}`); } catch (e) { notify("Could not load the trace: " + e.message, true); return; }
   $("trace-title").textContent = `Trace ${t.trace_id.slice(0, 16)}` + (t.root_name ? ` (${t.root_name})` : "");
   $("trace-waterfall").src = `/ui/api/traces/${t.trace_id}/waterfall.svg`;
-  $("span-table").querySelector("tbody").replaceChildren(...data.spans.map((s) =>
-    row([s.name, s.service, s.duration_ms.toFixed(1), s.status, el("div", JSON.stringify(s.attributes, null, 1), { class: "attrs" })])));
+  $("trace-links").replaceChildren(...data.links.map(linkOut));
+  $("trace-links").hidden = data.links.length === 0;
+  $("span-table").querySelector("tbody").replaceChildren(...data.spans.map((s) => {
+    let action = "";
+    if (s.replayable) {
+      action = el("button", "Replay in playground", { type: "button", "aria-label": `Replay ${s.name} in the playground` });
+      action.addEventListener("click", () => replaySpan(s));
+    }
+    return row([s.name, s.service, s.duration_ms.toFixed(1), s.status, el("div", JSON.stringify(s.attributes, null, 1), { class: "attrs" }), action]);
+  }));
   $("trace-detail").hidden = false;
   $("trace-title").focus();
+}
+
+const text = (content) => (typeof content === "string" ? content : JSON.stringify(content ?? ""));
+
+// Loads a model call's captured request into the playground: system messages into the system prompt, the last
+// user message into the message box, everything between as the conversation so far (a new conversation).
+async function replaySpan(span) {
+  let data;
+  try { data = await api("GET", `traces/${span.trace_id}/spans/${span.span_id}/replay`); }
+  catch (e) { notify("Could not replay the span: " + e.message, true); return; }
+  pendingReplay = { request: data.request, span };
+  location.hash = "#playground"; // the route loads the playground, which applies the pending replay
+}
+
+function applyReplay() {
+  const { request: r, span } = pendingReplay;
+  pendingReplay = null;
+  const messages = r.messages.slice();
+  const last = messages.length && messages[messages.length - 1].role === "user" ? messages.pop() : null;
+  const select = $("pg-model");
+  if (![...select.options].some((o) => o.value === r.model)) select.append(el("option", r.model, { value: r.model }));
+  select.value = r.model;
+  $("pg-compare").value = "";
+  $("pg-system").value = messages.filter((m) => m.role === "system").map((m) => text(m.content)).join("\n\n");
+  $("pg-prompt").value = last ? text(last.content) : "";
+  $("pg-temperature").value = r.temperature ?? 0.7;
+  $("pg-top-p").value = r.top_p ?? 1;
+  $("pg-max-tokens").value = r.max_tokens ?? 128;
+  $("pg-seed").value = r.seed ?? "";
+  const schema = r.response_format?.json_schema?.schema;
+  $("pg-schema").value = schema ? JSON.stringify(schema, null, 2) : "";
+  $("pg-tools").value = r.tools ? JSON.stringify(r.tools, null, 2) : "";
+  $("pg-tool-choice").value = typeof r.tool_choice === "string" ? r.tool_choice : "";
+  conversation = { id: Date.now(), title: "", messages: messages.filter((m) => m.role !== "system") };
+  $("pg-results").replaceChildren();
+  showHistory();
+  notify(`Loaded the request of span ${span.name} (trace ${span.trace_id.slice(0, 8)}); edit it or press Send.`);
+  $("pg-prompt").focus();
 }
 
 // ---- wiring ----
@@ -558,7 +674,9 @@ $("key-cancel").addEventListener("click", stopEditing);
 $("key-secret-copy").addEventListener("click", () => navigator.clipboard?.writeText($("key-secret-value").textContent).then(() => notify("Key copied."), () => notify("Select the key to copy it.")));
 $("key-secret-done").addEventListener("click", hideSecret);
 $("usage-days").addEventListener("change", loadUsage);
-$("traces-refresh").addEventListener("click", loadTraces);
+$("traces-refresh").addEventListener("click", () => loadTraces());
+$("traces-filter").addEventListener("submit", (event) => { event.preventDefault(); loadTraces(); });
+$("traces-all").addEventListener("click", () => { $("traces-session").value = ""; loadTraces(); });
 window.addEventListener("hashchange", () => { hideSecret(); route(); });
 
 api("GET", "session").then(signedIn, showSignIn);
