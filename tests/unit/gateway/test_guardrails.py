@@ -28,6 +28,8 @@ def _pii(action: str = "block", **kw: object) -> PiiGuardrail:
         ("version 1.2.3.4000", set()),
         ("not an ip 300.1.1.1", set()),
         ("call (415) 555-0100 or +1 415 555 0100", {"phone"}),
+        ("my number is 415-555-0132.", {"phone"}),
+        ("a measurement of 4155550132.5 units", set()),
         ("the year 2026 and 42 apples", set()),
     ],
 )

@@ -54,7 +54,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("ipv4", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _ipv4),
     Detector(
         "phone",
-        re.compile(r"(?<![\w.])(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?![\w.])"),
+        # A number may end a sentence ("call 415-555-0132."); only a digit after a dot continues it.
+        re.compile(r"(?<![\w.])(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?!\w|\.\d)"),
     ),
 )
 ENTITIES = tuple(d.entity for d in DETECTORS)
