@@ -1,6 +1,7 @@
 """Model calls through the gateway's OpenAI API: constrained JSON (`response_format: json_schema`) and image reads.
 
 The OpenAI SDK retries connection errors, 429 and 5xx (`model_retries`): model calls are the only network stage.
+With tracing on, each call is a client span under its stage's span and carries `traceparent` to the gateway.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import openai
 from PIL import Image
 
 from inferstack.core.errors import UpstreamError
+from inferstack.observability.http_client import traced_http_client
 
 
 class ModelClient:
     def __init__(self, *, base_url: str, api_key: str | None, timeout_s: float, retries: int, max_tokens: int) -> None:
         self._client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=retries
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout_s,
+            max_retries=retries,
+            http_client=traced_http_client(),  # None while tracing is off: the stage's trace continues in the gateway
         )
         self.max_tokens = max_tokens
 
