@@ -17,6 +17,13 @@ from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwrigh
 
 from tests.support.gateway import MASTER_KEY, RunningProcess, console_gateway_process
 
+# Web UIs the traces page links to (never opened by a test: the links only have to point at the right trace).
+LANGFUSE_URL = "http://127.0.0.1:3999"
+PHOENIX_URL = "http://127.0.0.1:6999"
+TRACE_LINKS = {
+    "INFERSTACK_GATEWAY_CONSOLE__LANGFUSE_URL": LANGFUSE_URL,
+    "INFERSTACK_GATEWAY_CONSOLE__PHOENIX_URL": PHOENIX_URL,
+}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -31,7 +38,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="package")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
     tmp: Path = tmp_path_factory.mktemp("browser")
-    with console_gateway_process(tmp, token_delay_ms=20) as running:
+    with console_gateway_process(tmp, token_delay_ms=20, extra_env=TRACE_LINKS) as running:
         yield running
 
 

@@ -170,7 +170,7 @@ def test_narrow_screens_do_not_scroll_sideways(watched: Watched, gateway: Runnin
     shot(page, screenshots, "playground-narrow")
 
 
-def test_traces_show_a_waterfall_of_the_request(watched: Watched, gateway: RunningProcess, screenshots: Path) -> None:
+def test_traces_show_a_waterfall_of_the_request(watched: Watched, gateway: RunningProcess) -> None:
     page = watched.page
     sign_in(page, gateway.base_url)
     page.get_by_label("Model", exact=True).select_option("beta")
@@ -189,8 +189,7 @@ def test_traces_show_a_waterfall_of_the_request(watched: Watched, gateway: Runni
     image = page.locator("#trace-waterfall")
     expect(image).to_have_js_property("complete", True)
     assert image.evaluate("img => img.naturalWidth") > 0
-    no_serious_violations(page)
-    shot(page, screenshots, "traces")
+    no_serious_violations(page)  # (the traces screenshot is taken with a replayable span open: traces_browser)
 
 
 def test_the_offline_guard_catches_a_request_to_another_host(watched: Watched) -> None:

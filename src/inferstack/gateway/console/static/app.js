@@ -211,11 +211,12 @@ async function runOne(model, body) {
   const genSeconds = (total - (first ?? total)) / 1000;
   showStats(stats, {
     TTFT: first === null ? "n/a" : `${first.toFixed(0)} ms`,
-    "tokens/s": genSeconds > 0 ? (tokens / genSeconds).toFixed(1) : "n/a",
+    "tokens/s": genSeconds > 0 && tokens > 0 ? (tokens / genSeconds).toFixed(1) : "n/a",
     latency: `${total.toFixed(0)} ms`,
-    tokens: usage ? `${usage.prompt_tokens} in / ${usage.completion_tokens} out` : `${chunks} chunks`,
+    tokens: usage ? `${usage.prompt_tokens} in / ${usage.completion_tokens} out` : chunks ? `${chunks} chunks` : "n/a",
     cost: usage?.cost !== undefined ? `$${Number(usage.cost).toFixed(6)}` : "see Usage",
   });
+  reply.hidden = !text && toolCalls.length > 0;
   if (!text && toolCalls.length) return toolCalls.filter(Boolean).map((c) => `Tool call: ${c.name}(${c.arguments})`).join("\n");
   return text;
 }
