@@ -1,10 +1,11 @@
 """FakeAgent: the inferstack agent's HTTP API on loopback with canned answers, for tests of its clients (the console).
 
 It speaks the real agent's wire format (agents/routes.py): `POST /query` answers with the fields of
-`QueryResult.as_dict()` plus the reference fields; `GET /knowledge/sources`, `DELETE /knowledge/sources/{source}`,
-`POST /ingest` (202, a job) and `GET /ingest/{job_id}` (queued → running → succeeded over successive polls, its
-documents being the folder's real files), `GET /status`, `GET /health`. Errors are OpenAI-shaped; a wrong or missing
-`Authorization: Bearer <server key>` gets 401, an ingest path outside `--root` gets 403 `path_not_allowed`.
+`QueryResult.as_dict()` plus the reference fields, `POST /query/stream` with the same answer as SSE events;
+`GET /knowledge/sources`, `DELETE /knowledge/sources/{source}`, `POST /ingest` (202, a job) and
+`GET /ingest/{job_id}` (queued → running → succeeded over successive polls, its documents being the folder's real
+files), `GET /status`, `GET /health`. Errors are OpenAI-shaped; a wrong or missing `Authorization: Bearer <server
+key>` gets 401, an ingest path outside `--root` gets 403 `path_not_allowed`.
 
     python -m tests.support.fake_agent --port 8123 --api-key K --root /some/folder
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -168,6 +170,27 @@ def build_app(state: _State) -> web.Application:
             return _error(400, "question must not be blank", "invalid_value")
         return web.json_response(_answer(question, state, body.get("session_id")))
 
+    async def query_stream(request: web.Request) -> web.StreamResponse:
+        """SSE as the agent sends it: `route`, a `token` per word, then `done`."""
+        body = await request.json()
+        question = str(body.get("question", "")).strip()
+        if not question:
+            return _error(400, "question must not be blank", "invalid_value")
+        full = _answer(question, state, body.get("session_id"))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+
+        async def send(event: str, data: dict[str, Any]) -> None:
+            await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+        plan = ("route", "sources", "relevance", "relevance_detail", "session_id", "time_sensitive", "warnings")
+        await send("route", {k: full[k] for k in plan})
+        for n, word in enumerate(full["answer"].split(" ")):
+            await send("token", {"delta": word if n == 0 else " " + word})
+        await send("done", {k: full[k] for k in ("answer", "route", "session_id", "timings")})
+        await response.write_eof()
+        return response
+
     async def status(_: web.Request) -> web.Response:
         docs = state.documents.values()
         return web.json_response(
@@ -253,6 +276,7 @@ def build_app(state: _State) -> web.Application:
             web.get("/health", health),
             web.get("/_fake/requests", requests),
             web.post("/query", query),
+            web.post("/query/stream", query_stream),
             web.get("/status", status),
             web.get("/knowledge/sources", sources),
             web.delete("/knowledge/sources/{selector:.+}", remove),
