@@ -7,6 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.integration.console.test_console_api import signed_in
@@ -49,6 +50,40 @@ def test_ask_proxies_the_query_with_the_agent_key_and_a_trace(
     assert sent["traceparent"].split("-")[1] == body["trace_id"]
     assert holder not in reply.text and DEFAULT_API_KEY not in reply.text
     assert DEFAULT_API_KEY not in gateway.log() and holder not in gateway.log()
+
+
+def _events(text: str) -> list[tuple[str, dict[str, object]]]:
+    """An SSE body as (event name, JSON data) pairs."""
+    found = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((lines["event"], orjson.loads(lines["data"])))
+    return found
+
+
+def test_ask_streams_the_agents_events_after_the_trace_id(stack: tuple[RunningProcess, FakeAgentProcess, Path]) -> None:
+    gateway, agent, _ = stack
+    holder = new_key(gateway, key_alias="stream-asker")
+    client, csrf = signed_in(gateway, holder)
+    question = {"question": "Do you ship abroad?", "session_id": "console-s1"}
+    with closing(client):
+        assert client.post("/ui/api/ask/stream", json=question).status_code == 403  # no CSRF token
+        with client.stream("POST", "/ui/api/ask/stream", json=question, headers={"X-CSRF-Token": csrf}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = _events(response.read().decode())
+        blank = client.post("/ui/api/ask/stream", json={"question": " "}, headers={"X-CSRF-Token": csrf})
+    names = [name for name, _ in events]
+    assert names[:2] == ["trace", "route"] and names[-1] == "done" and set(names[2:-1]) == {"token"}
+    trace_id = events[0][1]["trace_id"]
+    route, done = events[1][1], events[-1][1]
+    assert route["route"] == "knowledge" and route["relevance"] == 0.82
+    assert "".join(str(data["delta"]) for name, data in events if name == "token") == done["answer"]
+    assert done["answer"] == "Fake agent answer to: Do you ship abroad?" and done["session_id"] == "console-s1"
+    sent = next(r for r in agent.requests() if r["path"] == "/query/stream")
+    assert sent["traceparent"].split("-")[1] == trace_id
+    assert sent["authorization"] == f"Bearer {DEFAULT_API_KEY}" and sent["body"] == question
+    assert blank.status_code == 400 and blank.json()["error"]["code"] == "invalid_value"  # the agent's own refusal
 
 
 def test_knowledge_lists_ingests_with_progress_and_removes_for_admins_only(

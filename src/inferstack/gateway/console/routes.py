@@ -320,6 +320,14 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
             return agent_reply(reply)
         return agent_reply(reply, {**reply.body, "trace_id": reply.trace_id})
 
+    @console.post("/api/ask/stream")
+    async def ask_stream(request: Request, payload: Ask) -> Response:
+        changing(request)
+        answer = await agent_of().ask_stream(payload.model_dump(exclude_none=True))
+        if isinstance(answer, AgentReply):
+            return agent_reply(answer)
+        return StreamingResponse(answer, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
     @console.get("/api/knowledge")
     async def knowledge(request: Request) -> Response:
         admin_only(session_of(request))

@@ -327,36 +327,110 @@ function loadAsk() {
 }
 
 const ms = (v) => `${Number(v).toFixed(0)} ms`;
-async function ask(event) {
-  event.preventDefault();
+function askBody() {
   const body = { question: $("ask-question").value };
   if (askSession) body.session_id = askSession;
   if ($("ask-web").value) body.use_web_search = $("ask-web").value === "true";
-  $("ask-send").disabled = true;
-  notify("Asking the agent …");
-  let data;
-  try { data = await api("POST", "ask", body); }
-  catch (e) { notify("The agent could not answer: " + e.message, true); return; }
-  finally { $("ask-send").disabled = false; }
-  notify("");
-  askSession = data.session_id; loadAsk();
-  $("ask-answer").textContent = data.answer;
+  return body;
+}
+
+function showAskFacts(data) {
   const facts = { route: data.route };
   if (data.relevance !== null && data.relevance !== undefined) facts.relevance = Number(data.relevance).toFixed(2);
   if (data.grade) facts.grade = `${data.grade.answerable ? "answerable" : "not answerable"} (${Number(data.grade.score).toFixed(2)})`;
   for (const [stage, value] of Object.entries(data.timings || {})) facts[stage.replace(/_ms$/, "")] = ms(value);
   $("ask-facts").replaceChildren(...Object.entries(facts).map(([k, v]) => el("li", `${k}: ${v}`, { "data-fact": k })));
+}
+
+function showAskTrace(traceId) {
   const line = $("ask-trace-line");
   line.replaceChildren();
-  if (data.trace_id) {
-    line.append(role === "admin" ? el("a", "Open its trace", { href: `#traces/${data.trace_id}` }) : `Trace id ${data.trace_id}`);
-  }
-  line.hidden = !data.trace_id;
-  $("ask-sources").querySelector("tbody").replaceChildren(...(data.sources || []).map((s) =>
+  if (traceId) line.append(role === "admin" ? el("a", "Open its trace", { href: `#traces/${traceId}` }) : `Trace id ${traceId}`);
+  line.hidden = !traceId;
+}
+
+function showAskSources(sources) {
+  $("ask-sources").querySelector("tbody").replaceChildren(...(sources || []).map((s) =>
     row([s.source, s.kind, Number(s.score).toFixed(2), s.snippet])));
-  $("ask-evidence").replaceChildren(...(data.evidence || []).map((u) => el("li", `${u.source}: “${u.text}”`)));
-  if (!(data.evidence || []).length) $("ask-evidence").append(el("li", "none"));
+}
+
+function showAskEvidence(evidence) {
+  // A streamed answer carries no evidence sentences (the agent's /query/stream leaves them out).
+  $("ask-evidence-part").hidden = evidence === undefined;
+  $("ask-evidence").replaceChildren(...(evidence || []).map((u) => el("li", `${u.source}: “${u.text}”`)));
+  if (!(evidence || []).length) $("ask-evidence").append(el("li", "none"));
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const body = askBody();
+  $("ask-send").disabled = true;
+  notify("Asking the agent …");
+  try {
+    if ($("ask-stream").checked) await askStreaming(body); else await askWhole(body);
+  } catch (e) { notify("The agent could not answer: " + e.message, true); }
+  finally { $("ask-send").disabled = false; }
+}
+
+async function askWhole(body) {
+  const data = await api("POST", "ask", body);
+  notify("");
+  askSession = data.session_id; loadAsk();
+  $("ask-answer").textContent = data.answer;
+  showAskFacts(data);
+  showAskTrace(data.trace_id);
+  showAskSources(data.sources);
+  showAskEvidence(data.evidence || []);
   $("ask-result").hidden = false;
+}
+
+// The agent's SSE events: trace (the console's), route (route, relevance, sources), token (repeated), done, error.
+async function askStreaming(body) {
+  const response = await fetch("/ui/api/ask/stream", {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const err = await response.json().catch(() => ({}));
+    if (response.status === 401) showSignIn();
+    throw new Error(err?.error?.message || `HTTP ${response.status}`);
+  }
+  $("ask-answer").textContent = "";
+  $("ask-facts").replaceChildren(); showAskSources([]); showAskEvidence(undefined); showAskTrace(null);
+  $("ask-result").hidden = false;
+  const started = performance.now();
+  let answer = ""; let plan = {}; let first = null;
+  const handle = (name, data) => {
+    if (name === "trace") showAskTrace(data.trace_id);
+    else if (name === "route") { plan = data; showAskFacts(plan); showAskSources(data.sources); notify("Answering …"); }
+    else if (name === "token") {
+      if (first === null) first = performance.now() - started;
+      answer += data.delta; $("ask-answer").textContent = answer;
+    } else if (name === "done") {
+      askSession = data.session_id; loadAsk();
+      $("ask-answer").textContent = data.answer;
+      showAskFacts({ ...plan, route: data.route, timings: { ...data.timings, first_token_ms: first ?? 0 } });
+      notify("");
+    } else if (name === "error") notify("The agent failed mid-answer: " + (data.error?.message || "unknown error"), true);
+  };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true }).replaceAll("\r\n", "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+      let name = "message"; const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+      }
+      if (data.length) handle(name, JSON.parse(data.join("\n")));
+    }
+  }
 }
 
 // ---- knowledge ----
