@@ -12,11 +12,15 @@ import base64
 import binascii
 import io
 
-from PIL import Image, UnidentifiedImageError
-
 from inferstack.core.errors import InvalidRequestError
+from inferstack.core.extras import imports_of_extra
 from inferstack.openai_api.chat import ChatMessage, ContentPart, ImageUrlPart, TextPart, UserMessage
-from inferstack.tools.ocr import RapidOcrReader
+
+# Pillow (also imported by tools.ocr) comes with the serve extra: without it `inferstack serve` names the extra.
+with imports_of_extra("serve"):
+    from PIL import Image, UnidentifiedImageError
+
+    from inferstack.tools.ocr import RapidOcrReader
 
 MAX_IMAGES_PER_REQUEST = 4
 MAX_IMAGE_PIXELS = 25_000_000
