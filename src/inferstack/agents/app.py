@@ -19,7 +19,6 @@ import openai
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from inferstack import __version__
 from inferstack.agents import routes
 from inferstack.agents.agentic import AgenticRunner
 from inferstack.agents.answer_prompt import AnswerLimits
@@ -45,8 +44,7 @@ from inferstack.agents.toolset import ToolServices
 from inferstack.agents.tracing import traced_strategy
 from inferstack.agents.weather_route import WeatherRoute
 from inferstack.agents.web_search import WebSearch, WebSearcher
-from inferstack.http.errors import install_error_handlers
-from inferstack.http.middleware import service_middleware
+from inferstack.http.service_app import service_app
 from inferstack.retrieval.embedders.base import Embedder
 from inferstack.retrieval.stores.base import VectorStore
 
@@ -249,23 +247,20 @@ def build_app(
             await sessions.close()
             await deps.close()
 
-    api = FastAPI(title="inferstack agent", version=__version__, lifespan=lifespan)
-    api.state.agent = state
-    api.state.reports = ReportWriter(
+    reports = ReportWriter(
         chat=chat,
         knowledge=knowledge,
         files=OutputFiles(mcp["filesystem"]) if "filesystem" in mcp else None,
         limits=ReportLimits(settings.report_max_iterations, settings.report_time_limit_s),
     )
-    api.include_router(routes.router)
-    install_error_handlers(api)
-
-    return service_middleware(
-        api,
-        requests=metrics.requests,
-        seconds=metrics.request_seconds,
-        routes=routes.ROUTE_PATHS,
+    return service_app(
+        "inferstack agent",
+        lifespan=lifespan,
+        state={"agent": state, "reports": reports},
+        routers=[routes.router],
+        route_paths=routes.ROUTE_PATHS,
+        metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
-        api_key=settings.server_api_key.get_secret_value() if settings.server_api_key is not None else None,
+        api_key=settings.server_api_key,
         public_paths=PUBLIC_PATHS,
     )

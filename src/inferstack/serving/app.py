@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from inferstack import __version__
 from inferstack.core.errors import ModelNotFoundError, OverloadedError
-from inferstack.http.errors import install_error_handlers
-from inferstack.http.middleware import service_middleware
 from inferstack.http.openapi import document_bare_routes
+from inferstack.http.service_app import service_app
 from inferstack.observability.serving_metrics import ServingMetrics
 from inferstack.serving import model_routes, routes
 from inferstack.serving.admission import Admission
@@ -153,19 +151,19 @@ def build_app(
             if embedder is not None:
                 await embedder.close()
 
-    api = FastAPI(title="inferstack model server", version=__version__, lifespan=lifespan)
-    api.state.server = state
-    api.include_router(routes.router)
-    api.include_router(model_routes.router)
-    install_error_handlers(api)
-    document_bare_routes(api, GENERATION_OPENAPI_ROUTES)
+    def front(api: FastAPI) -> ASGIApp:
+        document_bare_routes(api, GENERATION_OPENAPI_ROUTES)
+        return GenerationFastPath(api, state)
 
-    return service_middleware(
-        GenerationFastPath(api, state),
-        requests=metrics.requests,
-        seconds=metrics.request_seconds,
-        routes=routes.ROUTE_PATHS,
+    return service_app(
+        "inferstack model server",
+        lifespan=lifespan,
+        state={"server": state},
+        routers=[routes.router, model_routes.router],
+        route_paths=routes.ROUTE_PATHS,
+        metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
-        api_key=settings.api_key.get_secret_value() if settings.api_key is not None else None,
+        api_key=settings.api_key,
         public_paths=PUBLIC_PATHS,
+        front=front,
     )

@@ -11,15 +11,13 @@ import openai
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from inferstack import __version__
 from inferstack.agents.weather_chat import routes
 from inferstack.agents.weather_chat.chat import WeatherChat
 from inferstack.agents.weather_chat.metrics import WeatherChatMetrics
 from inferstack.agents.weather_chat.routes import WeatherChatState
 from inferstack.agents.weather_chat.settings import WeatherChatSettings
 from inferstack.agents.weather_chat.tools import WeatherToolRunner
-from inferstack.http.errors import install_error_handlers
-from inferstack.http.middleware import service_middleware
+from inferstack.http.service_app import service_app
 from inferstack.tools.weather.open_meteo import OpenMeteoClient
 from inferstack.tools.weather.service import WeatherService
 
@@ -63,16 +61,14 @@ def build_app(settings: WeatherChatSettings, *, chat_client: openai.AsyncOpenAI 
             if chat_client is None:
                 await client.close()
 
-    api = FastAPI(title="inferstack weather chat", version=__version__, lifespan=lifespan)
-    api.state.weather_chat = state
-    api.include_router(routes.router)
-    install_error_handlers(api)
-    return service_middleware(
-        api,
-        requests=metrics.requests,
-        seconds=metrics.request_seconds,
-        routes=routes.ROUTE_PATHS,
+    return service_app(
+        "inferstack weather chat",
+        lifespan=lifespan,
+        state={"weather_chat": state},
+        routers=[routes.router],
+        route_paths=routes.ROUTE_PATHS,
+        metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
-        api_key=settings.server_api_key.get_secret_value() if settings.server_api_key is not None else None,
+        api_key=settings.server_api_key,
         public_paths=PUBLIC_PATHS,
     )
