@@ -139,6 +139,8 @@ def test_the_playground_sends_tools_and_shows_the_tool_call(
     sign_in(page, gateway.base_url)
     page.get_by_label("Model", exact=True).select_option("alpha")
     tools = page.get_by_label("Tools (JSON array of function tools, optional)")
+    expect(tools).to_be_hidden()  # folded away until asked for
+    page.get_by_text("Structured output and tools (optional)").click()
     tools.fill('[{"type": "function", "function": {"name": "get_weather"}')
     page.get_by_label("Message").fill("weather in Paris?")
     page.get_by_role("button", name="Send").click()

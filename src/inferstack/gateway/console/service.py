@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from opentelemetry import propagate
 
 from inferstack.gateway.console.agent import AgentClient
 from inferstack.gateway.console.replay import trace_links
@@ -90,13 +91,17 @@ class ConsoleService:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> GatewayReply:
-        """The gateway's own API at `base` (this process's loopback address) with the session's key."""
+        """The gateway's own API at `base` (this process's loopback address) with the session's key. The call
+        joins the trace of the console request that made it (left out of the Traces page with it); playground chats
+        (`stream_chat`) stay traces of their own."""
+        headers = self._headers(session)
+        propagate.inject(headers)
         async with self._client().request(
             method,
             base + path,
             json=json,
             params=params,
-            headers=self._headers(session),
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=60),
         ) as response:
             raw = await response.read()

@@ -127,6 +127,7 @@ function parseTools() {
   box.removeAttribute("aria-invalid"); $("pg-tools-error").textContent = "";
   if (!text) return null;
   const fail = (message) => {
+    $("pg-advanced").open = true;
     box.setAttribute("aria-invalid", "true"); $("pg-tools-error").textContent = "Tools: " + message;
     throw new ToolsError("Tools: " + message);
   };
@@ -226,7 +227,8 @@ async function send(event) {
   const models = [$("pg-model").value, $("pg-compare").value].filter(Boolean);
   let bodies;
   try { bodies = models.map(requestBody); } catch (e) {
-    if (e instanceof ToolsError) { notify(e.message, true); $("pg-tools").focus(); } else notify("JSON schema: " + e.message, true);
+    $("pg-advanced").open = true;
+    if (e instanceof ToolsError) { notify(e.message, true); $("pg-tools").focus(); } else { notify("JSON schema: " + e.message, true); $("pg-schema").focus(); }
     return;
   }
   $("pg-send").disabled = true;
@@ -710,6 +712,7 @@ function applyReplay() {
   $("pg-schema").value = schema ? JSON.stringify(schema, null, 2) : "";
   $("pg-tools").value = r.tools ? JSON.stringify(r.tools, null, 2) : "";
   $("pg-tool-choice").value = typeof r.tool_choice === "string" ? r.tool_choice : "";
+  $("pg-advanced").open = Boolean(schema || r.tools);
   conversation = { id: Date.now(), title: "", messages: messages.filter((m) => m.role !== "system") };
   $("pg-results").replaceChildren();
   showHistory();
