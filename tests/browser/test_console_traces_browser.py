@@ -76,7 +76,12 @@ def test_a_traced_model_call_is_replayed_in_the_playground(
     shot(page, screenshots, "traces")
     replays = page.get_by_role("button", name=re.compile(r"^Replay .* in the playground$"))
     expect(replays).to_have_count(1)  # only the gateway's upstream attempt carries captured content
-    replays.click()
+    replays.focus()  # by keyboard, with the focus ring visible
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    expect(replays).to_be_focused()
+    assert replays.evaluate("b => getComputedStyle(b).outlineStyle") == "solid"
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Playground")).to_be_visible()
     expect(page.locator("#notice")).to_contain_text("Loaded the request")
     expect(page.get_by_label("Model", exact=True)).to_have_value("alpha")

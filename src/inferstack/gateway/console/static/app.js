@@ -57,8 +57,9 @@ function showSignIn() {
 async function signedIn(session) {
   csrf = session.csrf; role = session.role;
   try { agentOn = (await api("GET", "agent")).configured; } catch { agentOn = false; }
-  $("nav-ask").textContent = agentOn ? "Ask" : "Ask (agent not configured)";
-  $("nav-knowledge").textContent = agentOn ? "Knowledge" : "Knowledge (agent not configured)";
+  for (const [id, name] of [["nav-ask", "Ask"], ["nav-knowledge", "Knowledge"]]) {
+    $(id).replaceChildren(name, ...(agentOn ? [] : [" ", el("small", "(agent not configured)")]));
+  }
   for (const node of document.querySelectorAll(".agent-on")) node.hidden = !agentOn;
   for (const node of document.querySelectorAll(".agent-off")) node.hidden = agentOn;
   $("nav-knowledge").hidden = role !== "admin";
@@ -608,7 +609,7 @@ async function loadHealth() {
       for (const d of group) {
         const state = !d.healthy ? "unhealthy" : d.cooling_down_s > 0 ? `cooling down (${d.cooling_down_s}s)` : "healthy";
         rows.push(row([model, d.id, d.api_base, el("span", state, { class: state === "healthy" ? "state-healthy" : "state-bad" }),
-          d.in_flight, d.latency_ms ?? "—", d.last_error ?? ""]));
+          d.in_flight, d.latency_ms === null || d.latency_ms === undefined ? "—" : Number(d.latency_ms).toFixed(1), d.last_error ?? ""]));
       }
     }
     $("health-deployments").querySelector("tbody").replaceChildren(...rows);
