@@ -1,4 +1,8 @@
-"""Document jobs for the service: checked up front (4xx, nothing stored), queued (bounded), processed by workers."""
+"""Document jobs for the service: checked up front (4xx, nothing stored), queued (bounded), processed by workers.
+
+A job keeps the trace context of the request that submitted it, so with tracing on its processing (`idp.process`
+and the stage spans) is part of the caller's trace, under the `POST /v1/documents` span.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import asyncio
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 
 from inferstack.core.errors import InferstackError, OverloadedError
 from inferstack.idp.document_types import load_type
@@ -22,6 +29,7 @@ class _Job:
     job_id: str
     data: bytes
     schema: str
+    context: Context
 
 
 class DocumentJobs:
@@ -48,12 +56,13 @@ class DocumentJobs:
             raise OverloadedError("too many documents waiting; retry later", retry_after=5)
         job_id = new_job_id()
         await asyncio.to_thread(self.store.create, job_id, schema, filename)
-        self._queue.put_nowait(_Job(job_id, data, schema))
+        self._queue.put_nowait(_Job(job_id, data, schema, otel_context.get_current()))
         return job_id
 
     async def _work(self) -> None:
         while True:
             job = await self._queue.get()
+            token = otel_context.attach(job.context)
             try:
                 await asyncio.to_thread(self.store.update, job.job_id, "processing")
                 result = await self.pipeline.process(job.data, job.schema, job_id=job.job_id)
@@ -66,4 +75,5 @@ class DocumentJobs:
                 with suppress(InferstackError):  # the store itself may be what failed; the log has the cause
                     await asyncio.to_thread(self.store.update, job.job_id, "failed")
             finally:
+                otel_context.detach(token)
                 self._queue.task_done()

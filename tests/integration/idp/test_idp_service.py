@@ -122,6 +122,7 @@ def test_the_documents_were_routed(service: Service) -> None:
 
 
 def test_every_stage_is_a_span_with_the_job_id_as_session_id(service: Service) -> None:
+    """One trace per document, under the request that submitted it: idp.process, then a span per stage."""
     job_ids = {job["id"] for job in service.jobs.values()}
 
     def routed(spans: list[Any]) -> bool:
@@ -136,6 +137,8 @@ def test_every_stage_is_a_span_with_the_job_id_as_session_id(service: Service) -
         assert all(span.parent_id == process.span_id and span.trace_id == process.trace_id for span in stages)
         assert all(span.service == "inferstack-idp" and span.status != "ERROR" for span in mine)
         assert process.attributes["idp.status"] in ("needs_review", "auto_approved")
+        (submitted,) = [span for span in spans if span.span_id == process.parent_id]
+        assert submitted.name == "POST /v1/documents" and submitted.trace_id == process.trace_id
 
 
 def test_the_cli_reads_the_queue_from_the_postgresql_database(service: Service) -> None:
