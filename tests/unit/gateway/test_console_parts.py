@@ -1,4 +1,5 @@
-"""The console's framework-free parts: the session table, usage sums and CSV, and the SVG charts."""
+"""The console's framework-free parts: the session table, usage sums and CSV, the SVG charts, replayed requests and
+trace links."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import time
 
 import pytest
 
+from inferstack.core.errors import InvalidRequestError
 from inferstack.gateway.console.charts import bar_chart, waterfall
+from inferstack.gateway.console.replay import is_replayable, replay_request, trace_link_bases, trace_links
 from inferstack.gateway.console.sessions import SessionTable
 from inferstack.gateway.console.usage import summarize, to_csv
+from inferstack.observability.trace_store import StoredSpan
 
 
 def test_sessions_are_found_by_their_id_only_and_expire() -> None:
@@ -94,3 +98,46 @@ def test_charts_escape_labels() -> None:
 def test_formula_prefixes_are_quoted(value: str) -> None:
     parsed = list(csv.reader(io.StringIO(to_csv([_row("aa", value, 0.0, 0.0)], {}))))
     assert parsed[1][2] == "'" + value
+
+
+def _stored(attributes: dict[str, object]) -> StoredSpan:
+    return StoredSpan("a" * 32, "b" * 16, "", "upstream alpha#0", "gateway", "CLIENT", 1, 2, "OK", attributes, [])
+
+
+def test_a_replay_request_is_rebuilt_from_captured_attributes_only() -> None:
+    captured = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "alpha",
+        "gen_ai.input.messages": '[{"role": "user", "content": "hi"}]',
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.request.seed": 3,
+        "inferstack.request.tool_choice": '"auto"',
+        "inferstack.request.response_format": '{"type": "json_object"}',
+    }
+    assert is_replayable(_stored(captured))
+    assert replay_request(_stored(captured)) == {
+        "model": "alpha",
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.2,
+        "seed": 3,
+        "tool_choice": "auto",
+        "response_format": {"type": "json_object"},
+    }
+    uncaptured = {k: v for k, v in captured.items() if k != "gen_ai.input.messages"}
+    embeddings = {**captured, "gen_ai.operation.name": "embeddings"}
+    garbled = {**captured, "gen_ai.input.messages": "[not json"}
+    assert not is_replayable(_stored(uncaptured)) and not is_replayable(_stored(embeddings))
+    for attributes, words in ((uncaptured, "capture_content"), (embeddings, "chat"), (garbled, "read back")):
+        with pytest.raises(InvalidRequestError, match=words) as raised:
+            replay_request(_stored(attributes))
+        assert raised.value.code == "not_replayable"
+
+
+def test_trace_links_come_from_the_console_urls_or_the_langfuse_export_host() -> None:
+    assert trace_link_bases("", "", "") == {}
+    assert trace_link_bases("", "", "https://cloud.langfuse.com") == {"Langfuse": "https://cloud.langfuse.com"}
+    bases = trace_link_bases("http://lf.local:3000/", "http://127.0.0.1:6006", "https://cloud.langfuse.com")
+    assert trace_links(bases, "ab" * 16) == [
+        {"name": "Langfuse", "url": "http://lf.local:3000/trace/" + "ab" * 16},
+        {"name": "Phoenix", "url": "http://127.0.0.1:6006/redirects/traces/" + "ab" * 16},
+    ]
