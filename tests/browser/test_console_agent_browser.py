@@ -33,7 +33,7 @@ def test_ask_then_manage_the_knowledge_base(
     sign_in(page, gateway.base_url)
     page.get_by_role("link", name="Ask", exact=True).click()
     page.get_by_label("Question").fill("How long do returns take?")
-    page.get_by_label("Stream the answer").uncheck()  # the whole answer: with its grade and evidence
+    page.get_by_label("Stream the answer").uncheck()  # the whole answer from /query
     page.get_by_role("button", name="Ask", exact=True).click()
     expect(page.locator("#ask-answer")).to_have_text("Fake agent answer to: How long do returns take?")
     expect(page.locator("[data-fact=route]")).to_have_text("route: knowledge")
@@ -57,7 +57,8 @@ def test_ask_then_manage_the_knowledge_base(
     expect(page.locator("[data-fact=total]")).to_have_text("total: 58 ms")
     expect(page.locator("[data-fact=first_token]")).to_have_text(re.compile(r"first_token: \d+ ms"))
     expect(sources).to_contain_text("Passage 1 of sample/returns-policy.md about Which carriers ship overnight.")
-    expect(page.locator("#ask-evidence")).to_be_hidden()
+    expect(page.locator("[data-fact=grade]")).to_have_text("grade: answerable (0.71)")
+    expect(page.locator("#ask-evidence")).to_contain_text("about Which carriers ship overnight")
     expect(trace).to_have_attribute("href", re.compile(r"^#traces/[0-9a-f]{32}$"))
     assert trace.get_attribute("href") != whole_trace, "each question is its own trace"
     no_serious_violations(page)

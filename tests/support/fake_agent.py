@@ -183,7 +183,19 @@ def build_app(state: _State) -> web.Application:
         async def send(event: str, data: dict[str, Any]) -> None:
             await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
 
-        plan = ("route", "sources", "relevance", "relevance_detail", "session_id", "time_sensitive", "warnings")
+        plan = (
+            "route",
+            "sources",
+            "relevance",
+            "relevance_detail",
+            "grade",
+            "evidence",
+            "answer_style",
+            "retrieved",
+            "session_id",
+            "time_sensitive",
+            "warnings",
+        )
         await send("route", {k: full[k] for k in plan})
         for n, word in enumerate(full["answer"].split(" ")):
             await send("token", {"delta": word if n == 0 else " " + word})

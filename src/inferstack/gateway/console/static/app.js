@@ -358,8 +358,7 @@ function showAskSources(sources) {
 }
 
 function showAskEvidence(evidence) {
-  // A streamed answer carries no evidence sentences (the agent's /query/stream leaves them out).
-  $("ask-evidence-part").hidden = evidence === undefined;
+  $("ask-evidence-part").hidden = evidence === undefined; // unknown until the plan arrives
   $("ask-evidence").replaceChildren(...(evidence || []).map((u) => el("li", `${u.source}: “${u.text}”`)));
   if (!(evidence || []).length) $("ask-evidence").append(el("li", "none"));
 }
@@ -405,14 +404,17 @@ async function askStreaming(body) {
   let answer = ""; let plan = {}; let first = null;
   const handle = (name, data) => {
     if (name === "trace") showAskTrace(data.trace_id);
-    else if (name === "route") { plan = data; showAskFacts(plan); showAskSources(data.sources); notify("Answering …"); }
+    else if (name === "route") {
+      plan = data; showAskFacts(plan); showAskSources(data.sources); showAskEvidence(data.evidence); notify("Answering …");
+    }
     else if (name === "token") {
       if (first === null) first = performance.now() - started;
       answer += data.delta; $("ask-answer").textContent = answer;
     } else if (name === "done") {
       askSession = data.session_id; loadAsk();
       $("ask-answer").textContent = data.answer;
-      showAskFacts({ ...plan, route: data.route, timings: { ...data.timings, first_token_ms: first ?? 0 } });
+      // The agent's own first-token time when it reports one, else the time this page waited for the first token.
+      showAskFacts({ ...plan, route: data.route, timings: { ...data.timings, first_token_ms: data.timings?.first_token_ms ?? first ?? 0 } });
       notify("");
     } else if (name === "error") notify("The agent failed mid-answer: " + (data.error?.message || "unknown error"), true);
   };
