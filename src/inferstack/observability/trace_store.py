@@ -77,6 +77,18 @@ _LIST_SESSION = (
     "json_extract(attributes, '$.\"session.id\"'), json_extract(attributes, '$.\"gen_ai.conversation.id\"')) = ?) "
     "ORDER BY t.first_ns DESC LIMIT ?"
 )
+_LIST_KEY = (
+    "SELECT t.trace_id, t.first_ns, t.last_ns, (SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id) "
+    "FROM traces t WHERE t.trace_id IN (SELECT trace_id FROM spans WHERE "
+    "json_extract(attributes, '$.\"inferstack.key.id\"') = ?) ORDER BY t.first_ns DESC LIMIT ?"
+)
+_LIST_SESSION_KEY = (
+    "SELECT t.trace_id, t.first_ns, t.last_ns, (SELECT count(*) FROM spans s WHERE s.trace_id = t.trace_id) "
+    "FROM traces t WHERE t.trace_id IN (SELECT trace_id FROM spans WHERE coalesce("
+    "json_extract(attributes, '$.\"session.id\"'), json_extract(attributes, '$.\"gen_ai.conversation.id\"')) = ?) "
+    "AND t.trace_id IN (SELECT trace_id FROM spans WHERE json_extract(attributes, '$.\"inferstack.key.id\"') = ?) "
+    "ORDER BY t.first_ns DESC LIMIT ?"
+)
 _SESSION_OF_TRACE = (
     "SELECT coalesce(json_extract(attributes, '$.\"session.id\"'), "
     "json_extract(attributes, '$.\"gen_ai.conversation.id\"')) AS sid "
@@ -140,11 +152,18 @@ class TraceStore:
         db.executemany("DELETE FROM spans WHERE trace_id = ?", old)
         db.executemany("DELETE FROM traces WHERE trace_id = ?", old)
 
-    def list_traces(self, limit: int = 20, *, session: str | None = None) -> list[TraceSummary]:
-        """Newest first; with `session`, only the traces that have a span of that session."""
+    def list_traces(
+        self, limit: int = 20, *, session: str | None = None, key_id: str | None = None
+    ) -> list[TraceSummary]:
+        """Newest first; with `session`, only the traces that have a span of that session; with `key_id`, only
+        those with a span made with that key (`inferstack.key.id`, as the gateway records it)."""
         with self._connect() as db:
-            if session:
+            if session and key_id:
+                rows = db.execute(_LIST_SESSION_KEY, (session, key_id, limit)).fetchall()
+            elif session:
                 rows = db.execute(_LIST_SESSION, (session, limit)).fetchall()
+            elif key_id:
+                rows = db.execute(_LIST_KEY, (key_id, limit)).fetchall()
             else:
                 rows = db.execute(_LIST, (limit,)).fetchall()
             summaries = []

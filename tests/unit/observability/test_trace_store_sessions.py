@@ -1,5 +1,5 @@
-"""The trace store lists the traces of one session (`session.id`, else `gen_ai.conversation.id`) and names each
-trace's session."""
+"""The trace store lists the traces of one session (`session.id`, else `gen_ai.conversation.id`) or of one key
+(`inferstack.key.id`) and names each trace's session."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def test_traces_are_filtered_by_session(tmp_path: Path) -> None:
     listed = {t.trace_id[0]: t.session_id for t in store.list_traces()}
     assert listed == {"a": "chat-1", "b": "chat-2", "c": "chat-1", "d": ""}
     assert [t.trace_id for t in store.list_traces(1, session="chat-1")] == ["c" * 32]
+
+
+def test_traces_are_filtered_by_the_key_that_made_them(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "traces.db")
+    store.add([_span("a" * 32, "1" * 16, 1, {}), _span("a" * 32, "2" * 16, 2, {"inferstack.key.id": "k1"}, "1" * 16)])
+    store.add([_span("b" * 32, "3" * 16, 3, {"inferstack.key.id": "k2", "session.id": "s"})])
+    store.add([_span("c" * 32, "4" * 16, 4, {"inferstack.key.id": "k1", "session.id": "s"})])
+    assert [t.trace_id for t in store.list_traces(key_id="k1")] == ["c" * 32, "a" * 32]
+    assert [t.trace_id for t in store.list_traces(key_id="k2")] == ["b" * 32]
+    assert [t.trace_id for t in store.list_traces(session="s", key_id="k1")] == ["c" * 32]
+    assert store.list_traces(key_id="k3") == []
