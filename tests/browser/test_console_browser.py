@@ -150,7 +150,11 @@ def test_a_key_holder_sees_only_their_key_then_signs_out(
     expect(page.locator("#key-table tbody tr")).to_have_count(1)
     expect(page.locator("#key-table tbody tr")).to_contain_text("holder-view")
     expect(page.locator("#key-form")).to_be_hidden()
-    expect(page.get_by_role("link", name="Traces")).to_be_hidden()
+    page.get_by_role("link", name="Traces").click()  # only the traces of this key's requests: none yet
+    expect(page.locator("#trace-table caption")).to_have_text("Newest traces of your key")
+    expect(page.locator("#trace-table tbody")).to_have_text("No traces yet.")
+    page.get_by_role("link", name="Keys").click()
+    expect(page.locator("#key-table tbody tr")).to_contain_text("holder-view")
     expect(page.get_by_role("button", name=re.compile("Revoke"))).to_have_count(0)
     assert "not-yours" not in page.content()
     no_serious_violations(page)

@@ -125,7 +125,7 @@ def test_traces_are_filtered_by_session(watched: Watched, gateway: RunningProces
     page.get_by_label("Session id").fill("browser-session")
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("#trace-table tbody tr")
-    expect(page.locator("#trace-table caption")).to_have_text("Traces of session browser-session")
+    expect(page.locator("#trace-table caption")).to_have_text("Traces in session browser-session")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("invoke_agent supervisor")
     page.get_by_role("button", name="All traces").click()

@@ -184,7 +184,7 @@ def test_sign_out_ends_the_session_and_a_revoked_key_loses_its_sessions(console_
         assert holder.get("/ui/api/keys").status_code == 401
 
 
-def test_traces_list_the_gateway_spans_for_the_admin_only(console_gateway: RunningProcess) -> None:
+def test_traces_list_the_gateway_spans_and_a_key_holder_sees_only_their_own(console_gateway: RunningProcess) -> None:
     admin, csrf = signed_in(console_gateway, MASTER_KEY)
     holder, _ = signed_in(console_gateway, new_key(console_gateway, key_alias="no-traces"))
     with closing(admin), closing(holder):
@@ -204,5 +204,6 @@ def test_traces_list_the_gateway_spans_for_the_admin_only(console_gateway: Runni
         assert svg.headers["content-type"].startswith("image/svg+xml") and "<rect" in svg.text
         assert admin.get("/ui/api/traces/nothex!").status_code in (400, 404)
         assert admin.get("/ui/api/traces/" + "0" * 32).status_code == 404
-        assert holder.get("/ui/api/traces").status_code == 403
+        assert holder.get("/ui/api/traces").json()["traces"] == []  # this key made no request
         assert holder.get(f"/ui/api/traces/{chat[0]['trace_id']}").status_code == 403
+        assert holder.get(f"/ui/api/traces/{chat[0]['trace_id']}/waterfall.svg").status_code == 403

@@ -69,6 +69,11 @@ def test_a_model_call_is_replayed_for_its_key_holder_and_the_admin_only(console_
         assert admin.get(path).json()["request"] == expected
         refused = other.get(path)
         assert refused.status_code == 403 and refused.json()["error"]["type"] == "permission_error"
+        mine = [t["trace_id"] for t in holder.get("/ui/api/traces").json()["traces"]]
+        assert mine == [span["trace_id"]]  # a key holder lists the traces of their own key's requests only
+        assert holder.get(f"/ui/api/traces/{span['trace_id']}").json()["spans"] == found["spans"]
+        assert other.get("/ui/api/traces").json()["traces"] == []
+        assert other.get(f"/ui/api/traces/{span['trace_id']}").status_code == 403
         assert holder_key not in replayed.text
         not_a_model_call = next(s for s in found["spans"] if not s["replayable"])
         plain = admin.get(f"/ui/api/traces/{span['trace_id']}/spans/{not_a_model_call['span_id']}/replay")

@@ -25,6 +25,7 @@ from inferstack.gateway.console.service import ConsoleService, GatewayReply
 from inferstack.gateway.console.sessions import Session
 from inferstack.http.errors import install_error_handlers
 from inferstack.http.responses import json_response
+from inferstack.observability.trace_store import StoredSpan
 
 COOKIE = "inferstack_console"
 CSRF_HEADER = "x-csrf-token"
@@ -250,8 +251,12 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
             text, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="usage.csv"'}
         )
 
+    def may_see(session: Session, spans: list[StoredSpan]) -> bool:
+        """The admin sees every trace; a key holder only the traces with a span made with their key."""
+        return session.role == "admin" or any(s.attributes.get(KEY_ID) == session.token for s in spans)
+
     async def trace_spans(request: Request, trace_id: str) -> list[dict[str, Any]]:
-        admin_only(session_of(request))
+        session = session_of(request)
         if not re.fullmatch(r"[0-9a-fA-F]{4,32}", trace_id):
             raise InvalidRequestError("trace id: 4 to 32 hex digits", param="trace_id")
         spans = await service.trace(trace_id)
@@ -259,15 +264,19 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
             raise NotFoundError("no trace store is configured (observability.exporter: store)")
         if not spans:
             raise NotFoundError("no such trace")
+        if not may_see(session, spans):
+            raise PermissionDeniedError("a key holder sees only the traces of their own key's requests")
         return [span.as_json() | {"replayable": is_replayable(span)} for span in spans]
 
     @console.get("/api/traces")
     async def traces(request: Request) -> Response:
-        admin_only(session_of(request))
+        """The newest traces: every trace for the admin, a key holder's own requests for a key holder."""
+        signed_in = session_of(request)
         session = request.query_params.get("session") or None
         if session is not None and not _SESSION_ID.fullmatch(session):
             raise InvalidRequestError("session: 1 to 128 letters, digits or . _ : -", param="session")
-        listed = await service.traces(30, session)
+        key_id = None if signed_in.role == "admin" else signed_in.token
+        listed = await service.traces(30, session, key_id)
         return json_response(
             {"enabled": listed is not None, "traces": listed or [], "links": sorted(service.trace_link_bases)}
         )

@@ -163,13 +163,15 @@ class ConsoleService:
             self._traces = TraceStore(self.trace_store_path)
         return self._traces
 
-    async def traces(self, limit: int, session: str | None = None) -> list[dict[str, Any]] | None:
-        """The newest traces of the local trace store (of one session, if given), each with its links to Langfuse
-        or Phoenix; None when the gateway has no store configured."""
+    async def traces(
+        self, limit: int, session: str | None = None, key_id: str | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The newest traces of the local trace store (of one session and/or made with one key, if given), each
+        with its links to Langfuse or Phoenix; None when the gateway has no store configured."""
         store = self._store()
         if store is None:
             return None
-        summaries = await asyncio.to_thread(lambda: store.list_traces(limit * 4, session=session))
+        summaries = await asyncio.to_thread(lambda: store.list_traces(limit * 4, session=session, key_id=key_id))
         # The console's own page and API requests are traced too; they are left out of its list.
         kept = [s for s in summaries if " /ui/" not in s.root_name and not s.root_name.endswith(" /ui")]
         return [

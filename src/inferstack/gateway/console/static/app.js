@@ -65,7 +65,6 @@ async function signedIn(session) {
   $("nav-knowledge").hidden = role !== "admin";
   $("who").textContent = `${session.name} (${role === "admin" ? "admin" : "key holder"})`;
   $("nav").hidden = false; $("sign-out").hidden = false; $("page-signin").hidden = true;
-  $("nav-traces").hidden = role !== "admin";
   route();
 }
 
@@ -641,7 +640,8 @@ async function loadTraces(openId) {
   $("traces-off").hidden = data.enabled;
   const linked = data.links.length > 0;
   for (const cell of document.querySelectorAll("#trace-table .links-col")) cell.hidden = !linked;
-  $("trace-table").querySelector("caption").textContent = session ? `Traces of session ${session}` : "Newest traces";
+  const whose = role === "admin" ? "" : " of your key";
+  $("trace-table").querySelector("caption").textContent = session ? `Traces${whose} in session ${session}` : `Newest traces${whose}`;
   $("trace-table").querySelector("tbody").replaceChildren(...data.traces.map((t) => {
     const open = el("button", "Show", { type: "button", "aria-label": `Show trace ${t.root_name} ${t.trace_id.slice(0, 8)}` });
     open.addEventListener("click", () => showTrace(t));
