@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -119,6 +120,9 @@ def test_the_documents_were_routed(service: Service) -> None:
     assert statuses == {"approve": "needs_review", "reject": "needs_review", "auto": "auto_approved"}
     for job in service.jobs.values():
         assert [record["stage"] for record in job["result"]["audit"]] == STAGES
+    credentials = urlsplit(service.postgres_url).netloc.rpartition("@")[0]
+    assert credentials and "store=postgresql://" in service.idp.log()
+    assert f"{credentials}@" not in service.idp.log(), "the log names the store without its credentials"
 
 
 def test_every_stage_is_a_span_with_the_job_id_as_session_id(service: Service) -> None:
