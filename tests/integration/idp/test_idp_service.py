@@ -60,7 +60,8 @@ def service(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The service with two unknown-facility scans (to review) and a text-layer PDF (auto-approved), processed."""
     tmp = tmp_path_factory.mktemp("idp-service")
     config = tmp / "inferstack.yaml"
-    config.write_text(yaml.safe_dump({"idp": {"database_url": postgres_url, "database": str(tmp / "unused.db")}}))
+    section = {"database_url": postgres_url, "database": str(tmp / "unused.db"), "server_api_key": SERVICE_KEY}
+    config.write_text(yaml.safe_dump({"idp": section}))
     with FakeOtlpSink() as sink:
         env = child_env(
             INFERSTACK_IDP_EXTRACTOR="rules",
@@ -168,6 +169,7 @@ def test_a_reviewer_decides_through_the_cli_and_the_api(service: Service) -> Non
     assert "no document job 'doc-missing'" in missing.stderr
     no_key = _cli("review", "list", "--url", url, expect=1)
     assert "HTTP 401" in no_key.stderr and SERVICE_KEY not in no_key.stderr
+    assert _cli("review", "list", "--url", url, "--config", str(service.config)).stdout == "", "key from the config"
     with _client(service.idp) as client:
         job = client.get(f"/v1/documents/{approve}").json()
         assert (job["status"], job["review_note"]) == ("approved", "registry lags")
