@@ -13,12 +13,15 @@ REGISTRY = "ghcr.io/inferstack"
 VERSION = "0.1.0"
 
 
-def test_gateway_and_agent_run_core_and_the_model_server_serve_cpu() -> None:
+def test_gateway_runs_core_the_agent_its_milvus_image_and_the_model_server_serve_cpu() -> None:
     docs = objects()
-    for component in ("gateway", "agent"):
-        assert pod_spec(named(docs, "Deployment", component))["containers"][0]["image"] == (
-            f"{REGISTRY}/inferstack-core:{VERSION}"
-        )
+    assert pod_spec(named(docs, "Deployment", "gateway"))["containers"][0]["image"] == (
+        f"{REGISTRY}/inferstack-core:{VERSION}"
+    )
+    # The default knowledge store is Milvus Lite, which core leaves out.
+    assert pod_spec(named(docs, "Deployment", "agent"))["containers"][0]["image"] == (
+        f"{REGISTRY}/inferstack-agent:{VERSION}"
+    )
     (serve,) = [
         d
         for d in docs
