@@ -61,6 +61,10 @@ def test_ask_then_manage_the_knowledge_base(
     expect(page.locator("#ask-evidence")).to_contain_text("about Which carriers ship overnight")
     expect(trace).to_have_attribute("href", re.compile(r"^#traces/[0-9a-f]{32}$"))
     assert trace.get_attribute("href") != whole_trace, "each question is its own trace"
+    page.get_by_role("link", name="Traces of this session").click()
+    expect(page.get_by_label("Session id")).to_have_value("fake-session-1")
+    expect(page.locator("#trace-table caption")).to_have_text("Traces in session fake-session-1")
+    page.go_back()
     no_serious_violations(page)
     shot(page, screenshots, "ask")
 

@@ -325,7 +325,10 @@ async function importConversations(event) {
 
 // ---- ask ----
 function loadAsk() {
-  $("ask-session").textContent = askSession ? `Session ${askSession}` : "";
+  $("ask-session").replaceChildren(...(askSession ? [`Session ${askSession}`] : []));
+  if (askSession && role === "admin") {
+    $("ask-session").append(" · ", el("a", "Traces of this session", { href: `#traces/session=${encodeURIComponent(askSession)}` }));
+  }
 }
 
 const ms = (v) => `${Number(v).toFixed(0)} ms`;
@@ -633,6 +636,7 @@ function linkOut(link) {
 }
 
 async function loadTraces(openId) {
+  if (openId?.startsWith("session=")) { $("traces-session").value = decodeURIComponent(openId.slice(8)); openId = null; }
   const session = $("traces-session").value.trim();
   let data;
   try { data = await api("GET", "traces" + (session ? `?session=${encodeURIComponent(session)}` : "")); }
