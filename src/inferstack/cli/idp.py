@@ -30,7 +30,7 @@ idp_app.add_typer(review_app, name="review")
 
 ConfigOption = Annotated[Path | None, typer.Option(help="Stack config YAML (section 'idp').")]
 DatabaseOption = Annotated[
-    Path | None, typer.Option(help="SQLite database of jobs [default: ~/.local/share/inferstack/idp.sqlite3].")
+    Path | None, typer.Option(help="SQLite database of jobs \\[default: ~/.local/share/inferstack/idp.sqlite3].")
 ]
 UrlOption = Annotated[
     str | None,
@@ -58,8 +58,8 @@ def _settings(command: str, config: Path | None, **overrides: Any) -> IdpSetting
 @idp_app.command("serve")
 def serve(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8082].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address \\[default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port \\[default: 8082].")] = None,
     model_base_url: Annotated[str | None, typer.Option(help="The gateway's OpenAI base URL.")] = None,
     database: DatabaseOption = None,
 ) -> None:

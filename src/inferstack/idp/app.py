@@ -10,9 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from inferstack import __version__
-from inferstack.http.errors import install_error_handlers
-from inferstack.http.middleware import service_middleware
+from inferstack.http.service_app import service_app
 from inferstack.idp import routes
 from inferstack.idp.jobs import DocumentJobs
 from inferstack.idp.metrics import IdpMetrics
@@ -71,16 +69,14 @@ def build_app(settings: IdpSettings) -> ASGIApp:
             await asyncio.to_thread(store.close)
             shutdown_tracing()
 
-    api = FastAPI(title="inferstack idp", version=__version__, lifespan=lifespan)
-    api.state.idp = IdpState(jobs=jobs, store=store, metrics=metrics, ocr=ocr)
-    api.include_router(routes.router)
-    install_error_handlers(api)
-    return service_middleware(
-        api,
-        requests=metrics.requests,
-        seconds=metrics.request_seconds,
-        routes=routes.ROUTE_PATHS,
+    return service_app(
+        "inferstack idp",
+        lifespan=lifespan,
+        state={"idp": IdpState(jobs=jobs, store=store, metrics=metrics, ocr=ocr)},
+        routers=[routes.router],
+        route_paths=routes.ROUTE_PATHS,
+        metrics=metrics,
         max_body_bytes=settings.max_file_bytes + _FORM_OVERHEAD_BYTES,
-        api_key=settings.server_api_key.get_secret_value() if settings.server_api_key is not None else None,
+        api_key=settings.server_api_key,
         public_paths=PUBLIC_PATHS,
     )
