@@ -1,5 +1,5 @@
 """The chart's document-processing component: off by default; enabled it runs `inferstack idp serve` with its
-config wired to the in-cluster gateway, its keys from Secrets, its SQLite file on a claim, one replica only, and
+config wired to the in-cluster gateway, its keys from Secrets, its SQLite file on a claim and one replica (or PostgreSQL and many), and
 NetworkPolicy flows clients → idp → gateway. Objects are valid Kubernetes."""
 
 from __future__ import annotations
@@ -78,3 +78,29 @@ def test_idp_flows_clients_in_gateway_out() -> None:
 def test_more_than_one_replica_is_refused() -> None:
     with pytest.raises(RenderError, match="replicas must be 1"):
         objects({"idp": {"enabled": True, "replicas": 2}})
+
+
+def test_postgresql_allows_replicas_and_opens_only_its_port() -> None:
+    values: Obj = {
+        **ENABLED,
+        "idp": {"enabled": True, "replicas": 3, "persistence": {"enabled": False}},
+        "secrets": {**ENABLED["secrets"], "idpDatabaseUrl": {"name": "idp-db", "key": "url"}},
+    }
+    docs = objects(values)
+    deployment = named(docs, "Deployment", "idp")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"].get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate"
+    (container,) = pod_spec(deployment)["containers"]
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
+    assert env["INFERSTACK_IDP_DATABASE_URL"] == {"name": "idp-db", "key": "url"}
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim" and "idp" in d["metadata"]["name"]]
+    (policy,) = [
+        p["spec"]
+        for p in of_kind(docs, "NetworkPolicy")
+        if p["metadata"]["labels"]["app.kubernetes.io/component"] == "idp"
+    ]
+    assert [{p["port"] for p in rule["ports"]} for rule in policy["egress"]] == [{4000}, {5432}]
+    assert policy["egress"][1]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    for doc in docs:
+        if doc["metadata"]["labels"].get("app.kubernetes.io/component") == "idp":
+            kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)

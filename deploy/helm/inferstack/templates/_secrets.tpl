@@ -27,6 +27,7 @@ weatherChat:
 idp:
   - [idpApiKey, INFERSTACK_IDP_API_KEY]
   - [idpServerApiKey, INFERSTACK_IDP_SERVER_API_KEY]
+  - [idpDatabaseUrl, INFERSTACK_IDP_DATABASE_URL]
 {{- end -}}
 
 {{- define "inferstack.devSecretName" -}}{{ include "inferstack.name" (list . "dev-secrets") }}{{- end -}}
