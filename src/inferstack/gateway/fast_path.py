@@ -14,11 +14,13 @@ import contextlib
 import logging
 
 import orjson
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inferstack.core.errors import InferstackError, PayloadTooLargeError
 from inferstack.gateway.credentials import authorization_from_raw
 from inferstack.gateway.proxy import ProxyReply, ProxyService, ProxyStream
+from inferstack.gateway.proxy.call import SESSION_HEADER
 from inferstack.http.middleware import send_error
 from inferstack.http.responses import JSON_HEADER, SSE_HEADERS
 from inferstack.openai_api.errors import error_body
@@ -68,7 +70,8 @@ class ProxyFastPath:
         try:
             body = await _read_body(scope, receive, self.max_body_bytes)
             authorization = authorization_from_raw(scope["headers"])
-            result = await self.service.handle(route, body, authorization, model=model)
+            session = _header(scope, SESSION_HEADER) if self.service.tracing else None
+            result = await self.service.handle(route, body, authorization, model=model, session_id=session)
             if isinstance(result, ProxyReply):
                 await _send_reply(tracked_send, result)
             else:
@@ -155,6 +158,9 @@ async def _send_stream(send: Send, receive: Receive, stream: ProxyStream) -> Non
             await pumping
         with contextlib.suppress(asyncio.CancelledError):
             await watching
-        await stream.events.aclose()
+        await stream.aclose()
+    if watching in done and pumping not in done:
+        # The client left mid-stream: the request's span says so (its status code was sent as 200).
+        trace.get_current_span().set_attribute("error.type", "cancelled")
     if pumping in done and pumping.exception() is not None:
         raise pumping.exception()  # type: ignore[misc]

@@ -1,10 +1,15 @@
 """One attempt at one deployment, for the JSON path and the stream path alike: the timeout it gets, the time
-it takes (counted as upstream time, not overhead), its metrics and span, and which answers deserve a retry."""
+it takes (counted as upstream time, not overhead), its metrics and span, and which answers deserve a retry.
+
+A JSON attempt's span ends with its reply. A stream attempt's span stays open past the opening: the stream path
+relays the stream through its `StreamSpan` and ends it there, when the stream ends."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -15,6 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy.accounting import LabelledChildren
 from inferstack.gateway.proxy.call import ProxyCall
+from inferstack.gateway.proxy.stream_span import CANCELLED, StreamSpan
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.upstreams.base import Upstream, UpstreamReply, UpstreamStream, failure_for_status
 from inferstack.observability import genai
@@ -32,6 +38,14 @@ class UpstreamRejected(Exception):  # noqa: N818 - carries a non-retryable upstr
         self.reply = reply
 
 
+@dataclass
+class OpenedStream:
+    """An open 200 stream and, while tracing, the span of the attempt that opened it (the relay ends it)."""
+
+    stream: UpstreamStream
+    span: StreamSpan | None = None
+
+
 class UpstreamAttempts:
     """Runs single attempts for the router's retry loop; raises `UpstreamFailure` when another might do better."""
 
@@ -46,9 +60,23 @@ class UpstreamAttempts:
         """The complete reply; a non-retryable error status (e.g. 400) is a reply too, passed to the client."""
         return await self._timed(call, deployment, self._post)
 
-    async def open_stream(self, call: ProxyCall, deployment: Deployment) -> UpstreamStream:
+    async def open_stream(self, call: ProxyCall, deployment: Deployment) -> OpenedStream:
         """An open 200 stream; raises `UpstreamRejected` for a non-retryable refusal."""
-        return await self._timed(call, deployment, self._open_stream)
+        if not self.tracing:
+            return OpenedStream(await self._measured(call, deployment, self._open_stream))
+        started = time.perf_counter()
+        span = tracer.start_span(
+            f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
+        )
+        try:
+            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+                stream = await self._measured(call, deployment, self._open_stream)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        span.set_attribute("http.response.status_code", 200)
+        return OpenedStream(stream, StreamSpan(span, capture=capture_content(), started=started))
 
     async def _post(self, call: ProxyCall, deployment: Deployment, timeout_s: float) -> UpstreamReply:
         reply = await self.upstream.post(deployment, call.path, call.upstream_body(deployment), timeout_s)
@@ -79,9 +107,8 @@ class UpstreamAttempts:
         ) as span:
             try:
                 result = await self._measured(call, deployment, send)
-            except Exception as exc:
-                span.set_attribute(genai.ERROR_TYPE, getattr(exc, "kind", None) or type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR))
+            except BaseException as exc:
+                _failed(span, exc)
                 raise
             status = result.status if isinstance(result, UpstreamReply) else 200
             span.set_attribute("http.response.status_code", status)
@@ -106,6 +133,17 @@ class UpstreamAttempts:
             elapsed = time.perf_counter() - started
             call.upstream_s += elapsed
             self._children.get(self.metrics.upstream_latency, deployment.id).observe(elapsed)
+
+
+def _failed(span: trace.Span, exc: BaseException) -> None:
+    """An attempt that raised: the client left (cancelled), the upstream refused, or it failed."""
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+        span.set_attribute(genai.ERROR_TYPE, CANCELLED)
+        return
+    if isinstance(exc, UpstreamRejected):
+        span.set_attribute("http.response.status_code", exc.reply.status)
+    span.set_attribute(genai.ERROR_TYPE, getattr(exc, "kind", None) or type(exc).__name__)
+    span.set_status(Status(StatusCode.ERROR))
 
 
 # Sampling parameters recorded on every attempt span (GenAI `gen_ai.request.*`): numbers, never content.
@@ -138,6 +176,9 @@ def attempt_attributes(call: ProxyCall, deployment: Deployment) -> dict[str, str
     }
     if not call.key.is_master:
         attributes["inferstack.key.id"] = call.key.token
+    if call.session_id:
+        attributes[genai.SESSION_ID] = attributes[genai.CONVERSATION_ID] = call.session_id
+        attributes[genai.LANGFUSE_SESSION_ID] = call.session_id
     for field, attribute in _REQUEST_PARAMETERS.items():
         value = call.body.get(field)
         if isinstance(value, int | float) and not isinstance(value, bool):

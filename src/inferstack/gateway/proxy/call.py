@@ -48,13 +48,16 @@ class ProxyCall:
         "route",
         "route_model",
         "serialized",
+        "session_id",
         "started",
         "started_wall",
         "timeout_s",
         "upstream_s",
     )
 
-    def __init__(self, route: str, key: KeyState, body: dict[str, Any], request_id: str) -> None:
+    def __init__(
+        self, route: str, key: KeyState, body: dict[str, Any], request_id: str, *, session_id: str | None = None
+    ) -> None:
         self.started = time.perf_counter()
         self.started_wall = time.time()
         self.route = route
@@ -65,6 +68,7 @@ class ProxyCall:
         self.route_model = ""  # the model_name serving `model` (a wildcard pattern for pattern routing)
         self.request_id = request_id
         self.timeout_s = _request_timeout(body)
+        self.session_id = _metadata_session(body, route) or session_id
         self.upstream_s = 0.0
         self.serialized: dict[str, bytes] = {}
         self.recorded = False
@@ -117,6 +121,35 @@ def parse_request(raw_body: bytes, route: str, *, model: str | None = None) -> d
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequestError("stream: must be a boolean", param="stream")
     return body
+
+
+MAX_SESSION_ID_CHARS = 256
+SESSION_HEADER = b"x-session-id"
+# Routes whose `metadata` is LiteLLM's (the gateway's, not the model's): never sent upstream, where OpenAI refuses
+# it without `store` and strict servers refuse unknown fields. The Responses API's `metadata` is its own field.
+_GATEWAY_METADATA_ROUTES = frozenset({"chat", "completions", "embeddings"})
+
+
+def checked_session_id(value: object, param: str) -> str | None:
+    """A session id a client sent (None for none): a non-empty string of at most `MAX_SESSION_ID_CHARS`."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_SESSION_ID_CHARS:
+        raise InvalidRequestError(
+            f"{param}: must be a string of at most {MAX_SESSION_ID_CHARS} characters", param=param
+        )
+    return value
+
+
+def _metadata_session(body: dict[str, Any], route: str) -> str | None:
+    """`metadata.session_id` (LiteLLM's Langfuse convention); the `metadata` of a chat, completions or embeddings
+    request is taken out of the body that goes upstream."""
+    metadata = body.pop("metadata", None) if route in _GATEWAY_METADATA_ROUTES else body.get("metadata")
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise InvalidRequestError("metadata: must be an object", param="metadata")
+    return checked_session_id(metadata.get("session_id"), "metadata.session_id")
 
 
 def _request_timeout(body: dict[str, Any]) -> float | None:

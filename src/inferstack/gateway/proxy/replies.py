@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
 
 from inferstack.gateway.proxy.call import ProxyCall
 from inferstack.gateway.routing.deployment import Deployment
@@ -18,8 +18,20 @@ class ProxyReply:
 
 @dataclass
 class ProxyStream:
+    """SSE blocks to send. Whoever sends them calls `aclose()` when done: closing a generator that never started
+    runs none of its cleanup, so `on_close` hooks (each a no-op once the stream ended itself) let it go then."""
+
     events: AsyncGenerator[bytes, None]
     headers: dict[str, str]
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        try:
+            await self.events.aclose()
+        finally:
+            hooks, self.on_close = self.on_close, []
+            for hook in hooks:
+                hook()
 
 
 def reply_headers(call: ProxyCall, *, cache: str | None = None, deployment: Deployment | None = None) -> dict[str, str]:

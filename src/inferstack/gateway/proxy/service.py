@@ -7,8 +7,10 @@ the `Upstream` interface, so the whole path runs in unit tests against `upstream
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+
+from opentelemetry import trace
 
 from inferstack.core.errors import InferstackError
 from inferstack.gateway.cache.base import ResponseCache
@@ -18,7 +20,7 @@ from inferstack.gateway.keys.registry import KeyRegistry
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy.accounting import UsageAccounting
 from inferstack.gateway.proxy.attempts import UpstreamAttempts
-from inferstack.gateway.proxy.call import ProxyCall, RequestIds, parse_request
+from inferstack.gateway.proxy.call import ProxyCall, RequestIds, checked_session_id, parse_request
 from inferstack.gateway.proxy.completion import CompletionPath
 from inferstack.gateway.proxy.replies import ProxyReply, ProxyStream
 from inferstack.gateway.proxy.streaming import StreamPath
@@ -26,6 +28,21 @@ from inferstack.gateway.routing.router import Router
 from inferstack.gateway.settings import CacheConfig
 from inferstack.gateway.upstreams.base import Upstream
 from inferstack.gateway.usage_writer import UsageWriter
+from inferstack.observability import genai
+
+
+class _Once:
+    """Calls `action` the first time it is called, never again."""
+
+    __slots__ = ("action",)
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self.action = self.action, None
+        if action is not None:
+            action()
 
 
 class ProxyService:
@@ -59,32 +76,48 @@ class ProxyService:
         )
         self.streams = StreamPath(router=router, attempts=attempts, accounting=self.accounting, metrics=metrics)
         self._ids = RequestIds()
+        self.tracing = tracing
 
     async def handle(
-        self, route: str, raw_body: bytes, authorization: str | None, *, model: str | None = None
+        self,
+        route: str,
+        raw_body: bytes,
+        authorization: str | None,
+        *,
+        model: str | None = None,
+        session_id: str | None = None,
     ) -> ProxyReply | ProxyStream:
-        """`model`, when given, is the model named by the URL (an Azure deployment route), not by the body."""
+        """`model`, when given, is the model named by the URL (an Azure deployment route), not by the body;
+        `session_id` is the `x-session-id` header's (read only while tracing; `metadata.session_id` wins)."""
         key = await self.registry.authenticate(authorization)
-        call = ProxyCall(route, key, parse_request(raw_body, route, model=model), self._ids.next())
+        session = checked_session_id(session_id, "x-session-id")
+        call = ProxyCall(route, key, parse_request(raw_body, route, model=model), self._ids.next(), session_id=session)
+        if self.tracing and call.session_id:
+            genai.set_session(trace.get_current_span(), call.session_id)  # the request's SERVER span
         self.metrics.in_flight.inc()
         streaming = False
         try:
             result = await self._dispatch(call)
             if isinstance(result, ProxyStream):
                 streaming = True
-                result.events = self._count_in_flight(result.events)
+                left = _Once(self.metrics.in_flight.dec)
+                result.events = self._count_in_flight(result.events, left)
+                result.on_close.append(left)
             return result
         finally:
             if not streaming:
                 self.metrics.in_flight.dec()
 
-    async def _count_in_flight(self, events: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    @staticmethod
+    async def _count_in_flight(
+        events: AsyncGenerator[bytes, None], left: Callable[[], None]
+    ) -> AsyncGenerator[bytes, None]:
         try:
             async with aclosing(events):  # close the relay now (releasing the upstream), not at GC
                 async for block in events:
                     yield block
         finally:
-            self.metrics.in_flight.dec()
+            left()
 
     async def _dispatch(self, call: ProxyCall) -> ProxyReply | ProxyStream:
         try:

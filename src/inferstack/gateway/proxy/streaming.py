@@ -3,12 +3,17 @@ or hold it whole when post-call guardrails must see the reply before anything is
 
 Usage is always requested upstream (`stream_options.include_usage`) and the injected usage chunk is hidden
 from clients that did not ask for it. A client that leaves mid-stream is recorded as 499.
+
+Whatever way a stream ends (relayed to its end, broken upstream, the client gone, the gateway shutting down, or
+closed before its first event was read), `_StreamEnd` lets its upstream, deployment slot, usage record and
+attempt span go exactly once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from inferstack.core.errors import InferstackError, UpstreamError
@@ -16,13 +21,14 @@ from inferstack.gateway.guardrails.base import Guardrail, GuardrailBlockedError
 from inferstack.gateway.guardrails.pipeline import check_reply, wants_reply_check
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy.accounting import UsageAccounting
-from inferstack.gateway.proxy.attempts import UpstreamAttempts, UpstreamRejected
+from inferstack.gateway.proxy.attempts import OpenedStream, UpstreamAttempts, UpstreamRejected
 from inferstack.gateway.proxy.call import ProxyCall
 from inferstack.gateway.proxy.replies import ProxyReply, ProxyStream, reply_headers
+from inferstack.gateway.proxy.stream_span import CANCELLED
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.router import Router
 from inferstack.gateway.sse_relay import RelayState, parse_event, relay_events
-from inferstack.gateway.upstreams.base import UpstreamFailure, UpstreamStream
+from inferstack.gateway.upstreams.base import UpstreamFailure
 from inferstack.openai_api.errors import error_body_for
 from inferstack.openai_api.sse import DONE_EVENT, sse_event
 
@@ -47,52 +53,48 @@ class StreamPath:
         if not client_wants_usage:
             call.body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
 
-        async def attempt(deployment: Deployment) -> UpstreamStream:
+        async def attempt(deployment: Deployment) -> OpenedStream:
             return await self.attempts.open_stream(call, deployment)
 
         try:
-            deployment, upstream = await self.router.run(call.route_model, attempt, hold=True)
+            deployment, opened = await self.router.run(call.route_model, attempt, hold=True)
         except UpstreamRejected as rejected:
             self.accounting.record(call, None, rejected.reply.status, {}, cache_hit=False)
             return ProxyReply(rejected.reply.status, rejected.reply.body, reply_headers(call))
-        events = self._relay(call, deployment, upstream, hide_usage=not client_wants_usage)
+        end = _StreamEnd(self, call, deployment, opened)
+        events = self._relay(call, deployment, opened, end, hide_usage=not client_wants_usage)
         if wants_reply_check(guardrails):
             # Post-call guardrails need the whole reply before anything is sent, so a block is a real 400.
-            held = [block async for block in events]
+            async with aclosing(events):
+                held = [block async for block in events]
             blocks = self._guard_held(call, held, guardrails)
             return ProxyStream(_replay(blocks), reply_headers(call, deployment=deployment))
-        return ProxyStream(events, reply_headers(call, deployment=deployment))
+        return ProxyStream(events, reply_headers(call, deployment=deployment), on_close=[end.abandoned])
 
     async def _relay(
-        self, call: ProxyCall, deployment: Deployment, upstream: UpstreamStream, *, hide_usage: bool
+        self, call: ProxyCall, deployment: Deployment, opened: OpenedStream, end: _StreamEnd, *, hide_usage: bool
     ) -> AsyncGenerator[bytes, None]:
-        state = RelayState()
-        stream_started = time.perf_counter()
-        ok = False
-        status = 200
+        span = opened.span
         first = True
+        status, outcome = 200, CANCELLED  # neither finished nor failed: the client went away
         try:
-            async for block in relay_events(upstream.chunks(), state, hide_usage_chunk=hide_usage):
+            async for block in relay_events(opened.stream.chunks(), end.state, hide_usage_chunk=hide_usage):
                 if first:
                     first = False
                     self.metrics.ttft.labels(call.route_model).observe(time.perf_counter() - call.started)
+                if span is not None:
+                    span.observe(block)
                 yield block
-            ok = True
+            status, outcome = 200, ""
         except UpstreamFailure as failure:
-            status = 502
+            status, outcome = 502, failure.kind
             self.metrics.upstream_errors.labels(deployment.id, "stream").inc()
             yield sse_event(error_body_for(UpstreamError(f"upstream stream from {deployment.id} broke: {failure}")))
         except InferstackError as exc:
-            status = exc.status_code
+            status, outcome = exc.status_code, exc.code or exc.error_type
             yield sse_event(error_body_for(exc))
         finally:
-            upstream.release()
-            elapsed = time.perf_counter() - stream_started
-            call.upstream_s += elapsed
-            self.router.release(deployment, elapsed, ok=ok)
-            # Neither finished nor failed: the client went away (the generator was closed or cancelled).
-            final = CLIENT_GONE_STATUS if not ok and status == 200 else status
-            self.accounting.record(call, deployment, final, state.usage or {}, cache_hit=False)
+            end(status, outcome)
 
     def _guard_held(self, call: ProxyCall, held: list[bytes], guardrails: tuple[Guardrail, ...]) -> list[bytes]:
         """Check a complete streamed reply; masked text goes out in the first content delta."""
@@ -122,6 +124,42 @@ class StreamPath:
             out.append(sse_event(event))
         out.append(DONE_EVENT)
         return out
+
+
+class _StreamEnd:
+    """Lets one relayed stream's resources go, once: the upstream connection, the deployment's slot (with the
+    stream's latency), the usage record (499 when the client left) and the attempt span."""
+
+    __slots__ = ("call", "deployment", "done", "opened", "path", "started", "state")
+
+    def __init__(self, path: StreamPath, call: ProxyCall, deployment: Deployment, opened: OpenedStream) -> None:
+        self.path = path
+        self.call = call
+        self.deployment = deployment
+        self.opened = opened
+        self.state = RelayState()
+        self.started = time.perf_counter()
+        self.done = False
+
+    def __call__(self, status: int, outcome: str) -> None:
+        """`outcome` is "" for a stream relayed to its end, `cancelled` when the client left, else the error."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            self.opened.stream.release()
+            elapsed = time.perf_counter() - self.started
+            self.call.upstream_s += elapsed
+            self.path.router.release(self.deployment, elapsed, ok=not outcome)
+            final = CLIENT_GONE_STATUS if outcome == CANCELLED else status
+            self.path.accounting.record(self.call, self.deployment, final, self.state.usage or {}, cache_hit=False)
+        finally:
+            if self.opened.span is not None:
+                self.opened.span.end(self.state.usage, outcome=outcome or None)
+
+    def abandoned(self) -> None:
+        """The stream was closed before it was read to an end (a no-op when the relay already ended it)."""
+        self(200, CANCELLED)
 
 
 async def _replay(blocks: list[bytes]) -> AsyncGenerator[bytes, None]:

@@ -1,0 +1,165 @@
+"""The upstream attempt span of a stream, open while the stream is relayed and ended exactly once when it ends.
+
+Opening the stream (the retry decision, up to the first byte) happens inside the span; the relay then shows it
+each block of SSE events as it passes, and `end` closes it when the last chunk was relayed, the upstream broke
+off, or the client left (`error.type=cancelled`). It records the time to the first token (the first event that
+carries text, with a `first_token` event), the response id and model, the finish reasons, the token counts
+from the stream's usage chunk, and with `capture_content` the streamed text (at most `MAX_CAPTURED_CHARS` per
+choice). Events are parsed only where that needs it: the first one, those that name a finish reason, and every
+one only while content is captured. None of this exists while tracing is off.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from opentelemetry.trace import Span, Status, StatusCode
+
+from inferstack.observability import genai
+
+MAX_CAPTURED_CHARS = 65_536  # per choice; a longer completion is cut there and marked truncated
+TTFT_ATTRIBUTE = "inferstack.time_to_first_token_ms"
+CANCELLED = "cancelled"
+_SEPARATOR = b"\n\n"
+# A delta that carries text: chat `"content":"x`, completions `"text":"x`, the Responses API `"delta":"x`.
+_TEXT_MARKERS = (b'"content":"', b'"content": "', b'"text":"', b'"text": "', b'"delta":"', b'"delta": "')
+_FINISH_MARKERS = (b'"finish_reason":"', b'"finish_reason": "')
+
+
+class StreamSpan:
+    """What one relayed stream records on its attempt span; `end` is idempotent."""
+
+    __slots__ = (
+        "_capture",
+        "_ended",
+        "_finish_reasons",
+        "_first_token",
+        "_identified",
+        "_kept",
+        "_started",
+        "_texts",
+        "span",
+    )
+
+    def __init__(self, span: Span, *, capture: bool, started: float) -> None:
+        self.span = span
+        self._capture = capture
+        self._started = started
+        self._first_token = False
+        self._identified = False
+        self._ended = False
+        self._finish_reasons: dict[int, str] = {}
+        self._texts: dict[int, list[str]] = {}
+        self._kept: dict[int, int] = {}
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def observe(self, block: bytes) -> None:
+        """One block of complete SSE events, as relayed to the client."""
+        for event in block.split(_SEPARATOR):
+            if not event.startswith(b"data:") or event.startswith(b"data: [DONE]"):
+                continue
+            if not self._first_token and _has_text(event):
+                self._first_token = True
+                self.span.set_attribute(TTFT_ATTRIBUTE, (time.perf_counter() - self._started) * 1000)
+                self.span.add_event("first_token")
+            if self._capture or not self._identified or any(m in event for m in _FINISH_MARKERS):
+                payload = _payload(event)
+                if payload is not None:
+                    self._read(payload)
+
+    def _read(self, payload: dict[str, Any]) -> None:
+        if not self._identified:
+            self._identified = True
+            if isinstance(payload.get("id"), str):
+                self.span.set_attribute(genai.RESPONSE_ID, payload["id"])
+            if isinstance(payload.get("model"), str):
+                self.span.set_attribute(genai.RESPONSE_MODEL, payload["model"])
+        if payload.get("type") == "response.output_text.delta":  # the Responses API
+            if self._capture and isinstance(payload.get("delta"), str):
+                self._append(0, payload["delta"])
+            return
+        for choice in payload.get("choices") or ():
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            if not isinstance(index, int):
+                index = 0
+            if isinstance(choice.get("finish_reason"), str):
+                self._finish_reasons[index] = choice["finish_reason"]
+            if self._capture:
+                delta = choice.get("delta")
+                text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+                if isinstance(text, str):
+                    self._append(index, text)
+
+    def _append(self, index: int, text: str) -> None:
+        """Keep at most one character over the bound per choice, so a long stream holds no more than that."""
+        parts = self._texts.setdefault(index, [])
+        kept = self._kept.get(index, 0)
+        if kept <= MAX_CAPTURED_CHARS:
+            parts.append(text[: MAX_CAPTURED_CHARS + 1 - kept])
+            self._kept[index] = kept + len(parts[-1])
+
+    def end(self, usage: dict[str, Any] | None, *, outcome: str | None = None) -> None:
+        """Close the span once: `outcome` None for a stream relayed to its end, else the error type
+        (`cancelled` when the client left, the upstream failure's kind when the stream broke)."""
+        if self._ended:
+            return
+        self._ended = True
+        span = self.span
+        if self._finish_reasons:
+            span.set_attribute(genai.FINISH_REASONS, [self._finish_reasons[i] for i in sorted(self._finish_reasons)])
+        if usage:
+            prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+            completion = usage.get("completion_tokens", usage.get("output_tokens"))
+            if isinstance(prompt, int):
+                span.set_attribute(genai.INPUT_TOKENS, prompt)
+            if isinstance(completion, int):
+                span.set_attribute(genai.OUTPUT_TOKENS, completion)
+        if self._capture and self._texts:
+            self._record_output(span)
+        if outcome == CANCELLED:
+            span.set_attribute(genai.ERROR_TYPE, CANCELLED)
+            span.add_event(CANCELLED)
+        elif outcome is not None:
+            span.set_attribute(genai.ERROR_TYPE, outcome)
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+
+    def _record_output(self, span: Span) -> None:
+        messages, truncated = [], False
+        for index in sorted(self._texts):
+            text = "".join(self._texts[index])
+            if len(text) > MAX_CAPTURED_CHARS:
+                text, truncated = text[:MAX_CAPTURED_CHARS], True
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if index in self._finish_reasons:
+                message["finish_reason"] = self._finish_reasons[index]
+            messages.append(message)
+        span.set_attribute(genai.OUTPUT_MESSAGES, orjson.dumps(messages).decode())
+        if truncated:
+            span.set_attribute("inferstack.output.truncated", True)
+
+
+def _has_text(event: bytes) -> bool:
+    for marker in _TEXT_MARKERS:
+        at = event.find(marker)
+        if at >= 0 and event[at + len(marker) : at + len(marker) + 1] != b'"':
+            return True
+    return False
+
+
+def _payload(event: bytes) -> dict[str, Any] | None:
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            try:
+                parsed = orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                return None
+            return parsed if isinstance(parsed, dict) else None
+    return None
