@@ -100,6 +100,10 @@ async function loadPlayground() {
   if (pendingReplay) applyReplay();
 }
 
+// A conversation's requests carry its id as their session id (`metadata.session_id`), which the gateway records
+// on their spans: the Traces page's session filter lists a conversation's traces.
+const playgroundSession = () => `playground-${conversation.id}`;
+
 function requestBody(model) {
   const messages = [];
   const system = $("pg-system").value.trim();
@@ -226,7 +230,7 @@ async function send(event) {
   event.preventDefault();
   const models = [$("pg-model").value, $("pg-compare").value].filter(Boolean);
   let bodies;
-  try { bodies = models.map(requestBody); } catch (e) {
+  try { bodies = models.map((m) => ({ ...requestBody(m), metadata: { session_id: playgroundSession() } })); } catch (e) {
     $("pg-advanced").open = true;
     if (e instanceof ToolsError) { notify(e.message, true); $("pg-tools").focus(); } else { notify("JSON schema: " + e.message, true); $("pg-schema").focus(); }
     return;
@@ -237,6 +241,9 @@ async function send(event) {
   notify("");
   try {
     const replies = await Promise.all(models.map((m, i) => runOne(m, bodies[i])));
+    const traces = el("p", `Session ${playgroundSession()} · `);
+    traces.append(el("a", "Traces of this conversation", { href: `#traces/session=${encodeURIComponent(playgroundSession())}` }));
+    $("pg-results").append(traces);
     if (replies[0] !== null) {
       conversation.messages.push({ role: "user", content: $("pg-prompt").value }, { role: "assistant", content: replies[0] });
       conversation.title ||= $("pg-prompt").value.slice(0, 60);
