@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from inferstack.core.errors import InvalidRequestError
 from inferstack.gateway.proxy import ProxyStream
 from inferstack.gateway.proxy.stream_span import MAX_CAPTURED_CHARS
+from inferstack.gateway.settings import GuardrailConfig
 from inferstack.gateway.upstreams.fake import FakeAnswer, UpstreamRequest
 from inferstack.observability import tracing
 from tests.unit.gateway.proxy_harness import ProxyUnderTest, chat_body, proxy_under_test
@@ -39,14 +40,14 @@ def _stream(**options: Any) -> FakeAnswer:
 
 
 @asynccontextmanager
-async def _traced(tmp_path: Path, answer: FakeAnswer) -> AsyncIterator[ProxyUnderTest]:
+async def _traced(tmp_path: Path, answer: FakeAnswer, **options: Any) -> AsyncIterator[ProxyUnderTest]:
     seen: list[UpstreamRequest] = []
 
     def handler(request: UpstreamRequest) -> FakeAnswer:
         seen.append(request)
         return answer
 
-    async with proxy_under_test(tmp_path, handler) as proxy:
+    async with proxy_under_test(tmp_path, handler, **options) as proxy:
         proxy.service.tracing = proxy.service.streams.attempts.tracing = True
         proxy.upstream.seen = seen  # type: ignore[attr-defined]
         yield proxy
@@ -175,3 +176,19 @@ async def test_the_session_header_is_recorded_on_the_request_span_and_the_attemp
     by_name = {s.name: dict(s.attributes or {}) for s in exporter.get_finished_spans()}
     assert by_name["POST /v1/chat/completions"]["session.id"] == "from-header"
     assert by_name["upstream a"]["session.id"] == "from-header"
+
+
+async def test_a_reply_checked_by_post_call_guardrails_is_recorded_as_they_let_it_out(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,  # noqa: F811
+) -> None:
+    tracing._State.capture_content = True
+    leaky = FakeAnswer.stream([{"choices": [{"index": 0, "delta": {"content": w}}]} for w in ("mail ", "a@b.example")])
+    guards = [GuardrailConfig(name="out", entities=("email",), action="mask", mode="post_call", default_on=True)]
+    async with _traced(tmp_path, leaky, guardrails=guards) as proxy:
+        stream = await _open(proxy)
+        sent = b"".join([block async for block in stream.events])
+    (span,) = _attempts(exporter)
+    (message,) = json.loads(str(dict(span.attributes or {})["gen_ai.output.messages"]))
+    assert b"a@b.example" not in sent and "a@b.example" not in message["content"]
+    assert message["content"].startswith("mail ") and message["content"] in sent.decode()

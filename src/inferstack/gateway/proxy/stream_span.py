@@ -5,13 +5,15 @@ each block of SSE events as it passes, and `end` closes it when the last chunk w
 off, or the client left (`error.type=cancelled`). It records the time to the first token (the first event that
 carries text, with a `first_token` event), the response id and model, the finish reasons, the token counts
 from the stream's usage chunk, and with `capture_content` the streamed text (at most `MAX_CAPTURED_CHARS` per
-choice). Events are parsed only where that needs it: the first one, those that name a finish reason, and every
+choice; a reply that post-call guardrails check is recorded as they let it out, masked). Events are parsed only
+where that needs it: the first one, those that name a finish reason, and every
 one only while content is captured. None of this exists while tracing is off.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -33,6 +35,7 @@ class StreamSpan:
 
     __slots__ = (
         "_capture",
+        "_deferred",
         "_ended",
         "_finish_reasons",
         "_first_token",
@@ -46,6 +49,7 @@ class StreamSpan:
     def __init__(self, span: Span, *, capture: bool, started: float) -> None:
         self.span = span
         self._capture = capture
+        self._deferred = False
         self._started = started
         self._first_token = False
         self._identified = False
@@ -71,6 +75,17 @@ class StreamSpan:
                 payload = _payload(event)
                 if payload is not None:
                     self._read(payload)
+
+    def defer_text(self) -> None:
+        """Post-call guardrails will check (and may mask) the reply: its text is taken from `let_out` instead."""
+        self._deferred, self._capture = self._capture, False
+
+    def let_out(self, blocks: Iterable[bytes]) -> None:
+        """The reply as the guardrails let it out to the client (with content capture, its text is recorded)."""
+        if self._deferred:
+            self._capture, self._deferred = True, False
+            for block in blocks:
+                self.observe(block)
 
     def _read(self, payload: dict[str, Any]) -> None:
         if not self._identified:

@@ -61,13 +61,22 @@ class StreamPath:
         except UpstreamRejected as rejected:
             self.accounting.record(call, None, rejected.reply.status, {}, cache_hit=False)
             return ProxyReply(rejected.reply.status, rejected.reply.body, reply_headers(call))
-        end = _StreamEnd(self, call, deployment, opened)
+        held = wants_reply_check(guardrails)
+        end = _StreamEnd(self, call, deployment, opened, span_later=held)
         events = self._relay(call, deployment, opened, end, hide_usage=not client_wants_usage)
-        if wants_reply_check(guardrails):
+        if held:
             # Post-call guardrails need the whole reply before anything is sent, so a block is a real 400.
-            async with aclosing(events):
-                held = [block async for block in events]
-            blocks = self._guard_held(call, held, guardrails)
+            if opened.span is not None:
+                opened.span.defer_text()  # recorded as the guardrails let it out, masked
+            try:
+                async with aclosing(events):
+                    blocks = [block async for block in events]
+                blocks = self._guard_held(call, blocks, guardrails)
+            except BaseException as exc:
+                end.abandoned()  # a no-op unless the relay never ran
+                end.end_span(outcome=exc.code or exc.error_type if isinstance(exc, GuardrailBlockedError) else None)
+                raise
+            end.end_span(let_out=blocks)
             return ProxyStream(_replay(blocks), reply_headers(call, deployment=deployment))
         return ProxyStream(events, reply_headers(call, deployment=deployment), on_close=[end.abandoned])
 
@@ -130,16 +139,20 @@ class _StreamEnd:
     """Lets one relayed stream's resources go, once: the upstream connection, the deployment's slot (with the
     stream's latency), the usage record (499 when the client left) and the attempt span."""
 
-    __slots__ = ("call", "deployment", "done", "opened", "path", "started", "state")
+    __slots__ = ("call", "deployment", "done", "opened", "outcome", "path", "span_later", "started", "state")
 
-    def __init__(self, path: StreamPath, call: ProxyCall, deployment: Deployment, opened: OpenedStream) -> None:
+    def __init__(
+        self, path: StreamPath, call: ProxyCall, deployment: Deployment, opened: OpenedStream, *, span_later: bool
+    ) -> None:
         self.path = path
         self.call = call
         self.deployment = deployment
         self.opened = opened
+        self.span_later = span_later  # a held reply's span ends after the guardrails checked it (`end_span`)
         self.state = RelayState()
         self.started = time.perf_counter()
         self.done = False
+        self.outcome = ""
 
     def __call__(self, status: int, outcome: str) -> None:
         """`outcome` is "" for a stream relayed to its end, `cancelled` when the client left, else the error."""
@@ -154,8 +167,19 @@ class _StreamEnd:
             final = CLIENT_GONE_STATUS if outcome == CANCELLED else status
             self.path.accounting.record(self.call, self.deployment, final, self.state.usage or {}, cache_hit=False)
         finally:
-            if self.opened.span is not None:
-                self.opened.span.end(self.state.usage, outcome=outcome or None)
+            self.outcome = outcome
+            if not self.span_later:
+                self.end_span()
+
+    def end_span(self, *, let_out: list[bytes] | None = None, outcome: str | None = None) -> None:
+        """End the attempt span (once) with the relay's outcome, or `outcome` when given; `let_out` is the reply
+        as the guardrails let it out."""
+        span = self.opened.span
+        if span is None:
+            return
+        if let_out is not None:
+            span.let_out(let_out)
+        span.end(self.state.usage, outcome=outcome or self.outcome or None)
 
     def abandoned(self) -> None:
         """The stream was closed before it was read to an end (a no-op when the relay already ended it)."""
