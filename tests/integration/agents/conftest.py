@@ -1,4 +1,5 @@
-"""The real agent stack for integration tests, started once per module as separate processes on free ports:
+"""The real agent stack for integration tests, started once per module as separate processes on free ports (the
+gateway once per package):
 
     real_server (SmolLM2 + MiniLM) <-- gateway (virtual key) <-- agent --> web-search MCP --> FakeTavily (process)
                                                                    |------> filesystem MCP (--root tmp/out)
@@ -23,7 +24,7 @@ import yaml
 from inferstack.sample_knowledge import documents_dir
 from tests.support.fake_tavily import DEFAULT_API_KEY, FakeTavilyProcess, fake_tavily_process
 from tests.support.gateway import gateway_process, new_key
-from tests.support.processes import RunningProcess, child_env, free_port, inferstack_process
+from tests.support.processes import RunningProcess, child_env, free_port, inferstack_process, wait_healthy
 
 ANSWER_TOKENS = 24
 
@@ -60,9 +61,10 @@ def poll_job(base_url: str, job_id: str, timeout: float = 240.0) -> dict[str, An
     raise TimeoutError(f"ingest job {job_id} still running after {timeout} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def gateway(real_server: RunningProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The real gateway in front of the model server, and a virtual key for the agent: (base URL, key)."""
+    """The real gateway in front of the model server, and a virtual key for the agents: (base URL, key). One for
+    the package: every module's agents use the same key with no limit or budget, so none sees another's state."""
     tmp = tmp_path_factory.mktemp("agent-gateway")
     upstream = real_server.base_url + "/v1"
     config = {
@@ -85,9 +87,11 @@ def agent_stack(gateway: tuple[str, str], tmp_path_factory: pytest.TempPathFacto
     with fake_tavily_process(tmp) as tavily:
         web_env = child_env(INFERSTACK_MCP_WEB_SEARCH__TAVILY_BASE_URL=tavily.base_url, TAVILY_API_KEY=DEFAULT_API_KEY)
         with (
-            inferstack_process(["mcp", "web-search"], log_dir=tmp, env=web_env, timeout=60) as web_search,
-            inferstack_process(["mcp", "filesystem", "--root", str(output_dir)], log_dir=tmp, timeout=60) as files,
+            inferstack_process(["mcp", "web-search"], log_dir=tmp, env=web_env, wait=False) as web_search,
+            inferstack_process(["mcp", "filesystem", "--root", str(output_dir)], log_dir=tmp, wait=False) as files,
         ):
+            for server in (web_search, files):  # both start at once, then each must answer /health
+                wait_healthy(server, timeout=60)
             config = write_config(
                 tmp / "stack.yaml",
                 agent={
