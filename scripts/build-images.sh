@@ -188,14 +188,25 @@ build_context() {
 }
 
 # --- images --------------------------------------------------------------------------------------------------
+# Each wheelhouse's id (its file names: every wheel is pinned by version) keys the cache of the layer that
+# installs it, since a bind mount, unlike a COPY, is not part of the cache key.
+wheelhouse_args() {
+  local dir name
+  for dir in "$CONTEXT"/wheels/*/; do
+    name="$(basename "$dir" | tr a-z- A-Z_)"
+    echo "--build-arg=WHEELHOUSE_$name=$(ls "$dir" | sha256sum | cut -c1-16)"
+  done
+}
+
 build_target() {
   local target="$1" image="localhost/inferstack-$1:$TAG" start
   start=$(date +%s)
   log "building $image"
-  buildah_ bud --layers --isolation chroot --network host --format oci \
+  # shellcheck disable=SC2046  # one option per line
+  buildah_ bud --layers --isolation chroot --network host --format oci $(wheelhouse_args) \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" \
-    --label "org.opencontainers.image.revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
-    --label "org.opencontainers.image.created=$(git -C "$ROOT" log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ)" \
+    --build-arg "REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+    --build-arg "CREATED=$(git -C "$ROOT" log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ)" \
     --target "$target" -f "$ROOT/deploy/containers/Containerfile" -t "$image" "$CONTEXT" >"$CACHE/build-$target.log" 2>&1 \
     || { tail -30 "$CACHE/build-$target.log" >&2; log "build of $target failed; see $CACHE/build-$target.log"; exit 1; }
   log "$image built in $(($(date +%s) - start)) s ($(podman_ image inspect --format '{{.Size}}' "$image") bytes)"
