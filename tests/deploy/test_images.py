@@ -2,7 +2,8 @@
 
 Non-root (uid 10001), read-only root filesystem with /tmp and /var/lib/inferstack as the only writable paths,
 host network on free loopback ports. serve-cpu answers a chat completion from the official `openai` SDK
-through the gateway running from core, and runs document processing with its OCR models loaded. The first run
+through the gateway running from core, and runs document processing with its OCR models loaded; the agent image
+keeps a Milvus Lite store; core stays within 400 MB. The first run
 builds the base image and wheelhouses (minutes, cached in ~/.cache/inferstack-images); later runs reuse every
 unchanged layer, so a source change rebuilds only the layer holding the inferstack package.
 """
