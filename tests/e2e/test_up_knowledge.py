@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.e2e.running_stack import Stack
-from tests.support.processes import free_port, model_server
+from tests.support.processes import RunningProcess, free_port
 
 pytestmark = pytest.mark.realmodel
 
@@ -31,7 +31,9 @@ def _config(tmp: Path, knowledge: Path, allowed: Path) -> Path:
     return path
 
 
-def test_your_own_documents_from_standalone_ingest_to_a_running_stack(tmp_path: Path) -> None:
+def test_your_own_documents_from_standalone_ingest_to_a_running_stack(
+    tmp_path: Path, real_server: RunningProcess
+) -> None:
     standalone_docs = tmp_path / "notes"
     standalone_docs.mkdir()
     (standalone_docs / "zorblat.md").write_text("# Zorblat\n\nThe zorblat protocol rotates badge keys every 17 days.")
@@ -45,9 +47,10 @@ def test_your_own_documents_from_standalone_ingest_to_a_running_stack(tmp_path: 
     (elsewhere / "README.md").write_text("# Elsewhere\n\nThe vintra lamp glows green when the build passes.")
     stack = Stack(_config(tmp_path, knowledge, allowed), tmp_path / "data", tmp_path / "up.log")
 
-    # 1. The stack is stopped: standalone ingest writes where `up` will read (<data_dir>/knowledge).
-    with model_server(tmp_path, "--parallel", "1", "--ctx-size", "1024") as serve:
-        alone = stack.cli("ingest", str(standalone_docs), "--embedding-base-url", serve.base_url + "/v1", "--json")
+    # 1. The stack is stopped: standalone ingest writes where `up` will read (<data_dir>/knowledge), its embeddings
+    # from a model server of its own (the session's, serving the same MiniLM as the stack's).
+    embeddings = real_server.base_url + "/v1"
+    alone = stack.cli("ingest", str(standalone_docs), "--embedding-base-url", embeddings, "--json")
     assert alone.returncode == 0, alone.stderr
     assert json.loads(alone.stdout)["files_added"] == 1
     assert (stack.data_dir / "knowledge" / "milvus.db").exists()
