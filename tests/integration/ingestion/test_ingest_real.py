@@ -1,14 +1,16 @@
 """`inferstack ingest` as a real process, through the real MiniLM embeddings endpoint, into Milvus Lite.
 
 Covers a first ingest, add/modify/delete, a run killed mid-way and resumed, search by meaning, and retrieval
-quality (hit@5) on the labelled sample knowledge base.
+quality (hit@5) on the labelled sample knowledge base (as the resumed run stored it).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,30 +87,44 @@ async def test_ingest_then_add_modify_delete_keeps_exactly_the_right_chunks(
         await store.close()
 
 
-async def test_a_killed_run_resumes_to_exactly_the_right_chunks(real_server: RunningProcess, tmp_path: Path) -> None:
-    root = tmp_path / "docs"
-    for copy in ("a", "b"):
-        shutil.copytree(SAMPLE_DOCUMENTS, root / copy)
-    data_dir = tmp_path / "state"
+@dataclass
+class ResumedRun:
+    root: Path
+    data_dir: Path
+    recorded: dict[str, Any]
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def resumed_sample(real_server: RunningProcess, tmp_path_factory: pytest.TempPathFactory) -> ResumedRun:
+    """The sample knowledge base ingested by a run SIGKILLed as soon as it recorded a file, then run again to the end:
+    the resume test checks that run, the hit@5 test searches what it stored (one ingest of the sample for both)."""
+    tmp = tmp_path_factory.mktemp("resumed-sample")
+    root = tmp / "docs"
+    shutil.copytree(SAMPLE_DOCUMENTS, root)
+    data_dir = tmp / "state"
     manifest_path = data_dir / "knowledge" / "manifests" / "milvus-knowledge.json"
     env = child_env(INFERSTACK_KNOWLEDGE_BATCH_SIZE="8")
     command = ingest_command(root, data_dir, real_server.base_url + "/v1")
-    recorded = kill_after_first_recorded_file(command, env, manifest_path, root, tmp_path / "killed.log")
-    assert recorded, "the run should have recorded at least one file before it was killed"
-    expected = expected_chunk_ids(root)
-    assert len(recorded) < len(expected), "the run finished before it could be killed"
+    recorded = kill_after_first_recorded_file(command, env, manifest_path, root, tmp / "killed.log")
+    report = run_ingest(root, data_dir, real_server.base_url + "/v1", env=env)
+    return ResumedRun(root, data_dir, recorded, report)
 
-    resumed = run_ingest(root, data_dir, real_server.base_url + "/v1", env=env)
+
+async def test_a_killed_run_resumes_to_exactly_the_right_chunks(resumed_sample: ResumedRun) -> None:
+    recorded, resumed = resumed_sample.recorded, resumed_sample.report
+    assert recorded, "the run should have recorded at least one file before it was killed"
+    expected = expected_chunk_ids(resumed_sample.root)
+    assert len(recorded) < len(expected), "the run finished before it could be killed"
     assert resumed["files_unchanged"] >= len(recorded)
     assert resumed["files_added"] + resumed["files_modified"] + resumed["files_unchanged"] == len(expected)
-    assert await stored_chunk_ids(data_dir) == expected
+    assert await stored_chunk_ids(resumed_sample.data_dir) == expected
 
 
 @pytest.mark.skipif(not SAMPLE_QUESTIONS.exists(), reason="the labelled sample questions are not present")
-async def test_sample_knowledge_retrieval_hit_at_5(real_server: RunningProcess, tmp_path: Path) -> None:
-    data_dir = tmp_path / "state"
-    report = run_ingest(SAMPLE_DOCUMENTS, data_dir, real_server.base_url + "/v1")
-    assert report["files_failed"] == 0
+async def test_sample_knowledge_retrieval_hit_at_5(real_server: RunningProcess, resumed_sample: ResumedRun) -> None:
+    data_dir = resumed_sample.data_dir
+    assert resumed_sample.report["files_failed"] == 0
     labelled = [json.loads(line) for line in SAMPLE_QUESTIONS.read_text().splitlines() if line.strip()]
     embedder = _embedder(real_server)
     vectors = await embedder.embed([item["question"] for item in labelled])
