@@ -53,11 +53,12 @@ def build_app(settings: IdpSettings) -> ASGIApp:
         jobs.start()
         warm = asyncio.create_task(asyncio.to_thread(ocr.warm))
         log.info(
-            "idp ready: extractor=%s reader=%s model=%s store=%s",
+            "idp ready: extractor=%s reader=%s model=%s store=%s worker=%s",
             settings.extractor,
             settings.reader,
             settings.model,
             store.location,
+            jobs.worker_id,
         )
         try:
             yield

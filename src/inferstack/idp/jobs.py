@@ -1,79 +1,173 @@
-"""Document jobs for the service: checked up front (4xx, nothing stored), queued (bounded), processed by workers.
+"""Document jobs for the service: checked up front (4xx, nothing stored), stored with their document, and processed
+by workers that claim them from the store under a lease.
 
-A job keeps the trace context of the request that submitted it, so with tracing on its processing (`idp.process`
-and the stage spans) is part of the caller's trace, under the `POST /v1/documents` span.
+The store is the truth: a job submitted here wakes this process's workers at once, and idle workers also look in
+the store every `poll_s`, for jobs submitted to other replicas and for jobs whose process died (lease ran out).
+A worker renews its lease while the pipeline runs. On SIGTERM the workers stop claiming, running jobs get
+`drain_s` to finish, and the ones that could not are released (queued again) for another process or the next start.
+
+A job keeps the trace context of the request that submitted it (stored as W3C headers), so with tracing on its
+processing (`idp.process` and the stage spans) is part of the caller's trace, whichever replica processes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import socket
+import uuid
 from contextlib import suppress
-from dataclasses import dataclass
 
 from opentelemetry import context as otel_context
-from opentelemetry.context import Context
+from opentelemetry import propagate
 
 from inferstack.core.errors import InferstackError, OverloadedError
 from inferstack.idp.document_types import load_type
 from inferstack.idp.documents import load_document
 from inferstack.idp.metrics import IdpMetrics
 from inferstack.idp.pipeline import DocumentPipeline, new_job_id
-from inferstack.idp.store import JobStore
+from inferstack.idp.store import ClaimedJob, JobStore
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Job:
-    job_id: str
-    data: bytes
-    schema: str
-    context: Context
+def new_worker_id() -> str:
+    """This process's name in `claimed_by`: host, pid and a random part (pids repeat across containers)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class DocumentJobs:
-    def __init__(self, pipeline: DocumentPipeline, store: JobStore, metrics: IdpMetrics) -> None:
+    def __init__(
+        self, pipeline: DocumentPipeline, store: JobStore, metrics: IdpMetrics, *, worker_id: str | None = None
+    ) -> None:
         self.pipeline = pipeline
+        self.settings = pipeline.settings
         self.store = store
         self.metrics = metrics
-        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=pipeline.settings.max_queued)
+        self.worker_id = worker_id or new_worker_id()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._running: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._workers = [asyncio.create_task(self._work()) for _ in range(self.pipeline.settings.workers)]
+        self._stopping = False
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.workers)]
 
     async def stop(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        """Stop claiming, give running jobs `drain_s` to finish, then release the rest to other processes."""
+        self._stopping = True
+        self._wake.set()
+        if self._workers:
+            _, pending = await asyncio.wait(self._workers, timeout=self.settings.drain_s)
+            for worker in pending:
+                worker.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        for job_id in sorted(self._running):
+            try:
+                released = await asyncio.to_thread(self.store.release, job_id, self.worker_id)
+            except InferstackError as exc:  # its lease runs out instead, and another process claims it then
+                log.warning("could not release document job %s: %s", job_id, exc.message)
+                continue
+            if released:
+                log.warning("document job %s did not finish within %.0f s; released", job_id, self.settings.drain_s)
+        self._running.clear()
 
     async def submit(self, data: bytes, filename: str, schema: str) -> str:
-        """Check the schema name and that the document loads within limits, then store and queue it."""
+        """Check the schema name and that the document loads within limits, then store it and wake a worker."""
         load_type(schema)
         await asyncio.to_thread(load_document, data, self.pipeline.limits)
-        if self._queue.full():
+        if await asyncio.to_thread(self.store.waiting) >= self.settings.max_queued:
             raise OverloadedError("too many documents waiting; retry later", retry_after=5)
         job_id = new_job_id()
-        await asyncio.to_thread(self.store.create, job_id, schema, filename)
-        self._queue.put_nowait(_Job(job_id, data, schema, otel_context.get_current()))
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        trace_context = json.dumps(carrier) if carrier else None
+        await asyncio.to_thread(self.store.create, job_id, schema, filename, data, trace_context)
+        self._wake.set()
         return job_id
 
     async def _work(self) -> None:
-        while True:
-            job = await self._queue.get()
-            token = otel_context.attach(job.context)
+        while not self._stopping:
             try:
-                await asyncio.to_thread(self.store.update, job.job_id, "processing")
-                result = await self.pipeline.process(job.data, job.schema, job_id=job.job_id)
-                await asyncio.to_thread(
-                    self.store.update, job.job_id, result.status, result.confidence, result.as_dict()
+                job = await asyncio.to_thread(
+                    self.store.claim,
+                    self.worker_id,
+                    lease_s=self.settings.lease_s,
+                    max_attempts=self.settings.max_attempts,
+                    keep_document=self.settings.keep_documents,
                 )
-                self.metrics.observe(result)
-            except Exception:
+            except InferstackError as exc:
+                log.warning("could not claim a document job: %s", exc.message)
+                job = None
+            if job is None:
+                if self._stopping:
+                    return
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
+                self._wake.clear()
+                continue
+            await self._process(job)
+
+    async def _process(self, job: ClaimedJob) -> None:
+        self._running.add(job.job_id)
+        carrier = json.loads(job.trace_context) if job.trace_context else {}
+        token = otel_context.attach(propagate.extract(carrier))
+        renewing = asyncio.create_task(self._renew(job.job_id))
+        try:
+            try:
+                result = await self.pipeline.process(job.document, job.schema, job_id=job.job_id)
+            except Exception as exc:
                 log.exception("document job %s failed", job.job_id)
-                with suppress(InferstackError):  # the store itself may be what failed; the log has the cause
-                    await asyncio.to_thread(self.store.update, job.job_id, "failed")
-            finally:
-                otel_context.detach(token)
-                self._queue.task_done()
+                await self._finish(job.job_id, "failed", error=f"internal error ({type(exc).__name__}); see the log")
+            else:
+                if await self._finish(job.job_id, result.status, confidence=result.confidence, result=result.as_dict()):
+                    self.metrics.observe(result)
+            self._running.discard(job.job_id)
+        finally:
+            renewing.cancel()
+            otel_context.detach(token)
+
+    async def _finish(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        confidence: float | None = None,
+        result: dict[str, object] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        try:
+            finished = await asyncio.to_thread(
+                lambda: self.store.finish(
+                    job_id,
+                    self.worker_id,
+                    status,
+                    confidence=confidence,
+                    result=result,
+                    error=error,
+                    keep_document=self.settings.keep_documents,
+                )
+            )
+        except InferstackError as exc:  # the lease runs out and the job is processed again
+            log.warning("could not record document job %s: %s", job_id, exc.message)
+            return False
+        if not finished:
+            log.warning("document job %s was taken over by another process (lease ran out); result dropped", job_id)
+        return finished
+
+    async def _renew(self, job_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            try:
+                mine = await asyncio.to_thread(
+                    lambda: self.store.renew(job_id, self.worker_id, lease_s=self.settings.lease_s)
+                )
+            except InferstackError as exc:
+                log.warning("could not renew the lease of document job %s: %s", job_id, exc.message)
+                continue
+            if not mine:
+                log.warning("document job %s is no longer held by this process", job_id)
+                return

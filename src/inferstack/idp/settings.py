@@ -55,7 +55,41 @@ class IdpSettings(LayeredSettings):
         default=600, ge=16, le=8192, description="Cap on a model answer (an invoice's items are long)."
     )
     workers: int = Field(default=1, ge=1, le=16, description="Documents processed at once by the service.")
-    max_queued: int = Field(default=64, ge=1, le=10_000, description="Jobs waiting before POST answers 503.")
+    max_queued: int = Field(
+        default=64, ge=1, le=10_000, description="Jobs waiting in the store (all replicas) before POST answers 503."
+    )
+    lease_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description="Lease of a claimed job, renewed every third of it while the job runs; a job whose lease ran "
+        "out (its process died) is claimed again by any live worker.",
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Claims of one job before it ends `failed` (a document that kills "
+        "its process each time is not retried forever).",
+    )
+    poll_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="How often an idle worker looks in the store for jobs of other replicas and expired leases "
+        "(jobs submitted to this process wake it at once).",
+    )
+    drain_s: float = Field(
+        default=20.0,
+        ge=0.0,
+        le=600.0,
+        description="On SIGTERM: how long running jobs may take to finish before they are released to another "
+        "process (keep it below the pod's termination grace period).",
+    )
+    keep_documents: bool = Field(
+        default=False,
+        description="Keep a document's bytes in the store after its job ended (default: deleted at the end).",
+    )
     log_level: str = "INFO"
 
     @field_validator("database_url")

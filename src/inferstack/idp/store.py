@@ -3,6 +3,11 @@
 The SQL is written once with `?` placeholders (PostgreSQL gets `%s`) and runs on one connection serialised by a
 lock; every statement commits on its own. A connection that failed is dropped and reopened by the next call, and
 the failure is a 503 naming the store's location, never its password.
+
+A job keeps its document until it ends, and workers of any process claim jobs from here: a claim is one statement
+that marks the oldest claimable job `processing` under a lease (`claimed_by`, `lease_until`) and counts the
+attempt; PostgreSQL picks the row with `FOR UPDATE SKIP LOCKED`, so two replicas never claim one job. A job whose
+lease ran out (its process died) is claimable again, until its attempts are spent and it ends `failed`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -21,7 +27,21 @@ from inferstack.core.errors import InferstackError, NotFoundError, OverloadedErr
 
 T = TypeVar("T")
 
-COLUMNS = ("id", "schema", "filename", "status", "confidence", "result", "review_note", "created_at", "updated_at")
+COLUMNS = (
+    "id",
+    "schema",
+    "filename",
+    "status",
+    "confidence",
+    "result",
+    "review_note",
+    "attempts",
+    "error",
+    "created_at",
+    "updated_at",
+)
+# States in which a worker still owes the job an outcome; every other status is final.
+PENDING = ("queued", "processing")
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS idp_jobs (
     id TEXT PRIMARY KEY,
@@ -36,7 +56,30 @@ _SCHEMA = (
 )""",
     "CREATE INDEX IF NOT EXISTS idp_jobs_status ON idp_jobs(status)",
 )
+# Columns added after the first release: created on new databases and added to older ones at open.
+_ADDED_COLUMNS = {
+    "document": {"sqlite": "BLOB", "postgresql": "BYTEA"},
+    "trace_context": {"sqlite": "TEXT", "postgresql": "TEXT"},
+    "attempts": {"sqlite": "INTEGER NOT NULL DEFAULT 0", "postgresql": "INTEGER NOT NULL DEFAULT 0"},
+    "claimed_by": {"sqlite": "TEXT", "postgresql": "TEXT"},
+    "lease_until": {"sqlite": "DOUBLE PRECISION", "postgresql": "DOUBLE PRECISION"},
+    "error": {"sqlite": "TEXT", "postgresql": "TEXT"},
+}
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM idp_jobs"  # noqa: S608 - fixed column names, no input
+# Claimable: has its document, attempts left, and is waiting or was claimed by a process whose lease ran out.
+_CLAIMABLE = "document IS NOT NULL AND attempts < ? AND (status='queued' OR (status='processing' AND lease_until < ?))"
+_SPENT = "attempts >= ? AND (status='queued' OR (status='processing' AND lease_until < ?))"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job a worker holds under a lease: what it needs to process it."""
+
+    job_id: str
+    schema: str
+    document: bytes
+    attempts: int
+    trace_context: str | None
 
 
 class ConflictError(InferstackError):
@@ -54,7 +97,7 @@ class StoreUnavailableError(OverloadedError):
 class _Cursor(Protocol):
     rowcount: int
 
-    def execute(self, query: Any, params: Sequence[Any] = ...) -> Any: ...
+    def execute(self, query: Any, params: Sequence[Any] = ..., /) -> Any: ...
     def fetchall(self) -> list[Any]: ...
     def close(self) -> None: ...
 
@@ -73,8 +116,7 @@ class JobStore:
         self._connect = connect
         self._conn: _Connection | None = None
         self._lock = threading.Lock()
-        for statement in _SCHEMA:
-            self._run(statement)
+        self._migrate()
 
     @classmethod
     def sqlite(cls, path: Path) -> JobStore:
@@ -98,11 +140,103 @@ class JobStore:
         with self._lock:
             self._reset()
 
-    def create(self, job_id: str, schema: str, filename: str) -> None:
+    def create(
+        self,
+        job_id: str,
+        schema: str,
+        filename: str,
+        document: bytes | None = None,
+        trace_context: str | None = None,
+    ) -> None:
+        """A queued job; only a job stored with its `document` is ever claimed by a worker."""
         now = time.time()
         self._run(
-            "INSERT INTO idp_jobs (id, schema, filename, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-            (job_id, schema, filename, "queued", now, now),
+            "INSERT INTO idp_jobs (id, schema, filename, status, document, trace_context, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (job_id, schema, filename, "queued", document, trace_context, now, now),
+        )
+
+    def waiting(self) -> int:
+        """Jobs queued and not yet claimed, by any process on this database."""
+        return int(self._rows("SELECT COUNT(*) FROM idp_jobs WHERE status='queued'")[0][0])
+
+    def claim(
+        self, worker: str, *, lease_s: float, max_attempts: int, keep_document: bool = False
+    ) -> ClaimedJob | None:
+        """The oldest claimable job, now `processing` under `worker`'s lease, or None when there is none.
+
+        Jobs whose attempts are spent end `failed` first, so a document that kills its process each time stops
+        being retried."""
+        now = time.time()
+        self._give_up(now, max_attempts, keep_document)
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+        rows = self._rows(
+            "UPDATE idp_jobs SET status='processing', claimed_by=?, lease_until=?, attempts=attempts+1, "  # noqa: S608
+            f"updated_at=? WHERE id = (SELECT id FROM idp_jobs WHERE {_CLAIMABLE} "
+            f"ORDER BY created_at, id LIMIT 1{lock}) RETURNING id, schema, document, attempts, trace_context",
+            (worker, now + lease_s, now, max_attempts, now),
+        )
+        if not rows:
+            return None
+        job_id, schema, document, attempts, trace_context = rows[0]
+        return ClaimedJob(job_id, schema, bytes(document), int(attempts), trace_context)
+
+    def renew(self, job_id: str, worker: str, *, lease_s: float) -> bool:
+        """Extend `worker`'s lease; False when the job is no longer its own (the lease ran out and was taken)."""
+        now = time.time()
+        changed = self._run(
+            "UPDATE idp_jobs SET lease_until=? WHERE id=? AND claimed_by=? AND status='processing'",
+            (now + lease_s, job_id, worker),
+        )
+        return changed > 0
+
+    def finish(
+        self,
+        job_id: str,
+        worker: str,
+        status: str,
+        *,
+        confidence: float | None = None,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        keep_document: bool = False,
+    ) -> bool:
+        """Record the outcome of `worker`'s claim and drop the document (unless kept); False, with nothing
+        written, when the job is no longer its own."""
+        changed = self._run(
+            "UPDATE idp_jobs SET status=?, confidence=?, result=?, error=?, lease_until=NULL, updated_at=?"  # noqa: S608
+            f"{'' if keep_document else ', document=NULL'} "
+            "WHERE id=? AND claimed_by=? AND status='processing'",
+            (
+                status,
+                confidence,
+                json.dumps(result) if result is not None else None,
+                error,
+                time.time(),
+                job_id,
+                worker,
+            ),
+        )
+        return changed > 0
+
+    def release(self, job_id: str, worker: str) -> bool:
+        """Hand a claimed job back unfinished (the process is stopping): queued again, the attempt not counted."""
+        changed = self._run(
+            "UPDATE idp_jobs SET status='queued', claimed_by=NULL, lease_until=NULL, attempts=attempts-1, "
+            "updated_at=? WHERE id=? AND claimed_by=? AND status='processing'",
+            (time.time(), job_id, worker),
+        )
+        return changed > 0
+
+    def _give_up(self, now: float, max_attempts: int, keep_document: bool) -> None:
+        error = (
+            f"gave up after {max_attempts} attempt(s): the process handling this document stopped each time "
+            "before it finished (its lease ran out)"
+        )
+        self._run(
+            f"UPDATE idp_jobs SET status='failed', error=?, lease_until=NULL, updated_at=?"  # noqa: S608 - fixed
+            f"{'' if keep_document else ', document=NULL'} WHERE {_SPENT}",
+            (error, now, max_attempts, now),
         )
 
     def update(
@@ -139,14 +273,39 @@ class JobStore:
             raise ConflictError(f"job '{job_id}' is {current['status']}, not waiting for review", param="id")
         return self.get(job_id)
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def _migrate(self) -> None:
+        """Create the table, or add the columns an older version did not have (one transaction)."""
+        if self.dialect == "postgresql":
+            added = [
+                f"ALTER TABLE idp_jobs ADD COLUMN IF NOT EXISTS {name} {types['postgresql']}"
+                for name, types in _ADDED_COLUMNS.items()
+            ]
+            # One simple-protocol string is one transaction; the advisory lock serialises replicas starting at once.
+            self._run(";\n".join(["SELECT pg_advisory_xact_lock(7243019)", *_SCHEMA, *added]), None)
+            return
+        self._run("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                self._run(statement)
+            present = {row[1] for row in self._rows("PRAGMA table_info(idp_jobs)")}
+            for name, types in _ADDED_COLUMNS.items():
+                if name not in present:
+                    self._run(f"ALTER TABLE idp_jobs ADD COLUMN {name} {types['sqlite']}")
+            self._run("COMMIT")
+        except BaseException:
+            with suppress(Exception):  # a failed statement already dropped the connection, and its transaction
+                self._run("ROLLBACK")
+            raise
+
+    def _run(self, sql: str, params: Sequence[Any] | None = ()) -> int:
         """One statement; the number of rows it changed."""
         return self._with_cursor(sql, params, lambda cursor: int(cursor.rowcount))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._with_cursor(sql, params, lambda cursor: [tuple(row) for row in cursor.fetchall()])
 
-    def _with_cursor(self, sql: str, params: Sequence[Any], read: Callable[[_Cursor], T]) -> T:
+    def _with_cursor(self, sql: str, params: Sequence[Any] | None, read: Callable[[_Cursor], T]) -> T:
+        """`params` None: a script without parameters (PostgreSQL runs it as one transaction)."""
         query = sql.replace("?", "%s") if self.dialect == "postgresql" else sql
         with self._lock:
             try:
@@ -154,7 +313,10 @@ class JobStore:
                     self._conn = self._connect()
                 cursor: _Cursor = self._conn.cursor()
                 try:
-                    cursor.execute(query, tuple(params))
+                    if params is None:
+                        cursor.execute(query)
+                    else:
+                        cursor.execute(query, tuple(params))
                     return read(cursor)
                 finally:
                     with suppress(Exception):  # the connection may be gone; the statement's error is the one to see
