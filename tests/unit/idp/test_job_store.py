@@ -4,6 +4,7 @@ runs only the SQLite half)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -129,3 +130,133 @@ def test_an_unreachable_postgres_is_a_503_without_the_password() -> None:
         settings.open_store()
     assert caught.value.status_code == 503 and "postgresql://127.0.0.1:1/idp" in caught.value.message
     assert "hunter2secret" not in caught.value.message and "hunter2secret" not in repr(settings)
+
+
+# Claims, leases and attempts. A lease of -1 s is one that has already run out (its process died).
+
+
+def _document(store: JobStore, job_id: str) -> bytes | None:
+    rows = store._rows("SELECT document FROM idp_jobs WHERE id=?", (job_id,))
+    return None if rows[0][0] is None else bytes(rows[0][0])
+
+
+def test_a_claim_takes_the_oldest_job_with_its_document_under_a_lease(store: JobStore) -> None:
+    store.create("doc-cli", "invoice", "cli.pdf")  # the CLI's row: no document, never claimed
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF-one", '{"traceparent": "00-ab-cd-01"}')
+    store.create("doc-2", "birth_certificate", "b.png", b"\x89PNG-two")
+    assert store.waiting() == 3
+    first = store.claim("worker-a", lease_s=60, max_attempts=3)
+    assert first is not None
+    assert (first.job_id, first.schema, first.document, first.attempts) == ("doc-1", "invoice", b"%PDF-one", 1)
+    assert first.trace_context == '{"traceparent": "00-ab-cd-01"}'
+    second = store.claim("worker-b", lease_s=60, max_attempts=3)
+    assert second is not None and (second.job_id, second.document) == ("doc-2", b"\x89PNG-two")
+    assert store.claim("worker-c", lease_s=60, max_attempts=3) is None, "leases still run; the CLI row has no document"
+    assert store.get("doc-1")["status"] == "processing" and store.get("doc-1")["attempts"] == 1
+    assert store.waiting() == 1
+    assert store.renew("doc-1", "worker-a", lease_s=60) and not store.renew("doc-1", "worker-b", lease_s=60)
+    assert not store.finish("doc-1", "worker-b", "auto_approved"), "only the holder records an outcome"
+    result = {"data": {"total": 1}, "checks": []}
+    assert store.finish("doc-1", "worker-a", "auto_approved", confidence=0.9, result=result)
+    job = store.get("doc-1")
+    assert (job["status"], job["confidence"], job["result"], job["error"]) == ("auto_approved", 0.9, result, None)
+    assert _document(store, "doc-1") is None, "the document is dropped once the job ended"
+    assert not store.renew("doc-1", "worker-a", lease_s=60), "a finished job has no lease"
+    assert store.finish("doc-2", "worker-b", "needs_review", confidence=0.2, result=result, keep_document=True)
+    assert _document(store, "doc-2") == b"\x89PNG-two", "keep_documents keeps it"
+
+
+def test_an_expired_lease_is_claimed_again_and_the_old_holder_loses_it(store: JobStore) -> None:
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF")
+    assert store.claim("dead-worker", lease_s=-1, max_attempts=3) is not None
+    again = store.claim("live-worker", lease_s=60, max_attempts=3)
+    assert again is not None and (again.job_id, again.attempts, again.document) == ("doc-1", 2, b"%PDF")
+    assert not store.renew("doc-1", "dead-worker", lease_s=60)
+    assert not store.finish("doc-1", "dead-worker", "failed"), "a late result of the dead holder is not written"
+    assert store.finish("doc-1", "live-worker", "auto_approved", confidence=0.8, result={"data": {}})
+    assert store.get("doc-1")["attempts"] == 2
+
+
+def test_a_job_whose_attempts_are_spent_ends_failed_with_a_clear_error(store: JobStore) -> None:
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF")
+    store.create("doc-2", "invoice", "b.pdf", b"%PDF")
+    for worker in ("first", "second"):
+        claimed = store.claim(worker, lease_s=-1, max_attempts=2)
+        assert claimed is not None and claimed.job_id == "doc-1"
+    third = store.claim("third", lease_s=60, max_attempts=2)
+    assert third is not None and third.job_id == "doc-2", "doc-1 is not claimed a third time"
+    job = store.get("doc-1")
+    assert (job["status"], job["attempts"]) == ("failed", 2)
+    assert "gave up after 2 attempt(s)" in job["error"] and "lease ran out" in job["error"]
+    assert _document(store, "doc-1") is None
+
+
+def test_a_released_job_is_queued_again_without_counting_the_attempt(store: JobStore) -> None:
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF")
+    assert store.claim("stopping", lease_s=60, max_attempts=1) is not None
+    assert not store.release("doc-1", "someone-else")
+    assert store.release("doc-1", "stopping")
+    assert (store.get("doc-1")["status"], store.get("doc-1")["attempts"]) == ("queued", 0)
+    claimed = store.claim("next", lease_s=60, max_attempts=1)
+    assert claimed is not None and claimed.attempts == 1, "max_attempts=1 still allows the claim after a release"
+
+
+def test_workers_on_several_connections_claim_every_job_exactly_once(open_job_store: Opener, store: JobStore) -> None:
+    """Four connections (as four replicas) claim a batch at once: on PostgreSQL this is FOR UPDATE SKIP LOCKED."""
+    ids = [f"doc-{index:02d}" for index in range(24)]
+    for job_id in ids:
+        store.create(job_id, "invoice", f"{job_id}.pdf", job_id.encode())
+    workers = [open_job_store() for _ in range(4)]
+    start = threading.Barrier(len(workers))
+    claims: dict[str, list[str]] = {}
+
+    def drain(index: int, worker: JobStore) -> None:
+        start.wait()
+        while (job := worker.claim(f"worker-{index}", lease_s=60, max_attempts=3)) is not None:
+            assert job.document == job.job_id.encode()
+            claims.setdefault(job.job_id, []).append(f"worker-{index}")
+            assert worker.finish(job.job_id, f"worker-{index}", "auto_approved", confidence=1.0, result={})
+
+    threads = [threading.Thread(target=drain, args=pair) for pair in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for worker in workers:
+        worker.close()
+    assert sorted(claims) == ids and all(len(holders) == 1 for holders in claims.values()), claims
+    assert {store.get(job_id)["status"] for job_id in ids} == {"auto_approved"}
+
+
+def test_a_database_of_the_first_release_is_migrated_in_place(tmp_path: Path) -> None:
+    """A SQLite file written before jobs kept their documents: its jobs stay readable, new ones are claimable."""
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE idp_jobs (id TEXT PRIMARY KEY, schema TEXT NOT NULL, filename TEXT NOT NULL, status TEXT NOT "
+        "NULL, confidence DOUBLE PRECISION, result TEXT, review_note TEXT, created_at DOUBLE PRECISION NOT NULL, "
+        "updated_at DOUBLE PRECISION NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO idp_jobs VALUES ('doc-old', 'invoice', 'a.pdf', 'needs_review', 0.3, '{\"data\": {}}', NULL, 1, 2)"
+    )
+    old.execute("INSERT INTO idp_jobs VALUES ('doc-lost', 'invoice', 'b.pdf', 'queued', NULL, NULL, NULL, 1, 1)")
+    old.commit()
+    old.close()
+    store = IdpSettings(database=path).open_store()
+    try:
+        job = store.get("doc-old")
+        assert (job["status"], job["attempts"], job["error"], job["result"]) == ("needs_review", 0, None, {"data": {}})
+        assert store.decide("doc-old", approve=True, note=None)["status"] == "approved"
+        assert store.claim("w", lease_s=60, max_attempts=3) is None, "an old queued row has no document to process"
+        store.create("doc-new", "invoice", "c.pdf", b"%PDF")
+    finally:
+        store.close()
+    reopened = IdpSettings(database=path).open_store()  # the second open finds every column in place
+    try:
+        claimed = reopened.claim("w", lease_s=60, max_attempts=3)
+        assert claimed is not None and (claimed.job_id, claimed.document) == ("doc-new", b"%PDF")
+        assert reopened.finish("doc-new", "w", "auto_approved", confidence=1.0, result={})
+        assert reopened.get("doc-old")["status"] == "approved" and reopened.count() == 3
+    finally:
+        reopened.close()
