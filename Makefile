@@ -45,7 +45,8 @@ test-services:
 # Everything: lint first, then every test (real models, real processes, Redis, PostgreSQL).
 # pytest exits 5 when it collected nothing; make treats that as the failure it is.
 # The container-image tests build the images incrementally (cache in ~/.cache/inferstack-images: ~40 s warm,
-# a source change rebuilds one small layer; the first build ~10 minutes); `make test IMAGES=0` leaves them out.
+# a source change rebuilds one small layer; the first build ~5 minutes plus the wheel downloads); `make test
+# IMAGES=0` leaves them out.
 # --durations lists the slowest setups and tests.
 test: lint test-services
 	$(BIN)/pytest -q --durations=25 $(if $(filter 0,$(IMAGES)),-m "not images")
