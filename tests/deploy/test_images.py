@@ -33,6 +33,7 @@ VERSION = "0.1.0"
 CORE = f"localhost/inferstack-core:{VERSION}"
 AGENT = f"localhost/inferstack-agent:{VERSION}"
 SERVE = f"localhost/inferstack-serve-cpu:{VERSION}"
+RAY = f"localhost/inferstack-ray-cpu:{VERSION}"
 MASTER_KEY = "sk-image-test-master-key"
 # The uncompressed size core must stay within (docs/containers.md).
 CORE_MAX_BYTES = 400_000_000
@@ -74,7 +75,7 @@ def images() -> None:
     if shutil.which("podman") is None and shutil.which("apt-get") is None:
         pytest.skip("podman/buildah are not installed and cannot be installed with apt-get here")
     result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "build-images.sh"), "core", "agent", "serve-cpu"],
+        [str(REPO_ROOT / "scripts" / "build-images.sh"), "core", "agent", "serve-cpu", "ray-cpu"],
         capture_output=True,
         text=True,
         timeout=3300,
@@ -105,7 +106,13 @@ def container(
 
 
 def test_every_image_runs_as_uid_10001_with_its_labels_and_no_compiler(images: None) -> None:
-    for image, title in ((CORE, "inferstack-core"), (AGENT, "inferstack-agent"), (SERVE, "inferstack-serve-cpu")):
+    titled = (
+        (CORE, "inferstack-core"),
+        (AGENT, "inferstack-agent"),
+        (SERVE, "inferstack-serve-cpu"),
+        (RAY, "inferstack-ray-cpu"),
+    )
+    for image, title in titled:
         inspected = json.loads(podman("image", "inspect", image).stdout)[0]
         config = inspected["Config"]
         assert config["User"] == "10001:10001"
@@ -221,3 +228,34 @@ def test_serve_cpu_runs_document_processing_with_its_ocr_models_loaded(images: N
         wait_healthy(idp, "/ready", timeout=300)
         ready = json.loads(urllib.request.urlopen(idp.base_url + "/ready", timeout=10).read())
         assert ready == {"status": "ready", "ocr": True, "jobs": 0}
+
+
+def test_ray_cpu_starts_a_ray_head_the_way_kuberay_does_with_the_charts_ray_version(images: None) -> None:
+    # KubeRay runs `ray start` through `/bin/bash -lc` (a login shell, which resets PATH) as the pod's user.
+    values = yaml.safe_load((REPO_ROOT / "deploy" / "helm" / "inferstack" / "values.yaml").read_text())
+    gcs, client, agent = free_port(), free_port(), free_port()
+    start = (
+        f"ray start --head --port={gcs} --ray-client-server-port={client} --dashboard-agent-listen-port={agent} "
+        "--num-cpus=1 --include-dashboard=false --disable-usage-stats >/tmp/ray-start.log 2>&1 "
+        "|| { tail -20 /tmp/ray-start.log >&2; exit 1; }"
+    )
+    probe = (
+        "import ray; ray.init(address='auto', logging_level='ERROR'); "
+        "print(ray.__version__, ray.cluster_resources()['CPU'])"
+    )
+    script = (
+        f'ray --version >/dev/null && {start} && python3 -c "{probe}"; code=$?; ray stop >/dev/null 2>&1; exit $code'
+    )
+    result = podman(
+        "run",
+        "--rm",
+        *CONTAINER_OPTIONS,
+        "--env=USER=inferstack",
+        "--entrypoint=/bin/bash",
+        RAY,
+        "-lc",
+        script,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.split()[-2:] == [values["ray"]["rayVersion"], "1.0"]
