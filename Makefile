@@ -62,8 +62,9 @@ FAST_TESTS := not integration and not e2e and not realmodel and not ray and not 
 test-fast: install
 	$(BIN)/pytest -q -m "$(FAST_TESTS)"
 
-# Container images inferstack-core and inferstack-serve-cpu with buildah/podman, no Docker (docs/containers.md);
-# TARGETS=core builds one. Base image, wheelhouses and layers are cached in ~/.cache/inferstack-images.
+# Container images inferstack-core, -agent and -serve-cpu (and -ray-cpu on request) with buildah/podman, no Docker
+# (docs/containers.md); TARGETS=core builds one. Base image, wheelhouses and layers are cached in
+# ~/.cache/inferstack-images.
 images: install
 	scripts/build-images.sh $(TARGETS)
 
