@@ -68,6 +68,12 @@ _ADDED_COLUMNS = {
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM idp_jobs"  # noqa: S608 - fixed column names, no input
 # Claimable: has its document, attempts left, and is waiting or was claimed by a process whose lease ran out.
 _CLAIMABLE = "document IS NOT NULL AND attempts < ? AND (status='queued' OR (status='processing' AND lease_until < ?))"
+# Jobs an older version left pending: their document lived in its memory, so no worker can ever process them.
+_LOST = (
+    "the document was lost: it was accepted by an earlier version that kept documents only in memory, which "
+    "stopped before processing it; submit it again"
+)
+_FAIL_LOST = "UPDATE idp_jobs SET status='failed', error=? WHERE status IN ('queued', 'processing')"
 _SPENT = "attempts >= ? AND (status='queued' OR (status='processing' AND lease_until < ?))"
 
 
@@ -274,14 +280,22 @@ class JobStore:
         return self.get(job_id)
 
     def _migrate(self) -> None:
-        """Create the table, or add the columns an older version did not have (one transaction)."""
+        """Create the table, or add the columns an older version did not have (one transaction). Jobs that such
+        a version left queued or processing end `failed`: their document was only in its memory."""
         if self.dialect == "postgresql":
             added = [
                 f"ALTER TABLE idp_jobs ADD COLUMN IF NOT EXISTS {name} {types['postgresql']}"
                 for name, types in _ADDED_COLUMNS.items()
+                if name != "document"
             ]
+            fail_lost = _FAIL_LOST.replace("?", f"'{_LOST}'")  # fixed text without quotes: no parameters in DO
+            document = (
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "  # noqa: S608
+                "current_schema() AND table_name = 'idp_jobs' AND column_name = 'document') THEN "
+                f"ALTER TABLE idp_jobs ADD COLUMN document BYTEA; {fail_lost}; END IF; END $$"
+            )
             # One simple-protocol string is one transaction; the advisory lock serialises replicas starting at once.
-            self._run(";\n".join(["SELECT pg_advisory_xact_lock(7243019)", *_SCHEMA, *added]), None)
+            self._run(";\n".join(["SELECT pg_advisory_xact_lock(7243019)", *_SCHEMA, *added, document]), None)
             return
         self._run("BEGIN IMMEDIATE")
         try:
@@ -291,6 +305,8 @@ class JobStore:
             for name, types in _ADDED_COLUMNS.items():
                 if name not in present:
                     self._run(f"ALTER TABLE idp_jobs ADD COLUMN {name} {types['sqlite']}")
+            if "document" not in present:
+                self._run(_FAIL_LOST, (_LOST,))
             self._run("COMMIT")
         except BaseException:
             with suppress(Exception):  # a failed statement already dropped the connection, and its transaction

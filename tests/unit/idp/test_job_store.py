@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -28,13 +29,19 @@ def open_job_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[O
         path = tmp_path / "jobs.sqlite3"
         yield lambda: IdpSettings(database=path).open_store()
         return
+    with _postgres_schema() as url:
+        yield lambda: IdpSettings(database_url=url).open_store()
+
+
+@contextmanager
+def _postgres_schema() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema of the test database, dropped afterwards."""
     base = database_url()
     schema = f"idp_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     try:
-        yield lambda: IdpSettings(database_url=url).open_store()
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -228,19 +235,44 @@ def test_workers_on_several_connections_claim_every_job_exactly_once(open_job_st
     assert {store.get(job_id)["status"] for job_id in ids} == {"auto_approved"}
 
 
+_FIRST_RELEASE_TABLE = (
+    "CREATE TABLE idp_jobs (id TEXT PRIMARY KEY, schema TEXT NOT NULL, filename TEXT NOT NULL, status TEXT NOT "
+    "NULL, confidence DOUBLE PRECISION, result TEXT, review_note TEXT, created_at DOUBLE PRECISION NOT NULL, "
+    "updated_at DOUBLE PRECISION NOT NULL)"
+)
+_FIRST_RELEASE_ROWS = (
+    "INSERT INTO idp_jobs VALUES ('doc-old', 'invoice', 'a.pdf', 'needs_review', 0.3, '{\"data\": {}}', NULL, 1, 2)",
+    "INSERT INTO idp_jobs VALUES ('doc-lost', 'invoice', 'b.pdf', 'queued', NULL, NULL, NULL, 1, 1)",
+)
+
+
+@pytest.mark.integration
+def test_a_postgresql_table_of_the_first_release_is_migrated_in_place() -> None:
+    with _postgres_schema() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in (_FIRST_RELEASE_TABLE, *_FIRST_RELEASE_ROWS):
+                conn.execute(statement)
+        for _ in range(2):  # the second open finds every column in place and fails nothing more
+            store = IdpSettings(database_url=url).open_store()
+            try:
+                assert store.get("doc-old")["status"] == "needs_review" and store.get("doc-old")["attempts"] == 0
+                lost = store.get("doc-lost")
+                assert lost["status"] == "failed" and "the document was lost" in lost["error"]
+                store.create("doc-new", "invoice", "c.pdf", b"%PDF")
+                claimed = store.claim("w", lease_s=60, max_attempts=3)
+                assert claimed is not None and (claimed.job_id, claimed.document) == ("doc-new", b"%PDF")
+                assert store.finish("doc-new", "w", "auto_approved", confidence=1.0, result={})
+                store._run("DELETE FROM idp_jobs WHERE id='doc-new'")
+            finally:
+                store.close()
+
+
 def test_a_database_of_the_first_release_is_migrated_in_place(tmp_path: Path) -> None:
     """A SQLite file written before jobs kept their documents: its jobs stay readable, new ones are claimable."""
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path)
-    old.execute(
-        "CREATE TABLE idp_jobs (id TEXT PRIMARY KEY, schema TEXT NOT NULL, filename TEXT NOT NULL, status TEXT NOT "
-        "NULL, confidence DOUBLE PRECISION, result TEXT, review_note TEXT, created_at DOUBLE PRECISION NOT NULL, "
-        "updated_at DOUBLE PRECISION NOT NULL)"
-    )
-    old.execute(
-        "INSERT INTO idp_jobs VALUES ('doc-old', 'invoice', 'a.pdf', 'needs_review', 0.3, '{\"data\": {}}', NULL, 1, 2)"
-    )
-    old.execute("INSERT INTO idp_jobs VALUES ('doc-lost', 'invoice', 'b.pdf', 'queued', NULL, NULL, NULL, 1, 1)")
+    for statement in (_FIRST_RELEASE_TABLE, *_FIRST_RELEASE_ROWS):
+        old.execute(statement)
     old.commit()
     old.close()
     store = IdpSettings(database=path).open_store()
@@ -248,7 +280,10 @@ def test_a_database_of_the_first_release_is_migrated_in_place(tmp_path: Path) ->
         job = store.get("doc-old")
         assert (job["status"], job["attempts"], job["error"], job["result"]) == ("needs_review", 0, None, {"data": {}})
         assert store.decide("doc-old", approve=True, note=None)["status"] == "approved"
-        assert store.claim("w", lease_s=60, max_attempts=3) is None, "an old queued row has no document to process"
+        lost = store.get("doc-lost")
+        assert (lost["status"], lost["attempts"]) == ("failed", 0), "its document was in the old process's memory"
+        assert "the document was lost" in lost["error"] and "submit it again" in lost["error"]
+        assert store.claim("w", lease_s=60, max_attempts=3) is None
         store.create("doc-new", "invoice", "c.pdf", b"%PDF")
     finally:
         store.close()
