@@ -72,6 +72,7 @@ class DocumentJobs:
                 log.warning("could not release document job %s: %s", job_id, exc.message)
                 continue
             if released:
+                self.metrics.released.inc()
                 log.warning("document job %s did not finish within %.0f s; released", job_id, self.settings.drain_s)
         self._running.clear()
 
@@ -109,6 +110,7 @@ class DocumentJobs:
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
                 self._wake.clear()
                 continue
+            self.metrics.claims.labels("first" if job.attempts == 1 else "retry").inc()
             await self._process(job)
 
     async def _process(self, job: ClaimedJob) -> None:

@@ -26,6 +26,15 @@ class IdpMetrics:
             "inferstack_idp_stage_duration_seconds", "Time per pipeline stage", ["stage"], buckets=_BUCKETS, registry=r
         )
         self.reviews = Counter("inferstack_idp_review_decisions", "Review decisions", ["decision"], registry=r)
+        self.claims = Counter(
+            "inferstack_idp_job_claims",
+            "Jobs claimed by this process; attempt 'retry' is a job whose earlier holder stopped (lease ran out)",
+            ["attempt"],
+            registry=r,
+        )
+        self.released = Counter(
+            "inferstack_idp_jobs_released", "Jobs handed back unfinished at shutdown (drain_s ran out)", registry=r
+        )
 
     def observe(self, result: JobResult) -> None:
         self.documents.labels(result.schema, result.status).inc()

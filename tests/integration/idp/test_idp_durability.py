@@ -106,6 +106,8 @@ def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
     with ExitStack() as stack:
         second = _serve(stack, config, tmp_path)
         jobs = _finished(second, [scan, *pdfs])
+        metrics = httpx.get(f"{second.base_url}/metrics", timeout=10).text
+    assert 'inferstack_idp_job_claims_total{attempt="retry"} 1.0' in metrics, "the scan was a retry"
     assert {job_id: job["status"] for job_id, job in jobs.items()} == {
         scan: "needs_review",
         **dict.fromkeys(pdfs, "auto_approved"),
@@ -164,5 +166,8 @@ def test_two_replicas_on_postgresql_never_process_a_job_twice(postgres_url: str,
         assert f"document job {scan} did not finish within 0 s; released" in holder.log()
         (job,) = _finished(other, [scan]).values()
         assert job["status"] == "needs_review" and len(job["result"]["audit"]) == 7
+        assert (
+            'inferstack_idp_job_claims_total{attempt="retry"}' not in httpx.get(f"{other.base_url}/metrics").text
+        )  # released: a first claim
         _, attempts, worker, has_document = rows()[scan]
         assert (attempts, _pid_of(worker), has_document) == (1, other.process.pid, False), "released: not an attempt"
