@@ -232,3 +232,6 @@ build_context
 for target in "${TARGETS[@]}"; do
   build_target "$target"
 done
+# Images that rebuilds replaced (untagged, unused for a day) go, so the cache does not grow without bound; the
+# dependency layers of the current images are their parents and stay.
+podman_ image prune -f --filter until=24h >/dev/null
