@@ -103,6 +103,8 @@ def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
     assert "queued" in {status for status, *_ in at_kill.values()}, at_kill
     assert all(has_document for status, _, _, has_document in at_kill.values() if status in PENDING)
 
+    # Two workers now: had the new holder not renewed its 3 s lease while reading the scan, the other would take it.
+    config = _config(tmp_path, database=str(database), lease_s=3, workers=2)
     with ExitStack() as stack:
         second = _serve(stack, config, tmp_path)
         jobs = _finished(second, [scan, *pdfs])
