@@ -93,13 +93,7 @@ class DocumentJobs:
     async def _work(self) -> None:
         while not self._stopping:
             try:
-                job = await asyncio.to_thread(
-                    self.store.claim,
-                    self.worker_id,
-                    lease_s=self.settings.lease_s,
-                    max_attempts=self.settings.max_attempts,
-                    keep_document=self.settings.keep_documents,
-                )
+                job = await self._claim()
             except InferstackError as exc:
                 log.warning("could not claim a document job: %s", exc.message)
                 job = None
@@ -112,6 +106,24 @@ class DocumentJobs:
                 continue
             self.metrics.claims.labels("first" if job.attempts == 1 else "retry").inc()
             await self._process(job)
+
+    async def _claim(self) -> ClaimedJob | None:
+        claiming = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.store.claim,
+                self.worker_id,
+                lease_s=self.settings.lease_s,
+                max_attempts=self.settings.max_attempts,
+                keep_document=self.settings.keep_documents,
+            )
+        )
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:  # stopping: a claim that lands anyway is released by stop()
+            with suppress(InferstackError):
+                if (job := await claiming) is not None:
+                    self._running.add(job.job_id)
+            raise
 
     async def _process(self, job: ClaimedJob) -> None:
         self._running.add(job.job_id)
