@@ -14,7 +14,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import orjson
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from inferstack.gateway.metrics import GatewayMetrics
@@ -68,13 +68,15 @@ class UpstreamAttempts:
         span = tracer.start_span(
             f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
         )
+        token = context.attach(trace.set_span_in_context(span))  # current while opening: injected upstream
         try:
-            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-                stream = await self._measured(call, deployment, self._open_stream)
+            stream = await self._measured(call, deployment, self._open_stream)
         except BaseException as exc:
             _failed(span, exc)
             span.end()
             raise
+        finally:
+            context.detach(token)
         span.set_attribute("http.response.status_code", 200)
         return OpenedStream(stream, StreamSpan(span, capture=capture_content(), started=started))
 

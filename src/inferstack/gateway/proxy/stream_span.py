@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from inferstack.observability import genai
 
@@ -34,11 +35,13 @@ class StreamSpan:
     """What one relayed stream records on its attempt span; `end` is idempotent."""
 
     __slots__ = (
+        "_attributes",
         "_capture",
         "_deferred",
         "_ended",
         "_finish_reasons",
         "_first_token",
+        "_first_token_ns",
         "_identified",
         "_kept",
         "_started",
@@ -52,7 +55,9 @@ class StreamSpan:
         self._deferred = False
         self._started = started
         self._first_token = False
+        self._first_token_ns = 0
         self._identified = False
+        self._attributes: dict[str, AttributeValue] = {}  # set at the end, in one call
         self._ended = False
         self._finish_reasons: dict[int, str] = {}
         self._texts: dict[int, list[str]] = {}
@@ -63,15 +68,24 @@ class StreamSpan:
         return self._ended
 
     def observe(self, block: bytes) -> None:
-        """One block of complete SSE events, as relayed to the client."""
+        """One block of complete SSE events, as relayed to the client. Once the first token and the response id
+        are seen, a block is only searched for a finish reason unless content is captured."""
+        if (
+            self._first_token
+            and self._identified
+            and not self._capture
+            and _FINISH_MARKERS[0] not in block
+            and _FINISH_MARKERS[1] not in block
+        ):
+            return
         for event in block.split(_SEPARATOR):
             if not event.startswith(b"data:") or event.startswith(b"data: [DONE]"):
                 continue
             if not self._first_token and _has_text(event):
                 self._first_token = True
-                self.span.set_attribute(TTFT_ATTRIBUTE, (time.perf_counter() - self._started) * 1000)
-                self.span.add_event("first_token")
-            if self._capture or not self._identified or any(m in event for m in _FINISH_MARKERS):
+                self._first_token_ns = time.time_ns()
+                self._attributes[TTFT_ATTRIBUTE] = (time.perf_counter() - self._started) * 1000
+            if self._capture or not self._identified or _FINISH_MARKERS[0] in event or _FINISH_MARKERS[1] in event:
                 payload = _payload(event)
                 if payload is not None:
                     self._read(payload)
@@ -91,9 +105,9 @@ class StreamSpan:
         if not self._identified:
             self._identified = True
             if isinstance(payload.get("id"), str):
-                self.span.set_attribute(genai.RESPONSE_ID, payload["id"])
+                self._attributes[genai.RESPONSE_ID] = payload["id"]
             if isinstance(payload.get("model"), str):
-                self.span.set_attribute(genai.RESPONSE_MODEL, payload["model"])
+                self._attributes[genai.RESPONSE_MODEL] = payload["model"]
         if payload.get("type") == "response.output_text.delta":  # the Responses API
             if self._capture and isinstance(payload.get("delta"), str):
                 self._append(0, payload["delta"])
@@ -126,27 +140,30 @@ class StreamSpan:
         if self._ended:
             return
         self._ended = True
-        span = self.span
+        span, attributes = self.span, self._attributes
         if self._finish_reasons:
-            span.set_attribute(genai.FINISH_REASONS, [self._finish_reasons[i] for i in sorted(self._finish_reasons)])
+            attributes[genai.FINISH_REASONS] = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
         if usage:
             prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
             completion = usage.get("completion_tokens", usage.get("output_tokens"))
             if isinstance(prompt, int):
-                span.set_attribute(genai.INPUT_TOKENS, prompt)
+                attributes[genai.INPUT_TOKENS] = prompt
             if isinstance(completion, int):
-                span.set_attribute(genai.OUTPUT_TOKENS, completion)
+                attributes[genai.OUTPUT_TOKENS] = completion
         if self._capture and self._texts:
-            self._record_output(span)
+            self._record_output(attributes)
+        if outcome is not None:
+            attributes[genai.ERROR_TYPE] = outcome
+        span.set_attributes(attributes)
+        if self._first_token_ns:
+            span.add_event("first_token", timestamp=self._first_token_ns)
         if outcome == CANCELLED:
-            span.set_attribute(genai.ERROR_TYPE, CANCELLED)
             span.add_event(CANCELLED)
         elif outcome is not None:
-            span.set_attribute(genai.ERROR_TYPE, outcome)
             span.set_status(Status(StatusCode.ERROR))
         span.end()
 
-    def _record_output(self, span: Span) -> None:
+    def _record_output(self, attributes: dict[str, AttributeValue]) -> None:
         messages, truncated = [], False
         for index in sorted(self._texts):
             text = "".join(self._texts[index])
@@ -156,9 +173,9 @@ class StreamSpan:
             if index in self._finish_reasons:
                 message["finish_reason"] = self._finish_reasons[index]
             messages.append(message)
-        span.set_attribute(genai.OUTPUT_MESSAGES, orjson.dumps(messages).decode())
+        attributes[genai.OUTPUT_MESSAGES] = orjson.dumps(messages).decode()
         if truncated:
-            span.set_attribute("inferstack.output.truncated", True)
+            attributes["inferstack.output.truncated"] = True
 
 
 def _has_text(event: bytes) -> bool:
