@@ -143,8 +143,8 @@ def _ingest_via_agent(client: StackClient, path: Path, *, force: bool, json_outp
         job = client.ingest(str(path.resolve()), force=force)
     except InferstackError as exc:
         raise fail("ingest", exc.message, exit_code_for(exc)) from None
-    typer.secho(f"ingest job {job['job_id']} accepted by the running stack's agent", err=True)
-    try:
+    try:  # from here on Ctrl-C concerns an accepted job, even one that lands while the line below prints
+        typer.secho(f"ingest job {job['job_id']} accepted by the running stack's agent", err=True)
         job = _follow(client, job["job_id"], show=not json_output)
     except KeyboardInterrupt:
         raise typer.Exit(code=_interrupted(client, job["job_id"])) from None

@@ -113,11 +113,15 @@ def test_ctrl_c_without_a_terminal_says_the_job_goes_on_and_how_to_follow_it(age
         cwd=REPO_ROOT,
     )
     assert process.stderr is not None
-    first = process.stderr.readline()  # "ingest job <id> accepted …"
+    first = ""
+    while "accepted" not in first:  # "ingest job <id> accepted …" (after any line printed before it)
+        line = process.stderr.readline()
+        assert line, f"the CLI ended before accepting the job: {first}"
+        first += line
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
     rest = process.stderr.read()
-    assert process.returncode == 130
+    assert process.returncode == 130, first + rest
     job_id = agent.last_job_id(first)
     assert f"job {job_id} continues in the running agent" in rest
     assert f"curl -s -X DELETE {agent.process.base_url}/ingest/{job_id}" in rest
