@@ -136,11 +136,11 @@ class JobStore:
 
     @classmethod
     def postgres(cls, url: str) -> JobStore:
-        from inferstack.idp.postgres import connect
+        from inferstack.core.postgres import connect_postgres
 
         parts = urlsplit(url)
         location = f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
-        return cls(lambda: connect(url), dialect="postgresql", location=location)
+        return cls(lambda: connect_postgres(url, extra="idp", autocommit=True), dialect="postgresql", location=location)
 
     def close(self) -> None:
         with self._lock:

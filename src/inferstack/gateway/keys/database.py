@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from inferstack.core.errors import OverloadedError
+from inferstack.core.postgres import connect_postgres
 from inferstack.gateway.dependency_health import DependencyHealth
 
 T = TypeVar("T")
@@ -206,19 +207,7 @@ def _sqlite_connect(path: Path) -> Callable[[], _Connection]:
 
 def _postgres_connect(url: str) -> Callable[[], _Connection]:
     def connect() -> _Connection:
-        import psycopg
-
-        # Keepalives and a TCP user timeout turn a database that vanished from the network (no reset, no answer)
-        # into an error within seconds instead of a statement that waits forever holding the connection.
-        conn: _Connection = psycopg.connect(
-            url,
-            connect_timeout=5,
-            keepalives=1,
-            keepalives_idle=5,
-            keepalives_interval=2,
-            keepalives_count=3,
-            tcp_user_timeout=10_000,
-        )
+        conn: _Connection = connect_postgres(url, extra="gateway")
         return conn
 
     return connect
