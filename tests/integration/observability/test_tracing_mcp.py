@@ -9,34 +9,18 @@ from pathlib import Path
 import pytest
 import yaml
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from inferstack.agents.mcp_tools import McpToolClient
-from inferstack.observability import tracing
 from tests.support.fake_otlp_sink import FakeOtlpSink
 from tests.support.processes import inferstack_process
+from tests.support.span_capture import captured_spans
 
 
 @pytest.fixture
 def agent_spans() -> Iterator[InMemorySpanExporter]:
-    """Finished spans of this test. The OTel global provider can be set once per process: it is set (or
-    found) once and keeps one in-memory exporter for the session, cleared around each test."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    capture: InMemorySpanExporter | None = getattr(provider, "_inferstack_capture", None)
-    if capture is None:
-        capture = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(capture))
-        provider._inferstack_capture = capture  # type: ignore[attr-defined]
-    tracing.install_provider(provider)
-    capture.clear()
-    yield capture
-    capture.clear()
-    tracing.reset_for_tests()
+    with captured_spans() as capture:
+        yield capture
 
 
 async def test_the_mcp_server_continues_the_agents_trace(tmp_path: Path, agent_spans: InMemorySpanExporter) -> None:

@@ -7,37 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from inferstack.idp.pipeline import DocumentPipeline
 from inferstack.idp.settings import IdpSettings
-from inferstack.observability import tracing
 from tests.support.idp_documents import pdf_text_layer
+from tests.support.span_capture import captured_spans
 
 STAGES = ["load", "read", "extract", "validate", "verify", "score", "route"]
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    """The OTel global provider is set once per process: set (or found) once, with one in-memory exporter."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    capture: InMemorySpanExporter | None = getattr(provider, "_inferstack_capture", None)
-    if capture is None:
-        capture = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(capture))
-        provider._inferstack_capture = capture  # type: ignore[attr-defined]
-    tracing.install_provider(provider)
-    capture.clear()
-    yield capture
-    capture.clear()
-    tracing.reset_for_tests()
+    with captured_spans() as capture:
+        yield capture
 
 
 def _pipeline(tmp_path: Path) -> DocumentPipeline:

@@ -13,8 +13,6 @@ import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.types import Message, Receive, Scope, Send
 
@@ -24,26 +22,13 @@ from inferstack.observability import tracing
 from inferstack.observability.http_client import TracingTransport
 from inferstack.observability.trace_store import StoredSpan, TraceStore, from_readable
 from inferstack.observability.tracing_settings import tracing_settings_from
+from tests.support.span_capture import captured_spans
 
 
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
-    """Finished spans of this test. The OTel global provider can be set once per process: it is set (or
-    found) once and keeps one in-memory exporter for the session, cleared around each test."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    capture: InMemorySpanExporter | None = getattr(provider, "_inferstack_capture", None)
-    if capture is None:
-        capture = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(capture))
-        provider._inferstack_capture = capture  # type: ignore[attr-defined]
-    tracing.install_provider(provider)
-    capture.clear()
-    yield capture
-    capture.clear()
-    tracing.reset_for_tests()
+    with captured_spans() as capture:
+        yield capture
 
 
 def test_otel_variables_override_the_section_and_langfuse_keys_fall_back_to_their_variables() -> None:
