@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,9 @@ from inferstack.idp.document_types import load_type
 from inferstack.idp.extraction import extract
 from inferstack.idp.model_client import ModelClient
 from inferstack.tools.ocr import OcrLine
+from tests.integration.idp.jobs_api import submit, wait_for_job
 from tests.support.gateway import gateway_process, new_key
 from tests.support.idp_documents import (
-    SyntheticDocument,
     clean_certificate,
     invoice,
     pdf_text_layer,
@@ -79,24 +78,6 @@ def _client(stack: Stack) -> httpx.Client:
     return httpx.Client(base_url=stack.idp.base_url, headers={"Authorization": f"Bearer {SERVICE_KEY}"}, timeout=30)
 
 
-def _submit(client: httpx.Client, document: SyntheticDocument) -> str:
-    files = {"file": (document.filename, document.data)}
-    response = client.post("/v1/documents", files=files, data={"schema": document.schema})
-    assert response.status_code == 202, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def _wait(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/v1/documents/{job_id}").json()
-        if job["status"] not in ("queued", "processing"):
-            return job
-        time.sleep(0.2)
-    raise TimeoutError(f"job {job_id} still {job['status']}")
-
-
 @pytest.fixture(scope="module")
 def processed(stack: Stack) -> dict[str, dict[str, Any]]:
     """Submit every document at once, then collect the finished jobs (two unknown-facility jobs to review)."""
@@ -108,8 +89,8 @@ def processed(stack: Stack) -> dict[str, dict[str, Any]]:
         "pdf_text": pdf_text_layer(),
     }
     with _client(stack) as client:
-        ids = {name: _submit(client, document) for name, document in documents.items()}
-        return {name: {**_wait(client, job_id), "truth": documents[name].truth} for name, job_id in ids.items()}
+        ids = {name: submit(client, document) for name, document in documents.items()}
+        return {name: {**wait_for_job(client, job_id), "truth": documents[name].truth} for name, job_id in ids.items()}
 
 
 def test_clean_certificate_matches_ground_truth_and_is_auto_approved(processed: dict[str, dict[str, Any]]) -> None:

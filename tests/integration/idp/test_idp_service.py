@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,9 +22,10 @@ import psycopg
 import pytest
 import yaml
 
+from tests.integration.idp.jobs_api import submit, wait_for_job
 from tests.support.fake_otlp_sink import FakeOtlpSink
 from tests.support.gateway import database_url
-from tests.support.idp_documents import SyntheticDocument, pdf_text_layer, unknown_facility_certificate
+from tests.support.idp_documents import pdf_text_layer, unknown_facility_certificate
 from tests.support.processes import REPO_ROOT, RunningProcess, child_env, inferstack_process
 
 pytestmark = [pytest.mark.idp]
@@ -77,32 +77,14 @@ def service(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 "auto": pdf_text_layer(),
             }
             with _client(idp) as client:
-                ids = {name: _submit(client, document) for name, document in documents.items()}
-                jobs = {name: _wait(client, job_id) for name, job_id in ids.items()}
+                ids = {name: submit(client, document) for name, document in documents.items()}
+                jobs = {name: wait_for_job(client, job_id) for name, job_id in ids.items()}
             assert not (tmp / "unused.db").exists(), "the SQLite file is not used when database_url is set"
             yield Service(idp=idp, sink=sink, postgres_url=postgres_url, config=config, jobs=jobs)
 
 
 def _client(idp: RunningProcess) -> httpx.Client:
     return httpx.Client(base_url=idp.base_url, headers={"Authorization": f"Bearer {SERVICE_KEY}"}, timeout=30)
-
-
-def _submit(client: httpx.Client, document: SyntheticDocument) -> str:
-    files = {"file": (document.filename, document.data)}
-    response = client.post("/v1/documents", files=files, data={"schema": document.schema})
-    assert response.status_code == 202, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def _wait(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/v1/documents/{job_id}").json()
-        if job["status"] not in ("queued", "processing"):
-            return job
-        time.sleep(0.2)
-    raise TimeoutError(f"job {job_id} still {job['status']}")
 
 
 def _cli(*args: str, key: str | None = None, expect: int = 0) -> subprocess.CompletedProcess[str]:
