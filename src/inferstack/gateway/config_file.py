@@ -71,6 +71,7 @@ _PARAMS = {
 }
 _MODEL_INFO = {
     "id": "id",
+    "mode": "mode",
     "input_cost_per_token": "input_cost_per_token",
     "output_cost_per_token": "output_cost_per_token",
 }

@@ -35,6 +35,10 @@ class DeploymentConfig(_Frozen):
     input_cost_per_token: float = Field(default=0.0, ge=0)
     output_cost_per_token: float = Field(default=0.0, ge=0)
     guardrails: tuple[str, ...] = ()
+    mode: Literal["chat", "completion", "embedding"] = Field(
+        default="chat",
+        description="What the model does (LiteLLM's model_info.mode); the console's playground lists chat models only.",
+    )
 
     @field_validator("api_base")
     @classmethod

@@ -120,7 +120,13 @@ def wire(document: Mapping[str, Any], stack: StackSettings) -> dict[str, dict[st
         upstream = f"http://{local}:{ports.serve}/v1"
         gateway["model_list"] = [
             {"model_name": chat_model, "model": chat_model, "api_base": upstream, **DEFAULT_CHAT_PRICES},
-            {"model_name": embedding_model, "model": embedding_model, "api_base": upstream, **DEFAULT_EMBEDDING_PRICES},
+            {
+                "model_name": embedding_model,
+                "model": embedding_model,
+                "api_base": upstream,
+                **DEFAULT_EMBEDDING_PRICES,
+                "mode": "embedding",
+            },
         ]
     # A model server that `up` restarts is probed back to health within 2 s, and a deployment that failed
     # while it was down cools down for 5 s (the gateway's own default, 30 s, suits a fleet, not one process).

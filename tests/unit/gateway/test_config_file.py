@@ -20,7 +20,7 @@ LITELLM = {
                 "timeout": 30,
                 "drop_params": True,
             },
-            "model_info": {"id": "qwen-a", "input_cost_per_token": 1e-6, "mode": "chat"},
+            "model_info": {"id": "qwen-a", "input_cost_per_token": 1e-6, "mode": "embedding"},
         },
         {"model_name": "gpt", "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "os.environ/OPENAI_KEY"}},
     ],
@@ -67,6 +67,7 @@ def test_litellm_config_translates_to_settings() -> None:
         "qwen-a",
     )
     assert qwen.api_key is not None and qwen.api_key.get_secret_value() == "vk"
+    assert qwen.mode == "embedding" and gpt.mode == "chat"  # model_info.mode; chat when not given
     assert gpt.model == "gpt-4o-mini" and gpt.api_base == "https://api.openai.com/v1"
     assert settings.router.policy == "least-busy" and settings.router.num_retries == 4
     assert settings.router.fallbacks == {"qwen": ("gpt",)} and settings.router.cooldown_s == 5
@@ -79,7 +80,6 @@ def test_litellm_config_translates_to_settings() -> None:
     assert guardrail.action == "block" and set(guardrail.entities) == {"email", "ssn"}
     assert set(translated.ignored) == {
         "model_list[0].litellm_params.drop_params",
-        "model_list[0].model_info.mode",
         "router_settings.redis_host",
         "litellm_settings.success_callback",
         "general_settings.alerting",

@@ -35,7 +35,8 @@ def test_wiring_connects_services(tmp_path: Path) -> None:
     )
     config = load_stack_config(path, overrides={"data_dir": tmp_path / "d"}, environ={})
     gateway = config.effective["gateway"]
-    assert {d["model_name"] for d in gateway["model_list"]} == {"my-model", "all-minilm-l6-v2"}
+    modes = {d["model_name"]: d.get("mode", "chat") for d in gateway["model_list"]}
+    assert modes == {"my-model": "chat", "all-minilm-l6-v2": "embedding"}  # the console's playground lists chat only
     assert gateway["model_list"][0]["api_base"] == "http://127.0.0.1:8100/v1"
     agent = config.effective["agent"]
     assert agent["model_base_url"] == "http://127.0.0.1:4100/v1" and agent["model"] == "my-model"

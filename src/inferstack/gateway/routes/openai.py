@@ -66,6 +66,7 @@ def _deployment_info(deployment: Deployment) -> dict[str, Any]:
         "input_cost_per_token": config.input_cost_per_token,
         "output_cost_per_token": config.output_cost_per_token,
         "guardrails": list(config.guardrails),
+        "mode": config.mode,
     }
     return {"model_name": config.model_name, "litellm_params": params, "model_info": info}
 

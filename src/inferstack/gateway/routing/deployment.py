@@ -108,6 +108,7 @@ class Deployment:
             "id": self.id,
             "model": self.config.model,
             "api_base": self.config.api_base,
+            "mode": self.config.mode,
             "healthy": self.healthy,
             "cooling_down_s": round(max(0.0, self.cooldown_until - now), 3),
             "in_flight": self.in_flight,
