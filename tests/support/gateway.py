@@ -130,7 +130,8 @@ __all__ = [
 def console_gateway_process(
     tmp: Path, *, token_delay_ms: float, extra_env: dict[str, str] | None = None
 ) -> Iterator[RunningProcess]:
-    """A gateway in front of two fake upstreams (`alpha` priced, `beta` free) writing traces to `tmp/traces.db`
+    """A gateway in front of two fake upstreams (chat models `alpha` priced, `beta` free, and an embeddings model
+    `all-minilm-l6-v2`) writing traces to `tmp/traces.db`
     with their content captured (so the console can replay model calls)."""
     with (
         fake_upstream(tmp, "a", token_delay_ms=token_delay_ms) as a,
@@ -140,6 +141,8 @@ def console_gateway_process(
             "model_list": [
                 deployment("alpha", a, input_cost_per_token=0.000001, output_cost_per_token=0.000002),
                 deployment("beta", b),
+                # An embeddings deployment named to sort first, as `up`'s all-minilm-l6-v2 does.
+                deployment("all-minilm-l6-v2", a, mode="embedding"),
             ]
         }
         traces = {
