@@ -41,7 +41,12 @@ def test_playground_streams_and_compares_two_models(
 ) -> None:
     page = watched.page
     sign_in(page, gateway.base_url)
-    page.get_by_label("Model", exact=True).select_option("alpha")
+    # The gateway also serves an embeddings model that sorts first; the playground offers chat models only.
+    model = page.get_by_label("Model", exact=True)
+    expect(model).to_have_value("alpha")
+    expect(model.locator("option")).to_have_text(["alpha", "beta"])
+    expect(page.get_by_label("Compare with").locator("option")).to_have_text(["(none)", "alpha", "beta"])
+    model.select_option("alpha")
     page.get_by_label("Compare with").select_option("beta")
     page.get_by_label("System prompt").fill("You are terse.")
     page.get_by_label("Message").fill("hello from the browser")
@@ -130,7 +135,8 @@ def test_health_lists_deployments_and_servers(watched: Watched, gateway: Running
     sign_in(page, gateway.base_url)
     page.get_by_role("link", name="Health").click()
     deployments = page.locator("#health-deployments tbody tr")
-    expect(deployments).to_have_count(2)
+    expect(deployments).to_have_count(3)
+    expect(deployments.filter(has_text="all-minilm-l6-v2")).to_contain_text("all-minilm-l6-v2 (embedding)")
     expect(deployments.first).to_contain_text("healthy")
     expect(page.locator("#health-servers tbody tr")).to_have_count(2)
     expect(page.locator("#health-updated")).to_contain_text("Updated")

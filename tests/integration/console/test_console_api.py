@@ -9,7 +9,7 @@ from contextlib import closing
 import httpx
 import orjson
 
-from tests.support.gateway import MASTER_KEY, RunningProcess, new_key
+from tests.support.gateway import MASTER_KEY, RunningProcess, admin, new_key
 
 ASSETS = ("/ui/", "/ui/static/app.js", "/ui/static/app.css")
 
@@ -157,11 +157,23 @@ def test_the_playground_streams_through_the_session_key_and_usage_counts_it(cons
         assert client.get("/ui/api/usage?days=0").status_code == 400
 
 
+def test_the_playground_lists_chat_models_only(console_gateway: RunningProcess) -> None:
+    gateway_models = admin(console_gateway, "GET", "/v1/models").json()["data"]
+    assert {m["id"] for m in gateway_models} == {"alpha", "beta", "all-minilm-l6-v2"}
+    client, _ = signed_in(console_gateway, MASTER_KEY)
+    with closing(client):
+        listed = client.get("/ui/api/models")
+    assert listed.status_code == 200 and listed.json()["object"] == "list"
+    assert sorted(m["id"] for m in listed.json()["data"]) == ["alpha", "beta"]  # the embeddings model is left out
+
+
 def test_health_lists_every_deployment_and_probes_the_servers(console_gateway: RunningProcess) -> None:
     client, _ = signed_in(console_gateway, MASTER_KEY)
     with closing(client):
         health = client.get("/ui/api/health").json()
-    assert set(health["deployments"]) == {"alpha", "beta"}
+    assert set(health["deployments"]) == {"alpha", "beta", "all-minilm-l6-v2"}
+    assert health["deployments"]["all-minilm-l6-v2"][0]["mode"] == "embedding"
+    assert health["deployments"]["alpha"][0]["mode"] == "chat"
     assert all(d["healthy"] for group in health["deployments"].values() for d in group)
     assert len(health["servers"]) == 2 and all(s["reachable"] for s in health["servers"])
 

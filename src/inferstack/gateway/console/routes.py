@@ -171,7 +171,13 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/models")
     async def models(request: Request) -> Response:
-        return _reply(await service.call(session_of(request), _base(request), "GET", "/v1/models"))
+        """The models the caller may chat with (the playground's choices): the gateway's `/v1/models` less the
+        models whose every deployment is an embedding (or completion-only) model."""
+        reply = await service.call(session_of(request), _base(request), "GET", "/v1/models")
+        if reply.status != 200 or not isinstance(reply.body, dict):
+            return _reply(reply)
+        chat = service.chat_models()
+        return json_response({**reply.body, "data": [m for m in reply.body.get("data", []) if m.get("id") in chat]})
 
     @console.post("/api/chat")
     async def chat(request: Request) -> Response:

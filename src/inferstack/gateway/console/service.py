@@ -185,6 +185,12 @@ class ConsoleService:
             return None
         return await asyncio.to_thread(store.spans, trace_id)
 
+    def chat_models(self) -> set[str]:
+        """The model names with at least one chat deployment (model_info.mode `chat`, the default)."""
+        return {
+            name for name, group in self.deployments().items() if any(d.get("mode", "chat") == "chat" for d in group)
+        }
+
     async def health(self) -> dict[str, Any]:
         """Every deployment's state, and each distinct model server's /health and vLLM-named load metrics."""
         deployments = self.deployments()

@@ -619,7 +619,7 @@ async function loadHealth() {
     for (const [model, group] of Object.entries(data.deployments)) {
       for (const d of group) {
         const state = !d.healthy ? "unhealthy" : d.cooling_down_s > 0 ? `cooling down (${d.cooling_down_s}s)` : "healthy";
-        rows.push(row([model, d.id, d.api_base, el("span", state, { class: state === "healthy" ? "state-healthy" : "state-bad" }),
+        rows.push(row([d.mode && d.mode !== "chat" ? `${model} (${d.mode})` : model, d.id, d.api_base, el("span", state, { class: state === "healthy" ? "state-healthy" : "state-bad" }),
           d.in_flight, d.latency_ms === null || d.latency_ms === undefined ? "—" : Number(d.latency_ms).toFixed(1), d.last_error ?? ""]));
       }
     }
