@@ -10,6 +10,7 @@ Sampling is parent-based, so a service continues whatever decision the caller's 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from opentelemetry import trace
@@ -52,12 +53,23 @@ def configure_tracing(settings: TracingSettings, service: str) -> TracerProvider
         resource=Resource.create(attributes), sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio))
     )
     for exporter in exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=_schedule_delay_ms(exporter)))
     install_provider(provider, capture=settings.capture_content)
     log.info(
         "tracing: %s exporter(s) for %s", ", ".join(type(e).__name__ for e in exporters), attributes["service.name"]
     )
     return provider
+
+
+def _schedule_delay_ms(exporter: SpanExporter) -> float | None:
+    """How long finished spans wait to be batched: the local trace store is read by people right after a request
+    (the console's Traces page, `inferstack trace`), so its batches go out every second instead of the SDK's 5 s;
+    OTEL_BSP_SCHEDULE_DELAY, when set, decides for every exporter."""
+    from inferstack.observability.trace_store import StoreSpanExporter
+
+    if os.environ.get("OTEL_BSP_SCHEDULE_DELAY") or not isinstance(exporter, StoreSpanExporter):
+        return None  # the SDK's default (or the variable)
+    return 1000
 
 
 def install_provider(provider: TracerProvider, *, capture: bool = False) -> TracerProvider:

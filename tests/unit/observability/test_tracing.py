@@ -276,3 +276,19 @@ def test_trace_last_prints_the_span_tree(tmp_path: Path) -> None:
     assert lines[2].index("generate") > lines[1].index("POST /query")  # nested one level deeper
     missing = CliRunner().invoke(app, ["trace", "show", "ffff", "--store", str(tmp_path / "traces.db")])
     assert missing.exit_code == 1
+
+
+def test_the_local_store_gets_its_spans_each_second_unless_otel_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    from inferstack.observability.trace_store import StoreSpanExporter
+    from inferstack.observability.tracing import _schedule_delay_ms
+
+    monkeypatch.delenv("OTEL_BSP_SCHEDULE_DELAY", raising=False)
+    store = StoreSpanExporter(TraceStore(tmp_path / "traces.db", 10))
+    assert _schedule_delay_ms(store) == 1000
+    assert _schedule_delay_ms(ConsoleSpanExporter()) is None  # the SDK's 5 s
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+    assert _schedule_delay_ms(store) is None  # the variable decides
