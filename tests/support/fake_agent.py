@@ -158,7 +158,14 @@ def build_app(state: _State) -> web.Application:
         return await handler(request)
 
     async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "dependencies": {}})
+        # The real agent's dependency map (agents/health.py), with the optional web search down.
+        dependencies = {
+            "gateway": {"ok": True, "status": "ok", "required": True, "detail": "ok"},
+            "vector_store": {"ok": True, "status": "ok", "required": True, "detail": "42 chunks"},
+            "web_search": {"ok": False, "status": "degraded", "required": False, "error": "unreachable: ConnectError"},
+            "filesystem": {"ok": True, "status": "ok", "required": False, "detail": "ok"},
+        }
+        return web.json_response({"status": "degraded", "dependencies": dependencies})
 
     async def requests(_: web.Request) -> web.Response:
         return web.json_response(state.requests)
