@@ -1,5 +1,6 @@
-"""`inferstack up`: prepare the data dir and keys, start every service in order, ingest on first run,
-print how to use the stack, then supervise until Ctrl-C / SIGTERM."""
+"""`inferstack up`: prepare the data dir and keys, start every service as soon as what it needs is healthy (the
+model server, gateway and MCP servers at once; the agent after the gateway and MCP servers), ingest on first
+run, print how to use the stack, then supervise until Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
@@ -62,11 +63,23 @@ def service_specs(config: StackConfig, config_path: Path, files: StackFiles, mas
         specs.append(ServiceSpec("filesystem", _python("mcp", "filesystem", *cfg), ports.filesystem, "/health"))
     if config.stack.weather:
         specs.append(ServiceSpec("weather", _python("mcp", "weather", *cfg), ports.weather, "/health"))
-    specs.append(ServiceSpec("agent", _python("agent", *cfg), ports.agent, "/health"))
+    # The agent's health needs the gateway, and its tools the MCP servers; the gateway turns ready once its
+    # health check reaches the model server. Services with the agent's virtual key need the gateway to make it.
+    mcp = tuple(s.name for s in specs if s.name in {"web-search", "filesystem", "weather"})
+    specs.append(ServiceSpec("agent", _python("agent", *cfg), ports.agent, "/health", after=("gateway", *mcp)))
     if config.stack.weather_chat:
-        specs.append(ServiceSpec("weather-chat", _python("weather", "serve", *cfg), ports.weather_chat, "/health"))
+        weather = ("weather",) if config.stack.weather else ()
+        specs.append(
+            ServiceSpec(
+                "weather-chat",
+                _python("weather", "serve", *cfg),
+                ports.weather_chat,
+                "/health",
+                after=("gateway", *weather),
+            )
+        )
     if config.stack.idp:  # ready once its OCR models are loaded
-        specs.append(ServiceSpec("idp", _python("idp", "serve", *cfg), ports.idp, "/ready"))
+        specs.append(ServiceSpec("idp", _python("idp", "serve", *cfg), ports.idp, "/ready", after=("gateway",)))
     return specs
 
 
@@ -281,11 +294,16 @@ async def run_stack(config: StackConfig, echo: Echo) -> int:
     try:
         supervisor.check_ports(specs)
         started = time.monotonic()
-        for spec in specs:
-            if spec.name in VIRTUAL_KEY_ENV:  # the agent's virtual key (as the chart does)
-                spec.env[VIRTUAL_KEY_ENV[spec.name]] = await ensure_agent_key(config, files, master_key)
-            if spec.name == "agent":
+        key_lock = asyncio.Lock()  # the agent, weather chat and idp may ask at once: create the key once
+
+        async def prepare(spec: ServiceSpec) -> None:
+            if spec.name not in VIRTUAL_KEY_ENV and spec.name != "agent":
+                return
+            async with key_lock:
                 agent_key = await ensure_agent_key(config, files, master_key)
+            if spec.name in VIRTUAL_KEY_ENV:  # the agent's virtual key (as the chart does)
+                spec.env[VIRTUAL_KEY_ENV[spec.name]] = agent_key
+            if spec.name == "agent":
                 spec.env.update(
                     {
                         "INFERSTACK_AGENT_API_KEY": agent_key,
@@ -293,8 +311,8 @@ async def run_stack(config: StackConfig, echo: Echo) -> int:
                         "INFERSTACK_AGENT_OWNER_KEY": ensure_owner_key(files),
                     }
                 )
-            echo("up", f"starting {spec.name} on port {spec.port} …")
-            await _until_stopped(supervisor.start(spec), stop)
+
+        await _until_stopped(supervisor.start_all(specs, prepare), stop)
         await _until_stopped(ingest_first_run(config, files, echo), stop)
         write_json(
             files.runtime,

@@ -1,5 +1,6 @@
-"""Supervises the stack's services as child processes: start in order, wait for health, relay logs with a
-service prefix (terminal and per-service files), restart crashes with backoff, stop everything cleanly.
+"""Supervises the stack's services as child processes: start each as soon as the services it needs are healthy
+(the rest concurrently), wait for health, relay logs with a service prefix (terminal and per-service files),
+restart crashes with backoff, stop everything cleanly.
 
 Children run in their own sessions and get SIGTERM if this process dies (Linux parent-death signal), so no
 service outlives `up`.
@@ -16,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class ServiceSpec:
     port: int
     health_path: str
     env: dict[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()  # services that must be healthy before this one starts (listed before it)
 
 
 @dataclass
@@ -70,6 +72,16 @@ def _die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _check_order(specs: Sequence[ServiceSpec]) -> None:
+    """Every `after` names a service listed earlier, so the order has no cycle and start lines read in order."""
+    seen: set[str] = set()
+    for spec in specs:
+        unknown = [name for name in spec.after if name not in seen]
+        if unknown:
+            raise ValueError(f"{spec.name} starts after {', '.join(unknown)}, which is not listed before it")
+        seen.add(spec.name)
 
 
 class ProcessSupervisor:
@@ -114,6 +126,37 @@ class ProcessSupervisor:
                 f"{'; '.join(busy)} already in use — stop what uses it, or choose another port in the "
                 "'stack.ports' section of inferstack.yaml"
             )
+
+    async def start_all(
+        self, specs: Sequence[ServiceSpec], prepare: Callable[[ServiceSpec], Awaitable[None]] | None = None
+    ) -> None:
+        """Start every spec once the services in its `after` are healthy and wait until all are healthy.
+
+        `prepare` runs just before a spec starts (e.g. to put a key into its env). The first service that fails
+        cancels the starts still pending and its StackStartError is raised; `stop_all` stops what was started.
+        """
+        _check_order(specs)
+        healthy = {spec.name: asyncio.Event() for spec in specs}
+        began = time.monotonic()
+
+        async def start_one(spec: ServiceSpec) -> None:
+            for name in spec.after:
+                await healthy[name].wait()
+            if prepare is not None:
+                await prepare(spec)
+            self._echo("up", f"starting {spec.name} on port {spec.port} …")
+            await self.start(spec)
+            self._echo("up", f"{spec.name} is healthy ({time.monotonic() - began:.1f} s)")
+            healthy[spec.name].set()
+
+        tasks = [asyncio.create_task(start_one(spec), name=f"start-{spec.name}") for spec in specs]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def start(self, spec: ServiceSpec) -> None:
         """Start `spec` and wait until its health check passes; raise StackStartError if it cannot."""
