@@ -121,9 +121,8 @@ def build_app(
 
     async def load() -> None:
         try:
-            await engine.start()
-            if embedder is not None:
-                await embedder.start()
+            # Both loads run in worker threads (native code mostly): load them side by side.
+            await asyncio.gather(engine.start(), *([embedder.start()] if embedder is not None else []))
         except Exception as exc:  # noqa: BLE001 - any load failure is fatal and must be reported
             state.status, state.error = "failed", str(exc)
             log.error("model load failed: %s", exc)
