@@ -88,6 +88,25 @@ def test_ask_then_manage_the_knowledge_base(
     shot(page, screenshots, "knowledge")
 
 
+def test_health_lists_every_service_of_the_stack(
+    watched: Watched, agent_stack: tuple[RunningProcess, FakeAgentProcess, Path], screenshots: Path
+) -> None:
+    gateway, _, _ = agent_stack
+    page = watched.page
+    sign_in(page, gateway.base_url)
+    page.get_by_role("link", name="Health").click()
+    services = page.locator("#health-services tbody tr")
+    expect(services).to_have_count(6)
+    expect(services.nth(0)).to_contain_text("gateway")
+    expect(services.nth(1)).to_contain_text("agent")
+    expect(services.filter(has_text="knowledge store")).to_contain_text("42 chunks")
+    expect(services.filter(has_text="web-search MCP")).to_contain_text("degraded")
+    expect(services.filter(has_text="filesystem MCP")).to_contain_text("ok")
+    expect(page.locator("#health-agent-note")).to_be_hidden()
+    no_serious_violations(page)
+    shot(page, screenshots, "health")
+
+
 def test_without_an_agent_the_nav_says_not_configured(watched: Watched, gateway: RunningProcess) -> None:
     page = watched.page
     sign_in(page, gateway.base_url)

@@ -131,10 +131,38 @@ def test_knowledge_lists_ingests_with_progress_and_removes_for_admins_only(
     assert all(r["owner_key"] is None for r in agent.requests()), "the console never sends the owner key"
 
 
+def test_health_lists_the_gateway_the_agent_and_each_dependency_the_agent_reports(
+    stack: tuple[RunningProcess, FakeAgentProcess, Path],
+) -> None:
+    gateway, agent, _ = stack
+    client, _ = signed_in(gateway, MASTER_KEY)
+    with closing(client):
+        health = client.get("/ui/api/health").json()
+    assert health["agent_configured"] is True
+    services = {s["name"]: s for s in health["services"]}
+    assert list(services) == [
+        "gateway",
+        "agent",
+        "gateway (from the agent)",
+        "knowledge store",
+        "web-search MCP",
+        "filesystem MCP",
+    ]
+    assert services["gateway"]["state"] == "ok" and services["gateway"]["url"] == gateway.base_url
+    assert services["agent"]["state"] == "degraded" and services["agent"]["url"] == agent.base_url
+    assert services["agent"]["detail"] == "3 of 4 dependencies ok"
+    assert (services["knowledge store"]["state"], services["knowledge store"]["detail"]) == ("ok", "42 chunks")
+    web = services["web-search MCP"]
+    assert (web["state"], web["detail"], web["required"]) == ("degraded", "unreachable: ConnectError", False)
+
+
 def test_without_an_agent_url_the_pages_say_not_configured(console_gateway: RunningProcess) -> None:
     client, csrf = signed_in(console_gateway, MASTER_KEY)
     with closing(client):
         assert client.get("/ui/api/agent").json() == {"configured": False}
+        health = client.get("/ui/api/health").json()
+        assert health["agent_configured"] is False
+        assert [(s["name"], s["state"]) for s in health["services"]] == [("gateway", "ok")]
         reply = client.post("/ui/api/ask", json={"question": "hello"}, headers={"X-CSRF-Token": csrf})
         assert reply.status_code == 404 and reply.json()["error"]["code"] == "agent_not_configured"
         assert client.get("/ui/api/knowledge").json()["error"]["code"] == "agent_not_configured"

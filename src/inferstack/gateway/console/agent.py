@@ -134,6 +134,13 @@ class AgentClient:
     async def ingest_job(self, job_id: str) -> AgentReply:
         return await self.call("GET", f"/ingest/{quote(job_id, safe='')}")
 
+    async def health(self, timeout_s: float) -> AgentReply | str:
+        """The agent's `/health` (its status and dependency map), or why it did not answer."""
+        try:
+            return await self.call("GET", "/health", timeout_s=timeout_s)
+        except UpstreamError as exc:
+            return str(exc)
+
     async def remove(self, source: str) -> AgentReply:
         return await self.call("DELETE", f"/knowledge/sources/{quote(source, safe='')}", timeout_s=120)
 

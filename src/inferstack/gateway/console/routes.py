@@ -368,6 +368,6 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     @console.get("/api/health")
     async def health(request: Request) -> Response:
         session_of(request)
-        return json_response(await service.health())
+        return json_response(await service.health(_base(request)))
 
     return console

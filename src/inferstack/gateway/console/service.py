@@ -26,6 +26,14 @@ from inferstack.observability.trace_store import StoredSpan, TraceStore
 
 _PROBE_TIMEOUT_S = 2.0
 _METRIC_LINE = re.compile(r"^(vllm:[a-z_]+)(?:\{[^}]*\})?\s+([0-9.eE+-]+)$")
+# The agent's /health names its dependencies by setting; the Services table uses the names people know.
+_SERVICE_NAMES = {
+    "gateway": "gateway (from the agent)",
+    "vector_store": "knowledge store",
+    "web_search": "web-search MCP",
+    "filesystem": "filesystem MCP",
+    "weather": "weather MCP",
+}
 _SERVER_METRICS = ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc")
 
 
@@ -191,12 +199,52 @@ class ConsoleService:
             name for name, group in self.deployments().items() if any(d.get("mode", "chat") == "chat" for d in group)
         }
 
-    async def health(self) -> dict[str, Any]:
-        """Every deployment's state, and each distinct model server's /health and vLLM-named load metrics."""
+    async def health(self, base: str) -> dict[str, Any]:
+        """Every deployment's state, each distinct model server's /health and vLLM-named load metrics, and the
+        services of the stack: this gateway, the agent and each dependency the agent reports (MCP servers,
+        knowledge store), when the console knows the agent."""
         deployments = self.deployments()
         bases = sorted({str(d["api_base"]) for group in deployments.values() for d in group})
-        servers = await asyncio.gather(*(self._probe(base) for base in bases))
-        return {"deployments": deployments, "servers": servers}
+        servers, services = await asyncio.gather(
+            asyncio.gather(*(self._probe(base) for base in bases)), self._services(base)
+        )
+        return {
+            "deployments": deployments,
+            "servers": servers,
+            "agent_configured": self.agent is not None,
+            "services": services,
+        }
+
+    async def _services(self, base: str) -> list[dict[str, Any]]:
+        gateway = {"name": "gateway", "url": base, "state": "ok", "detail": "serving this console"}
+        if self.agent is None:
+            return [gateway]
+        reply = await self.agent.health(_PROBE_TIMEOUT_S)
+        agent: dict[str, Any] = {"name": "agent", "url": self.agent.url}
+        if isinstance(reply, str):
+            return [gateway, agent | {"state": "unreachable", "detail": reply}]
+        body = reply.body if isinstance(reply.body, dict) else {}
+        state = str(body.get("status") or f"HTTP {reply.status}")
+        dependencies = body.get("dependencies")
+        if not isinstance(dependencies, dict):
+            dependencies = {}
+        healthy = sum(1 for d in dependencies.values() if isinstance(d, dict) and d.get("ok"))
+        detail = f"{healthy} of {len(dependencies)} dependencies ok" if dependencies else f"HTTP {reply.status}"
+        rows = [gateway, agent | {"state": state, "detail": detail}]
+        for name, dependency in dependencies.items():
+            if not isinstance(dependency, dict):
+                continue
+            rows.append(
+                {
+                    "name": _SERVICE_NAMES.get(name, name),
+                    "url": None,
+                    "state": str(dependency.get("status", "unknown")),
+                    "detail": str(dependency.get("detail") or dependency.get("error") or ""),
+                    "required": bool(dependency.get("required", False)),
+                    "via": "agent",
+                }
+            )
+        return rows
 
     async def _probe(self, api_base: str) -> dict[str, Any]:
         root = api_base.rstrip("/").removesuffix("/v1")

@@ -615,6 +615,12 @@ async function loadHealth() {
     if (document.hidden) return;
     let data;
     try { data = await api("GET", "health"); } catch (e) { notify("Could not load health: " + e.message, true); return; }
+    $("health-services").querySelector("tbody").replaceChildren(...data.services.map((svc) => {
+      const good = svc.state === "ok";
+      return row([svc.name, el("span", svc.state, { class: good ? "state-healthy" : "state-bad" }), svc.detail ?? "",
+        svc.url ?? (svc.via ? `reported by the ${svc.via}` : "")]);
+    }));
+    $("health-agent-note").hidden = data.agent_configured;
     const rows = [];
     for (const [model, group] of Object.entries(data.deployments)) {
       for (const d of group) {
