@@ -157,7 +157,7 @@ def test_a_key_holder_sees_only_their_key_then_signs_out(
     expect(page.locator("#key-table tbody tr")).to_have_count(1)
     expect(page.locator("#key-table tbody tr")).to_contain_text("holder-view")
     expect(page.locator("#key-form")).to_be_hidden()
-    page.get_by_role("link", name="Traces").click()  # only the traces of this key's requests: none yet
+    page.get_by_role("link", name="Traces", exact=True).click()  # only the traces of this key's requests: none yet
     expect(page.locator("#trace-table caption")).to_have_text("Newest traces of your key")
     expect(page.locator("#trace-table tbody")).to_have_text("No traces yet.")
     page.get_by_role("link", name="Keys").click()
@@ -188,7 +188,7 @@ def test_traces_show_a_waterfall_of_the_request(watched: Watched, gateway: Runni
     page.get_by_label("Message").fill("trace this")
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_role("article", name="Reply from beta").locator(".reply")).to_have_text("[b] trace this")
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     rows = page.locator("#trace-table tbody tr").filter(has_text="chat")
     for _ in range(60):  # the exporter writes spans in batches: refresh until the request's trace is there
         if rows.count():

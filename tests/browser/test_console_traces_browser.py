@@ -28,7 +28,7 @@ def _upstream_url(gateway: RunningProcess, name: str) -> str:
 
 def _open_trace_with(page: Page, marker: str) -> None:
     """Show the newest chat trace whose spans mention `marker` (the exporter writes in batches: refresh until then)."""
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     deadline = time.monotonic() + 30
     while True:
         rows = page.locator("#trace-table tbody tr").filter(has_text="chat")
@@ -121,7 +121,7 @@ def test_traces_are_filtered_by_session(watched: Watched, gateway: RunningProces
     )
     page = watched.page
     sign_in(page, gateway.base_url)
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     page.get_by_label("Session id").fill("browser-session")
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("#trace-table tbody tr")
