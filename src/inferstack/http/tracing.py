@@ -36,9 +36,10 @@ UNTRACED_PATHS = frozenset(
         "/favicon.ico",
     }
 )
-# Job-status polls (the agent's ingest jobs, idp's documents, the agent's /status): a client polls them every
-# second or so, and each would be a trace of its own.
-POLL_PATHS = re.compile(r"/status|/ingest/[^/]+|/v1/documents/[^/]+")
+# Job-status polls (the agent's ingest jobs, idp's documents, the agent's /status) and the web console's own
+# page loads and reads (GET /ui/…): a client polls or refreshes them every second or so, and each would be a trace
+# of its own among the API traffic the Traces page is for.
+POLL_PATHS = re.compile(r"/status|/ingest/[^/]+|/v1/documents/[^/]+|/ui(/.*)?")
 _CONVERTOR = re.compile(r"\{([^}:]+):[^}]+\}")
 
 

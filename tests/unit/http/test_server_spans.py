@@ -87,7 +87,7 @@ def test_server_spans_are_named_by_route_template(exporter: InMemorySpanExporter
     traceparent = {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
     assert _get("GET", "/ingest/ingest-3f2a9c", traceparent) == 200
     assert _get("GET", "/v1/models/org/model.gguf") == 200
-    assert _get("GET", "/ui/api/knowledge/jobs/ingest-77") == 200
+    assert _get("GET", "/ui/api/knowledge/jobs/ingest-77", traceparent) == 200
     assert _get("GET", "/nowhere/abc") == 404  # no route: the raw path is all there is
     assert _get("GET", "/boom/x1") == 500  # the app raised before it started a response
     spans = _spans(exporter)
@@ -112,7 +112,7 @@ def test_favicon_is_never_traced(exporter: InMemorySpanExporter) -> None:
 
 
 def test_job_polls_are_traced_only_inside_a_callers_trace(exporter: InMemorySpanExporter) -> None:
-    for path in ("/ingest/ingest-1", "/v1/documents/doc-1", "/status"):
+    for path in ("/ingest/ingest-1", "/v1/documents/doc-1", "/status", "/ui/api/knowledge/jobs/ingest-1"):
         assert _get("GET", path) == 200
     assert _spans(exporter) == [], "a poll without a trace context is not a trace of its own"
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
