@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,23 @@ def database_url() -> str:
     path = REPO_ROOT / ".test-database-url"
     assert path.exists(), "PostgreSQL is not prepared: run `make test-services` (make test does)"
     return path.read_text().strip()
+
+
+@contextmanager
+def postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """A URL of the test database whose search_path is a fresh schema, dropped afterwards: tests that share the
+    database never see each other's tables."""
+    import psycopg
+
+    base = database_url()
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def write_config(path: Path, gateway: dict[str, Any]) -> Path:

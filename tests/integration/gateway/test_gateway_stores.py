@@ -20,11 +20,11 @@ from tests.support.gateway import (
     MASTER_KEY,
     RunningProcess,
     admin,
-    database_url,
     deployment,
     fake_upstream,
     gateway_process,
     new_key,
+    postgres_schema,
     redis_server,
     upstream_stats,
 )
@@ -69,14 +69,8 @@ def test_redis_cache_is_shared_across_gateway_restarts(tmp_path: Path, upstream:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema per test inside the test database, dropped afterwards."""
-    base = database_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schema("t") as url:
+        yield url
 
 
 def test_postgres_key_store_keeps_keys_and_spend(tmp_path: Path, upstream: RunningProcess, postgres_url: str) -> None:

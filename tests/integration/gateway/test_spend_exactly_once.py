@@ -25,11 +25,11 @@ from inferstack.gateway.usage_writer import UsageWriter
 from tests.support.gateway import (
     RunningProcess,
     admin,
-    database_url,
     deployment,
     fake_upstream,
     gateway_process,
     new_key,
+    postgres_schema,
 )
 
 KEYS = 4
@@ -90,14 +90,8 @@ class FakeFlakyConnection:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema per test inside the test database, dropped afterwards."""
-    base = database_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schema("t") as url:
+        yield url
 
 
 def _flaky_database(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Database, FakeFaults]:

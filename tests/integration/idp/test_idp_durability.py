@@ -12,7 +12,6 @@ import re
 import signal
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.support.gateway import database_url
+from tests.support.gateway import postgres_schema
 from tests.support.idp_documents import SyntheticDocument, pdf_text_layer, unknown_facility_certificate
 from tests.support.processes import RunningProcess, child_env, inferstack_process, wait_healthy
 
@@ -125,13 +124,8 @@ def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the test database (`make test-services`), dropped afterwards."""
-    base = database_url()
-    schema = f"idp_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schema("idp") as url:
+        yield url
 
 
 def _processed(idp: RunningProcess) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import yaml
 
 from tests.integration.idp.jobs_api import submit, wait_for_job
 from tests.support.fake_otlp_sink import FakeOtlpSink
-from tests.support.gateway import database_url
+from tests.support.gateway import postgres_schema
 from tests.support.idp_documents import pdf_text_layer, unknown_facility_certificate
 from tests.support.processes import REPO_ROOT, RunningProcess, child_env, inferstack_process
 
@@ -46,13 +45,8 @@ class Service:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the test database (`make test-services`), dropped afterwards."""
-    base = database_url()
-    schema = f"idp_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schema("idp") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

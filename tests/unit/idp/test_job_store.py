@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -17,7 +15,7 @@ import pytest
 from inferstack.core.errors import InferstackError, NotFoundError
 from inferstack.idp.settings import IdpSettings
 from inferstack.idp.store import ConflictError, JobStore, StoreUnavailableError
-from tests.support.gateway import database_url
+from tests.support.gateway import postgres_schema
 
 Opener = Callable[[], JobStore]
 
@@ -29,22 +27,8 @@ def open_job_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[O
         path = tmp_path / "jobs.sqlite3"
         yield lambda: IdpSettings(database=path).open_store()
         return
-    with _postgres_schema() as url:
+    with postgres_schema("idp") as url:
         yield lambda: IdpSettings(database_url=url).open_store()
-
-
-@contextmanager
-def _postgres_schema() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema of the test database, dropped afterwards."""
-    base = database_url()
-    schema = f"idp_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
@@ -248,7 +232,7 @@ _FIRST_RELEASE_ROWS = (
 
 @pytest.mark.integration
 def test_a_postgresql_table_of_the_first_release_is_migrated_in_place() -> None:
-    with _postgres_schema() as url:
+    with postgres_schema("idp") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             for statement in (_FIRST_RELEASE_TABLE, *_FIRST_RELEASE_ROWS):
                 conn.execute(statement)
