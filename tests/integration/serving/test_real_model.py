@@ -21,7 +21,9 @@ EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 @pytest.fixture(scope="module")
 def client(real_server: RunningProcess) -> openai.OpenAI:
-    return openai.OpenAI(base_url=real_server.base_url + "/v1", api_key="unused", max_retries=0, timeout=120)
+    # A safety net, not a performance bound: a tool-call reply under a JSON-schema grammar has taken over 120 s on
+    # two cores busy with image builds.
+    return openai.OpenAI(base_url=real_server.base_url + "/v1", api_key="unused", max_retries=0, timeout=300)
 
 
 def metric(base_url: str, name: str, labels: str = "") -> float:
