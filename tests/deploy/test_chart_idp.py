@@ -1,6 +1,6 @@
 """The chart's document-processing component: off by default; enabled it runs `inferstack idp serve` with its
-config wired to the in-cluster gateway, its keys from Secrets, its SQLite file on a claim and one replica (or PostgreSQL and many), and
-NetworkPolicy flows clients → idp → gateway. Objects are valid Kubernetes."""
+config wired to the in-cluster gateway, its keys from Secrets, its SQLite file on a claim and one replica (or
+PostgreSQL and many), and NetworkPolicy flows clients → idp → gateway. Objects are valid Kubernetes."""
 
 from __future__ import annotations
 
