@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 
 from inferstack.core.errors import UpstreamError
+from inferstack.gateway.console.http_pool import LazyHttpSession
 
 _QUERY_TIMEOUT_S = 180.0
 _CALL_TIMEOUT_S = 30.0
@@ -38,17 +39,13 @@ class AgentClient:
     def __init__(self, url: str, api_key: str | None) -> None:
         self.url = url.rstrip("/")
         self._api_key = api_key
-        self._http: aiohttp.ClientSession | None = None
+        self._http = LazyHttpSession()
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._http.close()
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
-        return self._http
+        return self._http.get()
 
     def _headers(self, *, traced: bool) -> tuple[dict[str, str], str | None]:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}

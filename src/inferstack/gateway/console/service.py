@@ -18,6 +18,7 @@ import orjson
 from opentelemetry import propagate
 
 from inferstack.gateway.console.agent import AgentClient
+from inferstack.gateway.console.http_pool import LazyHttpSession
 from inferstack.gateway.console.replay import trace_links
 from inferstack.gateway.console.sessions import Session, SessionTable
 from inferstack.gateway.console.usage import summarize, to_csv
@@ -61,21 +62,17 @@ class ConsoleService:
         self.sessions = sessions or SessionTable()
         self.trace_store_path = trace_store
         self._traces: TraceStore | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._http = LazyHttpSession()
         self.agent = agent  # None: the Ask and Knowledge pages say the agent is not configured
         self.trace_link_bases = trace_link_bases or {}  # Langfuse / Phoenix web UIs each trace links to
 
     async def close(self) -> None:
         if self.agent is not None:
             await self.agent.close()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._http.close()
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
-        return self._http
+        return self._http.get()
 
     async def sign_in(self, key: str) -> tuple[str, Session]:
         """A session for a valid key; raises the registry's 401 for anything else."""
