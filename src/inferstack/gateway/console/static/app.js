@@ -166,6 +166,28 @@ function showStats(stats, values) {
   stats.replaceChildren(...Object.entries(values).map(([k, v]) => el("li", `${k}: ${v}`, { "data-stat": k })));
 }
 
+// Server-sent events of a fetch response, as [event name ("message" unless named), data] per event.
+async function* sseEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true }).replaceAll("\r\n", "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+      let name = "message"; const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+      }
+      if (data.length) yield [name, data.join("\n")];
+    }
+  }
+}
+
 async function runOne(model, body) {
   const { reply, calls, stats } = resultPanel(model);
   const started = performance.now();
@@ -180,35 +202,23 @@ async function runOne(model, body) {
     reply.textContent = "Error: " + (err?.error?.message || response.status);
     return null;
   }
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, cut).trim(); buffer = buffer.slice(cut + 1);
-      if (!line.startsWith("data:")) continue;
-      const data = line.slice(5).trim();
-      if (data === "[DONE]") continue;
-      const event = JSON.parse(data);
-      if (event.error) { reply.textContent += "\nError: " + event.error.message; continue; }
-      if (event.usage) usage = event.usage;
-      for (const call of event.choices?.[0]?.delta?.tool_calls ?? []) {
-        const slot = toolCalls[call.index ?? 0] ??= { name: "", arguments: "" };
-        slot.name += call.function?.name ?? ""; slot.arguments += call.function?.arguments ?? "";
-        if (first === null) first = performance.now() - started;
-        showToolCalls(calls, toolCalls.filter(Boolean));
-      }
-      const delta = event.choices?.[0]?.delta?.content;
-      if (delta) {
-        if (first === null) first = performance.now() - started;
-        text += delta; chunks += 1; reply.textContent = text;
-        const seconds = (performance.now() - started - first) / 1000;
-        showStats(stats, { TTFT: `${first.toFixed(0)} ms`, "tokens/s": seconds > 0 ? (chunks / seconds).toFixed(1) : "…" });
-      }
+  for await (const [, data] of sseEvents(response)) {
+    if (data === "[DONE]") continue;
+    const event = JSON.parse(data);
+    if (event.error) { reply.textContent += "\nError: " + event.error.message; continue; }
+    if (event.usage) usage = event.usage;
+    for (const call of event.choices?.[0]?.delta?.tool_calls ?? []) {
+      const slot = toolCalls[call.index ?? 0] ??= { name: "", arguments: "" };
+      slot.name += call.function?.name ?? ""; slot.arguments += call.function?.arguments ?? "";
+      if (first === null) first = performance.now() - started;
+      showToolCalls(calls, toolCalls.filter(Boolean));
+    }
+    const delta = event.choices?.[0]?.delta?.content;
+    if (delta) {
+      if (first === null) first = performance.now() - started;
+      text += delta; chunks += 1; reply.textContent = text;
+      const seconds = (performance.now() - started - first) / 1000;
+      showStats(stats, { TTFT: `${first.toFixed(0)} ms`, "tokens/s": seconds > 0 ? (chunks / seconds).toFixed(1) : "…" });
     }
   }
   const total = performance.now() - started;
@@ -427,24 +437,7 @@ async function askStreaming(body) {
       notify("");
     } else if (name === "error") notify("The agent failed mid-answer: " + (data.error?.message || "unknown error"), true);
   };
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true }).replaceAll("\r\n", "\n");
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-      let name = "message"; const data = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) name = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).trim());
-      }
-      if (data.length) handle(name, JSON.parse(data.join("\n")));
-    }
-  }
+  for await (const [name, data] of sseEvents(response)) handle(name, JSON.parse(data));
 }
 
 // ---- knowledge ----
