@@ -115,8 +115,13 @@ class TraceContext:
             attributes={"http.request.method": method, "url.path": path},
         ) as span:
             status = 500
+            named = False
 
             def name_by_route() -> None:
+                nonlocal named
+                if named:
+                    return
+                named = True
                 template = route_template(scope)
                 if template is not None:
                     span.update_name(f"{method} {template}")
@@ -136,7 +141,7 @@ class TraceContext:
             try:
                 await self.app(scope, receive, send_wrapper)
             finally:
-                name_by_route()  # also when the app raised before it started a response
+                name_by_route()  # when the app raised before it started a response
 
 
 def trace_layers() -> list[type[TraceContext]]:
