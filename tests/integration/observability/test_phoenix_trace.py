@@ -77,6 +77,19 @@ def _wait_for(phoenix: RunningProcess, done: Any, timeout: float = 120) -> list[
         time.sleep(1)
 
 
+def _question_trace_complete(spans: list[dict[str, Any]]) -> bool:
+    roots = [s for s in spans if s["name"] == "POST /query"]
+    if not roots:
+        return False
+    root = roots[0]
+    mine = [s for s in spans if s["context"]["trace_id"] == root["context"]["trace_id"]]
+    ids = {s["context"]["span_id"] for s in mine}
+    names = {s["name"] for s in mine}
+    wanted = {"invoke_agent supervisor", "retrieval", "generate", "POST /v1/chat/completions", "POST /v1/embeddings"}
+    orphans = [s for s in mine if s is not root and s.get("parent_id") not in ids]
+    return wanted <= names and not orphans
+
+
 def test_one_question_is_one_trace_across_agent_mcp_gateway_and_model_server(
     phoenix: RunningProcess, tmp_path: Path
 ) -> None:
@@ -105,12 +118,9 @@ def test_one_question_is_one_trace_across_agent_mcp_gateway_and_model_server(
         wait_healthy(phoenix, "/healthz", timeout=300)
         asked = stack.cli("ask", "--json", str(question), timeout=300)
         assert asked.returncode == 0, asked.stderr
-        spans = _wait_for(
-            phoenix,
-            lambda got: (
-                {"invoke_agent supervisor", "generate", "POST /v1/chat/completions"} <= {s["name"] for s in got}
-            ),
-        )
+        # Each service exports its spans on its own schedule, so wait for the question's whole trace: every span
+        # named below is in, and every span of that trace has its parent in too.
+        spans = _wait_for(phoenix, _question_trace_complete)
 
     root = next(s for s in spans if s["name"] == "POST /query")
     trace_id = root["context"]["trace_id"]
