@@ -19,6 +19,7 @@ from inferstack.gateway.console.agent import AgentClient
 from inferstack.gateway.console.replay import trace_link_bases
 from inferstack.gateway.console.routes import build_console
 from inferstack.gateway.console.service import ConsoleService
+from inferstack.gateway.console.sessions import SessionTable
 from inferstack.gateway.dependency_health import DependencyHealth
 from inferstack.gateway.fast_path import ProxyFastPath
 from inferstack.gateway.guardrails.pipeline import GuardrailSet
@@ -282,6 +283,7 @@ def build_app(settings: GatewaySettings, *, trace_store: Path | None = None, lan
     app.state.console = console = ConsoleService(
         registry,
         router.health,
+        sessions=SessionTable(store.db),
         trace_store=trace_store,
         agent=agent if settings.console.agent_url else None,
         trace_link_bases=links,

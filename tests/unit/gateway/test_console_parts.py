@@ -1,4 +1,4 @@
-"""The console's framework-free parts: the session table, usage sums and CSV, the SVG charts, replayed requests and
+"""The console's framework-free parts: usage sums and CSV, the SVG charts, replayed requests and
 trace links."""
 
 from __future__ import annotations
@@ -12,31 +12,8 @@ import pytest
 from inferstack.core.errors import InvalidRequestError
 from inferstack.gateway.console.charts import bar_chart, waterfall
 from inferstack.gateway.console.replay import is_replayable, replay_request, trace_link_bases, trace_links
-from inferstack.gateway.console.sessions import SessionTable
 from inferstack.gateway.console.usage import summarize, to_csv
 from inferstack.observability.trace_store import StoredSpan
-
-
-def test_sessions_are_found_by_their_id_only_and_expire() -> None:
-    table = SessionTable(ttl_s=60)
-    session_id, session = table.create(key="sk-secret", role="key", token="t1", name="alias")
-    assert table.get(session_id) is session
-    assert table.get(session_id + "x") is None and table.get(None) is None
-    assert "sk-secret" not in repr(session) and session.csrf not in repr(session)
-    assert session.csrf_matches(session.csrf) and not session.csrf_matches("wrong") and not session.csrf_matches(None)
-    expired = SessionTable(ttl_s=-1)
-    old_id, _ = expired.create(key="k", role="admin", token="", name="m")
-    assert expired.get(old_id) is None and len(expired) == 0
-
-
-def test_the_session_table_is_bounded_and_drops_a_revoked_keys_sessions() -> None:
-    table = SessionTable(max_sessions=3)
-    ids = [table.create(key=f"k{i}", role="key", token=f"t{i % 2}", name="n")[0] for i in range(5)]
-    assert len(table) == 3 and table.get(ids[0]) is None and table.get(ids[4]) is not None
-    table.drop_token("t0")
-    assert [table.get(i) is not None for i in ids[2:]] == [False, True, False]
-    table.drop(ids[3])
-    assert len(table) == 0
 
 
 def _row(token: str, model: str, spend: float, day: float) -> dict[str, object]:

@@ -110,16 +110,16 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     index = _asset("index.html")
     assets = {name: _asset(name) for name in _ASSETS}
 
-    def session_of(request: Request) -> Session:
-        session = service.sessions.get(request.cookies.get(COOKIE))
+    async def session_of(request: Request) -> Session:
+        session = await service.sessions.get(request.cookies.get(COOKIE))
         if session is None:
             raise AuthenticationError("sign in first", code="not_signed_in")
         return session
 
-    def changing(request: Request) -> Session:
+    async def changing(request: Request) -> Session:
         """The session of a state-changing call: same origin and the session's CSRF token."""
         _check_origin(request)
-        session = session_of(request)
+        session = await session_of(request)
         if not session.csrf_matches(request.headers.get(CSRF_HEADER)):
             raise PermissionDeniedError("missing or wrong X-CSRF-Token", code="csrf_failed")
         return session
@@ -159,12 +159,12 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/session")
     async def current(request: Request) -> Response:
-        return json_response(session_view(session_of(request)))
+        return json_response(session_view(await session_of(request)))
 
     @console.delete("/api/session")
     async def sign_out(request: Request) -> Response:
-        changing(request)
-        service.sessions.drop(request.cookies.get(COOKIE))
+        await changing(request)
+        await service.sessions.drop(request.cookies.get(COOKIE))
         response = json_response({"signed_out": True})
         response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
         return response
@@ -173,7 +173,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     async def models(request: Request) -> Response:
         """The models the caller may chat with (the playground's choices): the gateway's `/v1/models` less the
         models whose every deployment is an embedding (or completion-only) model."""
-        reply = await service.call(session_of(request), _base(request), "GET", "/v1/models")
+        reply = await service.call(await session_of(request), _base(request), "GET", "/v1/models")
         if reply.status != 200 or not isinstance(reply.body, dict):
             return _reply(reply)
         chat = service.chat_models()
@@ -181,7 +181,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.post("/api/chat")
     async def chat(request: Request) -> Response:
-        session = changing(request)
+        session = await changing(request)
         try:
             body = await request.json()
         except ValueError:
@@ -193,7 +193,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/keys")
     async def keys(request: Request) -> Response:
-        session = session_of(request)
+        session = await session_of(request)
         if session.role != "admin":
             reply = await service.call(session, _base(request), "GET", "/key/info")
             if reply.status != 200:
@@ -204,24 +204,24 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.post("/api/keys")
     async def create_key(request: Request) -> Response:
-        session = changing(request)
+        session = await changing(request)
         admin_only(session)
         return _reply(await service.call(session, _base(request), "POST", "/key/generate", json=await request.json()))
 
     @console.post("/api/keys/update")
     async def update_key(request: Request) -> Response:
-        session = changing(request)
+        session = await changing(request)
         admin_only(session)
         return _reply(await service.call(session, _base(request), "POST", "/key/update", json=await request.json()))
 
     @console.post("/api/keys/revoke")
     async def revoke_key(request: Request) -> Response:
-        session = changing(request)
+        session = await changing(request)
         admin_only(session)
         reply = await service.call(session, _base(request), "POST", "/key/delete", json=await request.json())
         if reply.status == 200:
             for token in reply.body.get("deleted_keys", []):
-                service.sessions.drop_token(token)
+                await service.sessions.drop_token(token)
         return _reply(reply)
 
     def days_of(request: Request) -> int:
@@ -232,7 +232,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/usage")
     async def usage(request: Request) -> Response:
-        reply, summary = await service.usage(session_of(request), _base(request), days_of(request))
+        reply, summary = await service.usage(await session_of(request), _base(request), days_of(request))
         return _reply(reply, summary)
 
     @console.get("/api/usage/chart.svg")
@@ -241,7 +241,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
         measure = request.query_params.get("measure", "requests")
         if by not in ("key", "model", "day") or measure not in ("requests", "tokens", "spend"):
             raise InvalidRequestError("by: key|model|day, measure: requests|tokens|spend")
-        reply, summary = await service.usage(session_of(request), _base(request), days_of(request))
+        reply, summary = await service.usage(await session_of(request), _base(request), days_of(request))
         if summary is None:
             return _reply(reply)
         rows = [(str(r["name"]), float(r[measure])) for r in summary["by"][by]]
@@ -250,7 +250,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/usage.csv")
     async def usage_csv(request: Request) -> Response:
-        reply, text = await service.usage_csv(session_of(request), _base(request), days_of(request))
+        reply, text = await service.usage_csv(await session_of(request), _base(request), days_of(request))
         if text is None:
             return _reply(reply)
         return Response(
@@ -262,7 +262,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
         return session.role == "admin" or any(s.attributes.get(KEY_ID) == session.token for s in spans)
 
     async def trace_spans(request: Request, trace_id: str) -> list[dict[str, Any]]:
-        session = session_of(request)
+        session = await session_of(request)
         if not re.fullmatch(r"[0-9a-fA-F]{4,32}", trace_id):
             raise InvalidRequestError("trace id: 4 to 32 hex digits", param="trace_id")
         spans = await service.trace(trace_id)
@@ -277,7 +277,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     @console.get("/api/traces")
     async def traces(request: Request) -> Response:
         """The newest traces: every trace for the admin, a key holder's own requests for a key holder."""
-        signed_in = session_of(request)
+        signed_in = await session_of(request)
         session = request.query_params.get("session") or None
         if session is not None and not _SESSION_ID.fullmatch(session):
             raise InvalidRequestError("session: 1 to 128 letters, digits or . _ : -", param="session")
@@ -297,7 +297,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
     async def replay(request: Request, trace_id: str, span_id: str) -> Response:
         """The chat request a model-call span made, to load into the playground. A key holder may replay only
         the calls made with their own key (the span records the key's id)."""
-        session = session_of(request)
+        session = await session_of(request)
         if not re.fullmatch(r"[0-9a-f]{32}", trace_id) or not re.fullmatch(r"[0-9a-f]{16}", span_id):
             raise InvalidRequestError("trace id: 32 hex digits, span id: 16 hex digits")
         spans = await service.trace(trace_id)
@@ -324,12 +324,12 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/agent")
     async def agent_info(request: Request) -> Response:
-        session_of(request)
+        await session_of(request)
         return json_response({"configured": service.agent is not None})
 
     @console.post("/api/ask")
     async def ask(request: Request, payload: Ask) -> Response:
-        changing(request)
+        await changing(request)
         reply = await agent_of().ask(payload.model_dump(exclude_none=True))
         if reply.status != 200 or not isinstance(reply.body, dict):
             return agent_reply(reply)
@@ -337,7 +337,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.post("/api/ask/stream")
     async def ask_stream(request: Request, payload: Ask) -> Response:
-        changing(request)
+        await changing(request)
         answer = await agent_of().ask_stream(payload.model_dump(exclude_none=True))
         if isinstance(answer, AgentReply):
             return agent_reply(answer)
@@ -345,29 +345,29 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
 
     @console.get("/api/knowledge")
     async def knowledge(request: Request) -> Response:
-        admin_only(session_of(request))
+        admin_only(await session_of(request))
         return agent_reply(await agent_of().knowledge())
 
     @console.post("/api/knowledge/ingest")
     async def ingest(request: Request, payload: Ingest) -> Response:
-        admin_only(changing(request))
+        admin_only(await changing(request))
         return agent_reply(await agent_of().ingest(payload.path, payload.force))
 
     @console.get("/api/knowledge/jobs/{job_id}")
     async def ingest_job(request: Request, job_id: str) -> Response:
-        admin_only(session_of(request))
+        admin_only(await session_of(request))
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", job_id):
             raise InvalidRequestError("job id: 1 to 64 letters, digits, _ or -", param="job_id")
         return agent_reply(await agent_of().ingest_job(job_id))
 
     @console.post("/api/knowledge/remove")
     async def remove_source(request: Request, payload: Removal) -> Response:
-        admin_only(changing(request))
+        admin_only(await changing(request))
         return agent_reply(await agent_of().remove(payload.source))
 
     @console.get("/api/health")
     async def health(request: Request) -> Response:
-        session_of(request)
+        await session_of(request)
         return json_response(await service.health(_base(request)))
 
     return console

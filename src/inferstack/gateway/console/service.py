@@ -1,8 +1,9 @@
 """ConsoleService: what the console does, without a web framework.
 
 It signs users in with the master key or a virtual key (checked by the gateway's key registry), keeps the key
-server-side in the session, and calls the gateway's own HTTP API on the user's behalf over loopback, so every
-console action passes the same authentication, role checks, limits, budgets and accounting as any client.
+server-side, sealed in a session every gateway on the same key store sees (sessions.py), and calls the gateway's
+own HTTP API on the user's behalf over loopback, so every console action passes the same authentication, role
+checks, limits, budgets and accounting as any client.
 """
 
 from __future__ import annotations
@@ -52,14 +53,14 @@ class ConsoleService:
         registry: KeyRegistry,
         deployments: Callable[[], dict[str, list[dict[str, object]]]],
         *,
-        sessions: SessionTable | None = None,
+        sessions: SessionTable,
         trace_store: Path | None = None,
         agent: AgentClient | None = None,
         trace_link_bases: dict[str, str] | None = None,
     ) -> None:
         self.registry = registry
         self.deployments = deployments
-        self.sessions = sessions or SessionTable()
+        self.sessions = sessions  # in the key store's database, shared by every gateway on it
         self.trace_store_path = trace_store
         self._traces: TraceStore | None = None
         self._http = LazyHttpSession()
@@ -78,10 +79,10 @@ class ConsoleService:
         """A session for a valid key; raises the registry's 401 for anything else."""
         state = await self.registry.authenticate(f"Bearer {key}")
         if state.is_master:
-            return self.sessions.create(key=key, role="admin", token="", name="master key")
+            return await self.sessions.create(key=key, role="admin", token="", name="master key")
         record = state.record
         name = record.key_alias or record.key_name or record.token[:12]
-        return self.sessions.create(key=key, role="key", token=record.token, name=name)
+        return await self.sessions.create(key=key, role="key", token=record.token, name=name)
 
     def _headers(self, session: Session) -> dict[str, str]:
         return {"Authorization": f"Bearer {session.key}"}

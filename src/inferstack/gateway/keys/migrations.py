@@ -93,6 +93,25 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0012_virtual_keys_user_id", "ALTER TABLE virtual_keys ADD COLUMN user_id TEXT"),
     Migration("0013_virtual_keys_team_id", "ALTER TABLE virtual_keys ADD COLUMN team_id TEXT"),
     Migration("0014_virtual_keys_aliases", "ALTER TABLE virtual_keys ADD COLUMN aliases TEXT NOT NULL DEFAULT '{}'"),
+    # Web console sessions, shared by every gateway on this store (console/sessions.py): digests of the session id
+    # and CSRF token, and the API key sealed under a key derived from the session id (never the key itself).
+    Migration(
+        "0015_console_sessions",
+        """CREATE TABLE console_sessions (
+            id_digest TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            token TEXT NOT NULL,
+            name TEXT NOT NULL,
+            csrf_digest TEXT NOT NULL,
+            sealed TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+    Migration("0016_console_sessions_token", "CREATE INDEX console_sessions_token ON console_sessions (token)"),
+    Migration(
+        "0017_console_sessions_expires_at", "CREATE INDEX console_sessions_expires_at ON console_sessions (expires_at)"
+    ),
 )
 
 
