@@ -5,6 +5,8 @@ The store is the truth: a job submitted here wakes this process's workers at onc
 the store every `poll_s`, for jobs submitted to other replicas and for jobs whose process died (lease ran out).
 A worker renews its lease while the pipeline runs. On SIGTERM the workers stop claiming, running jobs get
 `drain_s` to finish, and the ones that could not are released (queued again) for another process or the next start.
+At start the process takes its instance (`idp.instance`) and queues again the jobs an earlier, dead run of that
+instance still held, instead of letting them wait out their lease.
 
 A job keeps the trace context of the request that submitted it (stored as W3C headers), so with tracing on its
 processing (`idp.process` and the stage spans) is part of the caller's trace, whichever replica processes it.
@@ -26,6 +28,7 @@ from opentelemetry import propagate
 from inferstack.core.errors import InferstackError, OverloadedError
 from inferstack.idp.document_types import load_type
 from inferstack.idp.documents import load_document
+from inferstack.idp.instance import InstanceLock, acquire_instance
 from inferstack.idp.metrics import IdpMetrics
 from inferstack.idp.pipeline import DocumentPipeline, new_job_id
 from inferstack.idp.store import ClaimedJob, JobStore
@@ -33,28 +36,69 @@ from inferstack.idp.store import ClaimedJob, JobStore
 log = logging.getLogger(__name__)
 
 
-def new_worker_id() -> str:
-    """This process's name in `claimed_by`: host, pid and a random part (pids repeat across containers)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def new_worker_id(instance: str) -> str:
+    """This process's name in `claimed_by`: its instance (or host), pid and a random part (pids repeat across
+    containers)."""
+    return f"{instance}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class DocumentJobs:
-    def __init__(
-        self, pipeline: DocumentPipeline, store: JobStore, metrics: IdpMetrics, *, worker_id: str | None = None
-    ) -> None:
+    def __init__(self, pipeline: DocumentPipeline, store: JobStore, metrics: IdpMetrics) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
         self.store = store
         self.metrics = metrics
-        self.worker_id = worker_id or new_worker_id()
+        self.worker_id = new_worker_id(socket.gethostname())  # its instance's name from start()
+        self._instance: InstanceLock | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._running: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        """Take this process's instance, then queue again what its dead predecessor held and start the workers."""
         self._stopping = False
-        self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.workers)]
+        self._instance = self._take_instance()
+        if self._instance is not None:
+            self.worker_id = new_worker_id(self._instance.name)
+        recovering = asyncio.create_task(self._recover())
+        self._workers = [asyncio.create_task(self._work(recovering)) for _ in range(self.settings.workers)]
+
+    def _take_instance(self) -> InstanceLock | None:
+        database = self.settings.database
+        try:
+            instance = acquire_instance(database.parent, database.name)
+        except OSError as exc:
+            log.warning(
+                "no instance lock in %s (%s): jobs of a crashed run of this process wait out their lease",
+                database.parent,
+                type(exc).__name__,
+            )
+            return None
+        if instance is None:
+            log.warning("every instance slot in %s is held: no crash recovery at start", database.parent)
+        else:
+            log.info("idp instance %s (lock %s)", instance.name, instance.path)
+        return instance
+
+    async def _recover(self) -> None:
+        """Jobs an earlier run of this instance held when it died are queued again (the kernel released its lock,
+        so it is not running); they count as a retry when claimed."""
+        if self._instance is None:
+            return
+        try:
+            recovered = await asyncio.to_thread(self.store.recover, self._instance.name, self.worker_id)
+        except InferstackError as exc:  # their leases run out instead
+            log.warning("could not look for jobs of an earlier run of this instance: %s", exc.message)
+            return
+        for job_id, holder in recovered:
+            self.metrics.recovered.inc()
+            log.warning(
+                "document job %s was held by %s, an earlier run of this instance that stopped without finishing "
+                "it; queued again without waiting for its lease",
+                job_id,
+                holder,
+            )
 
     async def stop(self) -> None:
         """Stop claiming, give running jobs `drain_s` to finish, then release the rest to other processes."""
@@ -75,6 +119,9 @@ class DocumentJobs:
                 self.metrics.released.inc()
                 log.warning("document job %s did not finish within %.0f s; released", job_id, self.settings.drain_s)
         self._running.clear()
+        if self._instance is not None:  # last: a job that could not be released is recovered by the next run
+            self._instance.release()
+            self._instance = None
 
     async def submit(self, data: bytes, filename: str, schema: str) -> str:
         """Check the schema name and that the document loads within limits, then store it and wake a worker."""
@@ -90,7 +137,8 @@ class DocumentJobs:
         self._wake.set()
         return job_id
 
-    async def _work(self) -> None:
+    async def _work(self, recovering: asyncio.Task[None]) -> None:
+        await asyncio.shield(recovering)  # no claim before the dead run's jobs are queued (oldest first still)
         while not self._stopping:
             try:
                 job = await self._claim()

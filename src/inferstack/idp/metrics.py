@@ -35,6 +35,11 @@ class IdpMetrics:
         self.released = Counter(
             "inferstack_idp_jobs_released", "Jobs handed back unfinished at shutdown (drain_s ran out)", registry=r
         )
+        self.recovered = Counter(
+            "inferstack_idp_jobs_recovered",
+            "Jobs queued again at start because an earlier run of this instance died holding them (no lease wait)",
+            registry=r,
+        )
 
     def observe(self, result: JobResult) -> None:
         self.documents.labels(result.schema, result.status).inc()

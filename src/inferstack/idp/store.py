@@ -8,6 +8,10 @@ A job keeps its document until it ends, and workers of any process claim jobs fr
 that marks the oldest claimable job `processing` under a lease (`claimed_by`, `lease_until`) and counts the
 attempt; PostgreSQL picks the row with `FOR UPDATE SKIP LOCKED`, so two replicas never claim one job. A job whose
 lease ran out (its process died) is claimable again, until its attempts are spent and it ends `failed`.
+
+Lease times are the database's clock, read inside the statements that set and compare them (PostgreSQL
+`clock_timestamp()`, SQLite the clock of its host), so replicas whose own clocks disagree never take a live lease
+early. `created_at` and `updated_at` are the writing process's clock, for display only.
 """
 
 from __future__ import annotations
@@ -65,16 +69,27 @@ _ADDED_COLUMNS = {
     "lease_until": {"sqlite": "DOUBLE PRECISION", "postgresql": "DOUBLE PRECISION"},
     "error": {"sqlite": "TEXT", "postgresql": "TEXT"},
 }
+# The database's clock in epoch seconds. PostgreSQL: `clock_timestamp()`, the moment the row is read or written;
+# `now()` is the start of the transaction, older than that by any wait for a lock. SQLite: the same instant for
+# the whole statement; `unixepoch('subsec')` from 3.42, the equivalent Julian-day arithmetic before.
+_DB_NOW = {
+    "postgresql": "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)",
+    "sqlite": "unixepoch('subsec')"
+    if sqlite3.sqlite_version_info >= (3, 42, 0)
+    else "((julianday('now') - 2440587.5) * 86400.0)",
+}
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM idp_jobs"  # noqa: S608 - fixed column names, no input
 # Claimable: has its document, attempts left, and is waiting or was claimed by a process whose lease ran out.
-_CLAIMABLE = "document IS NOT NULL AND attempts < ? AND (status='queued' OR (status='processing' AND lease_until < ?))"
+_CLAIMABLE = (
+    "document IS NOT NULL AND attempts < ? AND (status='queued' OR (status='processing' AND lease_until < {now}))"
+)
 # Jobs an older version left pending: their document lived in its memory, so no worker can ever process them.
 _LOST = (
     "the document was lost: it was accepted by an earlier version that kept documents only in memory, which "
     "stopped before processing it; submit it again"
 )
 _FAIL_LOST = "UPDATE idp_jobs SET status='failed', error=? WHERE status IN ('queued', 'processing')"
-_SPENT = "attempts >= ? AND (status='queued' OR (status='processing' AND lease_until < ?))"
+_SPENT = "attempts >= ? AND (status='queued' OR (status='processing' AND lease_until < {now}))"
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,7 @@ class JobStore:
     def __init__(self, connect: Callable[[], _Connection], *, dialect: str, location: str) -> None:
         self.dialect = dialect
         self.location = location  # for logs and errors: never carries a password
+        self._now = _DB_NOW[dialect]
         self._connect = connect
         self._conn: _Connection | None = None
         self._lock = threading.Lock()
@@ -173,14 +189,14 @@ class JobStore:
 
         Jobs whose attempts are spent end `failed` first, so a document that kills its process each time stops
         being retried."""
-        now = time.time()
-        self._give_up(now, max_attempts, keep_document)
+        self._give_up(max_attempts, keep_document)
         lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+        claimable = _CLAIMABLE.format(now=self._now)
         rows = self._rows(
-            "UPDATE idp_jobs SET status='processing', claimed_by=?, lease_until=?, attempts=attempts+1, "  # noqa: S608
-            f"updated_at=? WHERE id = (SELECT id FROM idp_jobs WHERE {_CLAIMABLE} "
+            f"UPDATE idp_jobs SET status='processing', claimed_by=?, lease_until={self._now} + ?, "  # noqa: S608
+            f"attempts=attempts+1, updated_at=? WHERE id = (SELECT id FROM idp_jobs WHERE {claimable} "
             f"ORDER BY created_at, id LIMIT 1{lock}) RETURNING id, schema, document, attempts, trace_context",
-            (worker, now + lease_s, now, max_attempts, now),
+            (worker, lease_s, time.time(), max_attempts),
         )
         if not rows:
             return None
@@ -189,10 +205,10 @@ class JobStore:
 
     def renew(self, job_id: str, worker: str, *, lease_s: float) -> bool:
         """Extend `worker`'s lease; False when the job is no longer its own (the lease ran out and was taken)."""
-        now = time.time()
         changed = self._run(
-            "UPDATE idp_jobs SET lease_until=? WHERE id=? AND claimed_by=? AND status='processing'",
-            (now + lease_s, job_id, worker),
+            f"UPDATE idp_jobs SET lease_until={self._now} + ? "  # noqa: S608 - fixed SQL, no input
+            "WHERE id=? AND claimed_by=? AND status='processing'",
+            (lease_s, job_id, worker),
         )
         return changed > 0
 
@@ -234,15 +250,31 @@ class JobStore:
         )
         return changed > 0
 
-    def _give_up(self, now: float, max_attempts: int, keep_document: bool) -> None:
+    def recover(self, instance: str, worker: str) -> list[tuple[str, str]]:
+        """Queue again the jobs still `processing` under an earlier run of `instance` (a worker id `instance:…`
+        other than `worker`): that run is dead, so they need not wait out its lease. Their attempt stays counted,
+        as when a lease runs out, and `claimed_by` keeps the dead holder until the next claim. Returns
+        (job id, dead holder) pairs.
+
+        Only for a caller that holds `instance` exclusively (`idp.instance.acquire_instance`): a live process
+        with the same instance would lose its running jobs."""
+        prefix = f"{instance}:"
+        rows = self._rows(
+            "UPDATE idp_jobs SET status='queued', lease_until=NULL, updated_at=? WHERE status='processing' "
+            "AND substr(claimed_by, 1, CAST(? AS INTEGER)) = ? AND claimed_by <> ? RETURNING id, claimed_by",
+            (time.time(), len(prefix), prefix, worker),
+        )
+        return sorted((str(job_id), str(holder)) for job_id, holder in rows)
+
+    def _give_up(self, max_attempts: int, keep_document: bool) -> None:
         error = (
             f"gave up after {max_attempts} attempt(s): the process handling this document stopped each time "
             "before it finished (its lease ran out)"
         )
         self._run(
             f"UPDATE idp_jobs SET status='failed', error=?, lease_until=NULL, updated_at=?"  # noqa: S608 - fixed
-            f"{'' if keep_document else ', document=NULL'} WHERE {_SPENT}",
-            (error, now, max_attempts, now),
+            f"{'' if keep_document else ', document=NULL'} WHERE {_SPENT.format(now=self._now)}",
+            (error, time.time(), max_attempts),
         )
 
     def update(
