@@ -1,0 +1,85 @@
+"""Two real gateways on one real PostgreSQL key store share console sessions: signed in on one, signed in on the
+other; a sign-out or a revoked key on one is seen by the other at once; the database holds no key or session id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import httpx
+import psycopg
+import pytest
+
+from tests.support.gateway import MASTER_KEY, RunningProcess, gateway_process, postgres_schema
+from tests.support.processes import free_port
+
+COOKIE = "inferstack_console"
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningProcess, RunningProcess, str]]:
+    """Gateways A and B on one schema of the test database, started one after the other (the first migrates)."""
+    with postgres_schema("console") as url, ExitStack() as stack:
+        # A model the console never calls here: an address nothing listens on.
+        model = {"model_name": "m", "model": "fake", "api_base": f"http://127.0.0.1:{free_port()}/v1"}
+        config = {"model_list": [model], "router": {"health_check_interval_s": 0}, "database_url": url}
+        a, b = (stack.enter_context(gateway_process(tmp_path_factory.mktemp(name), config)) for name in "ab")
+        yield a, b, url
+
+
+def _sign_in(gateway: RunningProcess, key: str) -> tuple[str, str]:
+    """The session id the cookie carries and the CSRF token."""
+    response = httpx.post(gateway.base_url + "/ui/api/session", json={"key": key}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.cookies[COOKIE], response.json()["csrf"]
+
+
+def _call(
+    gateway: RunningProcess, method: str, path: str, session: tuple[str, str], **kwargs: object
+) -> httpx.Response:
+    session_id, csrf = session
+    headers = {"Cookie": f"{COOKIE}={session_id}", "X-CSRF-Token": csrf}
+    return httpx.request(method, gateway.base_url + "/ui/api" + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_session_made_on_one_gateway_works_on_the_other_and_sign_out_reaches_both(
+    replicas: tuple[RunningProcess, RunningProcess, str],
+) -> None:
+    a, b, url = replicas
+    admin = _sign_in(a, MASTER_KEY)
+    current = _call(b, "GET", "/session", admin)
+    assert current.status_code == 200 and current.json()["role"] == "admin", current.text
+    made = _call(b, "POST", "/keys", admin, json={"key_alias": "shared-session"})  # a CSRF-checked call on B
+    assert made.status_code == 200, made.text
+    key = made.json()["key"]
+    assert _call(b, "POST", "/keys", (admin[0], "forged"), json={}).status_code == 403
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT * FROM console_sessions").fetchall()
+    assert len(rows) == 1 and all(secret not in str(rows) for secret in (MASTER_KEY, admin[0], admin[1]))
+
+    holder = _sign_in(b, key)
+    mine = _call(a, "GET", "/keys", holder)
+    assert mine.status_code == 200 and mine.json()["role"] == "key", mine.text
+
+    assert _call(b, "DELETE", "/session", admin).status_code == 200
+    for gateway in (a, b):
+        signed_out = _call(gateway, "GET", "/session", admin)
+        assert signed_out.status_code == 401 and signed_out.json()["error"]["code"] == "not_signed_in"
+    assert _call(a, "GET", "/keys", holder).status_code == 200  # another browser's session is untouched
+
+
+def test_a_key_revoked_through_one_gateway_signs_its_sessions_out_on_the_other(
+    replicas: tuple[RunningProcess, RunningProcess, str],
+) -> None:
+    a, b, _ = replicas
+    admin = _sign_in(a, MASTER_KEY)
+    made = _call(a, "POST", "/keys", admin, json={"key_alias": "doomed-shared"})
+    assert made.status_code == 200, made.text
+    holder = _sign_in(b, made.json()["key"])
+    assert _call(b, "GET", "/session", holder).status_code == 200
+    revoked = _call(a, "POST", "/keys/revoke", admin, json={"keys": ["doomed-shared"]})
+    assert revoked.status_code == 200, revoked.text
+    for gateway in (b, a):
+        gone = _call(gateway, "GET", "/session", holder)
+        assert gone.status_code == 401 and gone.json()["error"]["code"] == "not_signed_in"
+    assert _call(b, "GET", "/session", admin).status_code == 200
