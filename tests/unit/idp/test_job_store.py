@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -279,3 +280,82 @@ def test_a_database_of_the_first_release_is_migrated_in_place(tmp_path: Path) ->
         assert reopened.get("doc-old")["status"] == "approved" and reopened.count() == 3
     finally:
         reopened.close()
+
+
+# Leases are the database's clock: a process whose own clock is far off neither steals a live lease nor keeps an
+# expired one alive. `time.time` is moved in this process, as a replica with a skewed clock would see it.
+
+_HOUR = 3600.0
+
+
+def _skew_clock(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + seconds)
+
+
+def _lease_left(store: JobStore, job_id: str) -> float:
+    """Seconds from the database's now to the job's `lease_until`, read by the database."""
+    rows = store._rows(f"SELECT lease_until - {store._now} FROM idp_jobs WHERE id=?", (job_id,))
+    return float(rows[0][0])
+
+
+def test_a_claimer_whose_clock_runs_far_ahead_cannot_take_a_live_lease(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF")
+    assert store.claim("holder", lease_s=60, max_attempts=3) is not None
+    _skew_clock(monkeypatch, _HOUR)
+    assert store.claim("ahead", lease_s=60, max_attempts=3) is None, "the lease is live on the database's clock"
+    assert store.get("doc-1")["attempts"] == 1
+    assert store.renew("doc-1", "holder", lease_s=60)
+    assert 0 < _lease_left(store, "doc-1") <= 60, "renewed from the database's now, not an hour ahead"
+
+
+def test_a_renewal_by_a_holder_whose_clock_runs_far_behind_keeps_the_lease(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF")
+    _skew_clock(monkeypatch, -_HOUR)
+    assert store.claim("behind", lease_s=60, max_attempts=3) is not None
+    assert store.renew("doc-1", "behind", lease_s=60)
+    assert 0 < _lease_left(store, "doc-1") <= 60
+    monkeypatch.undo()
+    assert store.claim("on-time", lease_s=60, max_attempts=3) is None, "the lease did not end an hour ago"
+    assert store.finish("doc-1", "behind", "auto_approved", confidence=1.0, result={})
+
+
+def test_an_expired_lease_is_claimable_by_a_claimer_whose_clock_runs_far_behind(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create("doc-1", "invoice", "a.pdf", b"%PDF")
+    assert store.claim("dead", lease_s=-1, max_attempts=3) is not None
+    assert _lease_left(store, "doc-1") < 0
+    _skew_clock(monkeypatch, -_HOUR)
+    again = store.claim("behind", lease_s=60, max_attempts=3)
+    assert again is not None and (again.job_id, again.attempts) == ("doc-1", 2)
+    assert store.release("doc-1", "behind"), "release works under any clock"
+    assert (store.get("doc-1")["status"], store.get("doc-1")["attempts"]) == ("queued", 1)
+
+
+def test_recover_queues_only_the_jobs_of_an_earlier_run_of_the_instance(store: JobStore) -> None:
+    holders = {
+        "doc-dead": "host.a1:11:dead0000",  # an earlier run of instance host.a1
+        "doc-other": "host.b2:12:live0000",  # another instance: alive as far as this process knows
+        "doc-longer": "host.a1x:13:live0000",  # an instance whose name starts like this one's
+        "doc-mine": "host.a1:99:self0000",  # this run
+    }
+    for job_id, holder in holders.items():
+        store.create(job_id, "invoice", f"{job_id}.pdf", job_id.encode())
+        claimed = store.claim(holder, lease_s=_HOUR, max_attempts=3)
+        assert claimed is not None and claimed.job_id == job_id
+    assert store.recover("host.a1", "host.a1:99:self0000") == [("doc-dead", "host.a1:11:dead0000")]
+    assert {job_id: store.get(job_id)["status"] for job_id in holders} == {
+        "doc-dead": "queued",
+        "doc-other": "processing",
+        "doc-longer": "processing",
+        "doc-mine": "processing",
+    }
+    assert not store.renew("doc-dead", "host.a1:11:dead0000", lease_s=60), "the dead run holds nothing any more"
+    again = store.claim("host.a1:99:self0000", lease_s=60, max_attempts=3)
+    assert again is not None and (again.job_id, again.attempts) == ("doc-dead", 2), "the lost attempt counts"
+    assert store.recover("host.a1", "host.a1:99:self0000") == [], "this run's own claims are never recovered"
