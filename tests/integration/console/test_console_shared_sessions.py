@@ -1,10 +1,12 @@
-"""Two real gateways on one real PostgreSQL key store share console sessions: signed in on one, signed in on the
-other; a sign-out or a revoked key on one is seen by the other at once; the database holds no key or session id."""
+"""Two real gateways on one key store (real PostgreSQL, or one SQLite file) share console sessions: signed in on
+one, signed in on the other; a sign-out or a revoked key on one is seen by the other at once; the database holds
+no key or session id."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 
 import httpx
 import psycopg
@@ -16,15 +18,32 @@ from tests.support.processes import free_port
 COOKIE = "inferstack_console"
 
 
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningProcess, RunningProcess, str]]:
-    """Gateways A and B on one schema of the test database, started one after the other (the first migrates)."""
-    with postgres_schema("console") as url, ExitStack() as stack:
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningProcess, RunningProcess, str]]:
+    """Gateways A and B on one key store, started one after the other (the first migrates): a schema of the test
+    database (replicas), or one SQLite file (as the workers of one host share it)."""
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            url = stack.enter_context(postgres_schema("console"))
+            tmps = [tmp_path_factory.mktemp(name) for name in "ab"]
+        else:
+            tmps = [tmp_path_factory.mktemp("shared-sqlite")] * 2  # one data dir: one gateway.db
+            url = f"sqlite:///{tmps[0] / 'data' / 'gateway.db'}"
         # A model the console never calls here: an address nothing listens on.
         model = {"model_name": "m", "model": "fake", "api_base": f"http://127.0.0.1:{free_port()}/v1"}
         config = {"model_list": [model], "router": {"health_check_interval_s": 0}, "database_url": url}
-        a, b = (stack.enter_context(gateway_process(tmp_path_factory.mktemp(name), config)) for name in "ab")
+        a, b = (stack.enter_context(gateway_process(tmp, config)) for tmp in tmps)
         yield a, b, url
+
+
+def _rows(url: str) -> list[tuple[object, ...]]:
+    if url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(url[len("sqlite:///") :])) as conn:
+            return conn.execute("SELECT * FROM console_sessions").fetchall()
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT * FROM console_sessions").fetchall()
 
 
 def _sign_in(gateway: RunningProcess, key: str) -> tuple[str, str]:
@@ -53,8 +72,7 @@ def test_a_session_made_on_one_gateway_works_on_the_other_and_sign_out_reaches_b
     assert made.status_code == 200, made.text
     key = made.json()["key"]
     assert _call(b, "POST", "/keys", (admin[0], "forged"), json={}).status_code == 403
-    with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT * FROM console_sessions").fetchall()
+    rows = _rows(url)
     assert len(rows) == 1 and all(secret not in str(rows) for secret in (MASTER_KEY, admin[0], admin[1]))
 
     holder = _sign_in(b, key)
