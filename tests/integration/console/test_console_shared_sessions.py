@@ -7,12 +7,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
 from tests.support.gateway import MASTER_KEY, RunningProcess, gateway_process, postgres_schema
+from tests.support.private_services import private_postgres
 from tests.support.processes import free_port
 
 COOKIE = "inferstack_console"
@@ -31,11 +33,15 @@ def replicas(
         else:
             tmps = [tmp_path_factory.mktemp("shared-sqlite")] * 2  # one data dir: one gateway.db
             url = f"sqlite:///{tmps[0] / 'data' / 'gateway.db'}"
-        # A model the console never calls here: an address nothing listens on.
-        model = {"model_name": "m", "model": "fake", "api_base": f"http://127.0.0.1:{free_port()}/v1"}
-        config = {"model_list": [model], "router": {"health_check_interval_s": 0}, "database_url": url}
+        config = _config(url)
         a, b = (stack.enter_context(gateway_process(tmp, config)) for tmp in tmps)
         yield a, b, url
+
+
+def _config(database_url: str) -> dict[str, object]:
+    # A model the console never calls here: an address nothing listens on.
+    model = {"model_name": "m", "model": "fake", "api_base": f"http://127.0.0.1:{free_port()}/v1"}
+    return {"model_list": [model], "router": {"health_check_interval_s": 0}, "database_url": database_url}
 
 
 def _rows(url: str) -> list[tuple[object, ...]]:
@@ -101,3 +107,16 @@ def test_a_key_revoked_through_one_gateway_signs_its_sessions_out_on_the_other(
         gone = _call(gateway, "GET", "/session", holder)
         assert gone.status_code == 401 and gone.json()["error"]["code"] == "not_signed_in"
     assert _call(b, "GET", "/session", admin).status_code == 200
+
+
+def test_a_database_outage_is_a_503_and_the_session_outlives_it(tmp_path: Path) -> None:
+    with private_postgres() as postgres, gateway_process(tmp_path, _config(postgres.url)) as gateway:
+        session = _sign_in(gateway, MASTER_KEY)
+        postgres.stop()
+        down = _call(gateway, "GET", "/session", session)
+        assert down.status_code == 503, down.text
+        assert down.json()["error"]["code"] == "database_unavailable" and down.headers["retry-after"] == "1"
+        assert _call(gateway, "GET", "/keys", session).status_code == 503
+        postgres.start()
+        back = _call(gateway, "GET", "/session", session)
+        assert back.status_code == 200 and back.json()["role"] == "admin", back.text
