@@ -1,6 +1,8 @@
 """Jobs survive their process: the real `inferstack idp serve` is killed (SIGKILL) with jobs queued and one being
-processed, and a new process on the same SQLite file finishes every one; two replicas on one PostgreSQL database
-process a batch with no job processed twice, and a replica stopped with SIGTERM hands its running job to the other.
+processed, and a new process on the same SQLite file finishes every one, the one that was running without waiting
+for its lease (the restart is the same instance, so it knows the killed run is dead); two replicas on one
+PostgreSQL database process a batch with no job processed twice, and a replica stopped with SIGTERM hands its
+running job to the other.
 No model: real OCR, the `rules` extractor.
 
     .venv/bin/pytest -q -m idp tests/integration/idp/test_idp_durability.py
@@ -63,7 +65,7 @@ def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) 
     raise TimeoutError(what)
 
 
-def _finished(idp: RunningProcess, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+def _finished(idp: RunningProcess, job_ids: list[str], timeout: float = 120) -> dict[str, dict[str, Any]]:
     jobs: dict[str, dict[str, Any]] = {}
 
     def all_done() -> bool:
@@ -71,7 +73,7 @@ def _finished(idp: RunningProcess, job_ids: list[str]) -> dict[str, dict[str, An
             jobs[job_id] = httpx.get(f"{idp.base_url}/v1/documents/{job_id}", timeout=10).json()
         return all(job["status"] not in PENDING for job in jobs.values())
 
-    _wait_until(all_done, f"jobs still pending: {[(j['id'], j['status']) for j in jobs.values()]}")
+    _wait_until(all_done, f"jobs still pending: {[(j['id'], j['status']) for j in jobs.values()]}", timeout)
     return jobs
 
 
@@ -81,9 +83,10 @@ def _pid_of(worker: str | None) -> int:
 
 
 def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
-    """SIGKILL while a scan is being read and text PDFs wait behind it; the next start on the file finishes all."""
+    """SIGKILL while a scan is being read and text PDFs wait behind it; the next start on the file finishes all,
+    the scan long before the killed run's 120 s lease would have run out."""
     database = tmp_path / "jobs.sqlite3"
-    config = _config(tmp_path, database=str(database), lease_s=3)
+    config = _config(tmp_path, database=str(database), lease_s=120)
 
     def rows() -> dict[str, tuple[str, int, str | None, bool]]:
         with sqlite3.connect(database) as conn:
@@ -99,6 +102,8 @@ def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
         first.process.wait()
     at_kill = rows()
     assert at_kill[scan][:2] == ("processing", 1) and _pid_of(at_kill[scan][2]) == first.process.pid
+    with sqlite3.connect(database) as conn:
+        ((lease_until,),) = conn.execute("SELECT lease_until FROM idp_jobs WHERE id=?", (scan,)).fetchall()
     assert "queued" in {status for status, *_ in at_kill.values()}, at_kill
     assert all(has_document for status, _, _, has_document in at_kill.values() if status in PENDING)
 
@@ -106,9 +111,12 @@ def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
     config = _config(tmp_path, database=str(database), lease_s=3, workers=2)
     with ExitStack() as stack:
         second = _serve(stack, config, tmp_path)
-        jobs = _finished(second, [scan, *pdfs])
+        jobs = _finished(second, [scan, *pdfs], timeout=90)  # below the 120 s lease: fails if the scan waits it out
         metrics = httpx.get(f"{second.base_url}/metrics", timeout=10).text
     assert 'inferstack_idp_job_claims_total{attempt="retry"} 1.0' in metrics, "the scan was a retry"
+    assert "inferstack_idp_jobs_recovered_total 1.0" in metrics
+    assert f"document job {scan} was held by {at_kill[scan][2]}, an earlier run of this instance" in second.log()
+    assert jobs[scan]["updated_at"] < lease_until, "finished while the killed run's lease still ran"
     assert {job_id: job["status"] for job_id, job in jobs.items()} == {
         scan: "needs_review",
         **dict.fromkeys(pdfs, "auto_approved"),
@@ -116,7 +124,7 @@ def test_a_killed_service_loses_no_job(tmp_path: Path) -> None:
     assert all(len(job["result"]["audit"]) == 7 for job in jobs.values())
     after = rows()
     assert after[scan][1:3] == (2, after[scan][2]) and _pid_of(after[scan][2]) == second.process.pid, (
-        "the scan's lease ran out and the new process claimed it again"
+        "the new process queued the scan again at start and claimed it as a second attempt"
     )
     assert not any(has_document for *_, has_document in after.values()), "documents are dropped once jobs end"
 
