@@ -43,7 +43,11 @@ class IdpSettings(LayeredSettings):
     max_pages: int = Field(default=20, ge=1, le=500)
     max_pixels: int = Field(default=40_000_000, ge=10_000, description="Largest image (width x height) accepted.")
     render_dpi: int = Field(default=200, ge=50, le=600, description="PDF pages without a text layer: render DPI.")
-    database: Path = Field(default_factory=default_database, description="SQLite file of jobs and the review queue.")
+    database: Path = Field(
+        default_factory=default_database,
+        description="SQLite file of jobs and the review queue; its directory also holds the instance lock files "
+        "(`<file>.instance-<n>.lock`, with PostgreSQL too) that let a restart take back its dead run's jobs.",
+    )
     database_url: SecretStr | None = Field(
         default=None,
         description="postgresql://… keeps jobs and the review queue in PostgreSQL instead of the SQLite `database`.",
@@ -62,8 +66,9 @@ class IdpSettings(LayeredSettings):
         default=60.0,
         ge=1.0,
         le=3600.0,
-        description="Lease of a claimed job, renewed every third of it while the job runs; a job whose lease ran "
-        "out (its process died) is claimed again by any live worker.",
+        description="Lease of a claimed job on the database's clock, renewed every third of it while the job "
+        "runs; a job whose lease ran out (its process died) is claimed again by any live worker, and a restart of "
+        "the same instance takes its dead run's jobs back at once.",
     )
     max_attempts: int = Field(
         default=3,
