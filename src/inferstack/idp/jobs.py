@@ -54,6 +54,7 @@ class DocumentJobs:
         self._stopping = False
         self._running: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
+        self._recovering: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Take this process's instance, then queue again what its dead predecessor held and start the workers."""
@@ -61,7 +62,7 @@ class DocumentJobs:
         self._instance = self._take_instance()
         if self._instance is not None:
             self.worker_id = new_worker_id(self._instance.name)
-        recovering = asyncio.create_task(self._recover())
+        self._recovering = recovering = asyncio.create_task(self._recover())
         self._workers = [asyncio.create_task(self._work(recovering)) for _ in range(self.settings.workers)]
 
     def _take_instance(self) -> InstanceLock | None:
@@ -109,6 +110,8 @@ class DocumentJobs:
             for worker in pending:
                 worker.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._recovering is not None:  # one statement: let it end before the store closes
+            await asyncio.gather(self._recovering, return_exceptions=True)
         for job_id in sorted(self._running):
             try:
                 released = await asyncio.to_thread(self.store.release, job_id, self.worker_id)
