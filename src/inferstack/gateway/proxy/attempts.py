@@ -1,8 +1,9 @@
 """One attempt at one deployment, for the JSON path and the stream path alike: the timeout it gets, the time
 it takes (counted as upstream time, not overhead), its metrics and span, and which answers deserve a retry.
 
-A JSON attempt's span ends with its reply. A stream attempt's span stays open past the opening: the stream path
-relays the stream through its `StreamSpan` and ends it there, when the stream ends."""
+A JSON attempt's span ends with an error reply; a 200's stays open as the call's `ReplySpan` until the JSON path
+has parsed (and guarded) the reply and records it there. A stream attempt's span stays open past the opening: the
+stream path relays the stream through its `StreamSpan` and ends it there, when the stream ends."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy.accounting import LabelledChildren
 from inferstack.gateway.proxy.call import ProxyCall
+from inferstack.gateway.proxy.reply_span import ReplySpan
 from inferstack.gateway.proxy.stream_span import CANCELLED, StreamSpan
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.upstreams.base import Upstream, UpstreamReply, UpstreamStream, failure_for_status
@@ -57,8 +59,28 @@ class UpstreamAttempts:
         self._children = LabelledChildren()
 
     async def post(self, call: ProxyCall, deployment: Deployment) -> UpstreamReply:
-        """The complete reply; a non-retryable error status (e.g. 400) is a reply too, passed to the client."""
-        return await self._timed(call, deployment, self._post)
+        """The complete reply; a non-retryable error status (e.g. 400) is a reply too, passed to the client.
+        While tracing, a 200's attempt span is left open as `call.reply_span` for the JSON path to end."""
+        if not self.tracing:  # a non-recording span still costs ~5% of CPU per request
+            return await self._measured(call, deployment, self._post)
+        span = tracer.start_span(
+            f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
+        )
+        token = context.attach(trace.set_span_in_context(span))  # current while posting: injected upstream
+        try:
+            reply = await self._measured(call, deployment, self._post)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        finally:
+            context.detach(token)
+        span.set_attribute("http.response.status_code", reply.status)
+        if reply.status != 200:
+            span.end()
+        else:
+            call.reply_span = ReplySpan(span, capture=capture_content())
+        return reply
 
     async def open_stream(self, call: ProxyCall, deployment: Deployment) -> OpenedStream:
         """An open 200 stream; raises `UpstreamRejected` for a non-retryable refusal."""
@@ -95,26 +117,6 @@ class UpstreamAttempts:
         if failure is not None:
             raise failure
         raise UpstreamRejected(answer)
-
-    async def _timed(
-        self,
-        call: ProxyCall,
-        deployment: Deployment,
-        send: Callable[[ProxyCall, Deployment, float], Awaitable[T]],
-    ) -> T:
-        if not self.tracing:  # a non-recording span still costs ~5% of CPU per request
-            return await self._measured(call, deployment, send)
-        with tracer.start_as_current_span(
-            f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
-        ) as span:
-            try:
-                result = await self._measured(call, deployment, send)
-            except BaseException as exc:
-                _failed(span, exc)
-                raise
-            status = result.status if isinstance(result, UpstreamReply) else 200
-            span.set_attribute("http.response.status_code", status)
-            return result
 
     async def _measured(
         self,

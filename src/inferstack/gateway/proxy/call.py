@@ -5,13 +5,16 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from inferstack.core.errors import InvalidRequestError
 from inferstack.gateway.keys.registry import KeyState
 from inferstack.gateway.routing.deployment import Deployment
+
+if TYPE_CHECKING:
+    from inferstack.gateway.proxy.reply_span import ReplySpan
 
 ROUTE_PATHS = {
     "chat": "/chat/completions",
@@ -44,6 +47,7 @@ class ProxyCall:
         "model",
         "path",
         "recorded",
+        "reply_span",
         "request_id",
         "route",
         "route_model",
@@ -73,6 +77,7 @@ class ProxyCall:
         self.serialized: dict[str, bytes] = {}
         self.recorded = False
         self.admitted = False  # the key counted this request in flight (released when it is recorded)
+        self.reply_span: ReplySpan | None = None  # while tracing, a 200 JSON attempt's span until the reply is read
 
     @property
     def streaming(self) -> bool:

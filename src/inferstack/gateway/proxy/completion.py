@@ -1,4 +1,7 @@
-"""The JSON path: answer from the response cache, or route to a deployment, check the reply, cache and account it."""
+"""The JSON path: answer from the response cache, or route to a deployment, check the reply, cache and account it.
+
+The reply is parsed once, here: its usage, the post-call guardrails and (while tracing) its attempt span's record
+of the answer all read that one parse."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from inferstack.core.errors import UpstreamError
+from inferstack.core.errors import InferstackError, UpstreamError
 from inferstack.gateway.cache.base import ResponseCache, is_cacheable, request_cache_key
 from inferstack.gateway.guardrails.base import Guardrail, GuardrailBlockedError
 from inferstack.gateway.guardrails.pipeline import check_reply, wants_reply_check
@@ -59,15 +62,33 @@ class CompletionPath:
         body = reply.body
         usage: dict[str, Any] = {}
         if reply.status == 200:
-            parsed = _parse_reply(reply.body, deployment)
+            parsed, body = self._read_reply(call, deployment, reply, guardrails)
             usage = parsed.get("usage") or {}
-            if wants_reply_check(guardrails) and self._check_reply(call, guardrails, parsed):
-                body = orjson.dumps(parsed)
             if cache_key is not None and self.cache is not None:
                 await self.cache.set(cache_key, body)
         self.accounting.record(call, deployment, reply.status, usage, cache_hit=False)
         headers = reply_headers(call, cache="miss" if cache_key else None, deployment=deployment)
         return ProxyReply(reply.status, body, headers)
+
+    def _read_reply(
+        self, call: ProxyCall, deployment: Deployment, reply: UpstreamReply, guardrails: tuple[Guardrail, ...]
+    ) -> tuple[dict[str, Any], bytes]:
+        """The 200 reply parsed (once) and checked by post-call guardrails, and the body to send (re-encoded when
+        they masked something). A traced attempt's span records the reply as the client gets it."""
+        span = call.reply_span
+        parsed: dict[str, Any] | None = None
+        try:
+            parsed = _parse_reply(reply.body, deployment)
+            body = reply.body
+            if wants_reply_check(guardrails) and self._check_reply(call, guardrails, parsed):
+                body = orjson.dumps(parsed)
+        except BaseException as exc:
+            if span is not None:
+                span.end(parsed, outcome=_outcome(exc))
+            raise
+        if span is not None:
+            span.end(parsed)
+        return parsed, body
 
     def _check_reply(self, call: ProxyCall, guardrails: tuple[Guardrail, ...], parsed: dict[str, Any]) -> bool:
         """Post-call guardrails on a complete reply; True when they masked something (the body must be re-encoded)."""
@@ -89,3 +110,10 @@ def _parse_reply(body: bytes, deployment: Deployment) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UpstreamError(f"deployment {deployment.id} returned JSON that is not an object")
     return parsed
+
+
+def _outcome(exc: BaseException) -> str:
+    """The error type a reply that was not sent ends its attempt span with (e.g. `guardrail_blocked`)."""
+    if isinstance(exc, InferstackError):
+        return exc.code or exc.error_type
+    return type(exc).__name__

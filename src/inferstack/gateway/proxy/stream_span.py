@@ -5,9 +5,9 @@ each block of SSE events as it passes, and `end` closes it when the last chunk w
 off, or the client left (`error.type=cancelled`). It records the time to the first token (the first event that
 carries text, with a `first_token` event), the response id and model, the finish reasons, the token counts
 from the stream's usage chunk, and with `capture_content` the streamed text (at most `MAX_CAPTURED_CHARS` per
-choice; a reply that post-call guardrails check is recorded as they let it out, masked). Events are parsed only
-where that needs it: the first one, those that name a finish reason, and every
-one only while content is captured. None of this exists while tracing is off.
+choice, built by `answer_attributes` as for a JSON reply; a reply that post-call guardrails check is recorded as
+they let it out, masked). Events are parsed only where that needs it: the first one, those that name a finish
+reason, and every one only while content is captured. None of this exists while tracing is off.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import orjson
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from inferstack.gateway.proxy.answer_attributes import MAX_CAPTURED_CHARS, CapturedOutput, set_identity, set_usage
 from inferstack.observability import genai
 
-MAX_CAPTURED_CHARS = 65_536  # per choice; a longer completion is cut there and marked truncated
+__all__ = ["CANCELLED", "MAX_CAPTURED_CHARS", "TTFT_ATTRIBUTE", "StreamSpan"]
+
 TTFT_ATTRIBUTE = "inferstack.time_to_first_token_ms"
 CANCELLED = "cancelled"
 _SEPARATOR = b"\n\n"
@@ -104,10 +106,7 @@ class StreamSpan:
     def _read(self, payload: dict[str, Any]) -> None:
         if not self._identified:
             self._identified = True
-            if isinstance(payload.get("id"), str):
-                self._attributes[genai.RESPONSE_ID] = payload["id"]
-            if isinstance(payload.get("model"), str):
-                self._attributes[genai.RESPONSE_MODEL] = payload["model"]
+            set_identity(self._attributes, payload)
         if payload.get("type") == "response.output_text.delta":  # the Responses API
             if self._capture and isinstance(payload.get("delta"), str):
                 self._append(0, payload["delta"])
@@ -143,15 +142,12 @@ class StreamSpan:
         span, attributes = self.span, self._attributes
         if self._finish_reasons:
             attributes[genai.FINISH_REASONS] = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
-        if usage:
-            prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
-            completion = usage.get("completion_tokens", usage.get("output_tokens"))
-            if isinstance(prompt, int):
-                attributes[genai.INPUT_TOKENS] = prompt
-            if isinstance(completion, int):
-                attributes[genai.OUTPUT_TOKENS] = completion
+        set_usage(attributes, usage)
         if self._capture and self._texts:
-            self._record_output(attributes)
+            output = CapturedOutput()
+            for index in sorted(self._texts):
+                output.add("".join(self._texts[index]), self._finish_reasons.get(index))
+            output.record(attributes)
         if outcome is not None:
             attributes[genai.ERROR_TYPE] = outcome
         span.set_attributes(attributes)
@@ -162,20 +158,6 @@ class StreamSpan:
         elif outcome is not None:
             span.set_status(Status(StatusCode.ERROR))
         span.end()
-
-    def _record_output(self, attributes: dict[str, AttributeValue]) -> None:
-        messages, truncated = [], False
-        for index in sorted(self._texts):
-            text = "".join(self._texts[index])
-            if len(text) > MAX_CAPTURED_CHARS:
-                text, truncated = text[:MAX_CAPTURED_CHARS], True
-            message: dict[str, Any] = {"role": "assistant", "content": text}
-            if index in self._finish_reasons:
-                message["finish_reason"] = self._finish_reasons[index]
-            messages.append(message)
-        attributes[genai.OUTPUT_MESSAGES] = orjson.dumps(messages).decode()
-        if truncated:
-            attributes["inferstack.output.truncated"] = True
 
 
 def _has_text(event: bytes) -> bool:
