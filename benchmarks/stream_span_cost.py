@@ -1,11 +1,13 @@
-"""What tracing a stream costs the gateway, in process: CPU per streamed request through `ProxyService` and the
-in-process fake upstream (a 19-block stream: role, 16 tokens, finish reason, usage), with tracing off, on (spans
-go to a null exporter, so export is not counted) and on with `capture_content`, under a SERVER span as the
-middleware opens one. Each figure is the best of `--rounds` child processes (the machine is shared, so the
-fastest round is the one least disturbed); with `--baseline-src DIR` the same is measured for another source
-tree in alternating order, and the table gives the ratios.
+"""What tracing a request's upstream attempt costs the gateway, in process: CPU per request through `ProxyService`
+and the in-process fake upstream, with tracing off, on (spans go to a null exporter, so export is not counted) and
+on with `capture_content`, under a SERVER span as the middleware opens one. `--path stream` (the default) sends
+streamed requests (a 19-block stream: role, 16 tokens, finish reason, usage); `--path json` non-streamed ones (one
+JSON reply of the same 16 tokens, its finish reason and usage). Each figure is the best of `--rounds` child
+processes (the machine is shared, so the fastest round is the one least disturbed); with `--baseline-src DIR` the
+same is measured for another source tree in alternating order, and the table gives the ratios.
 
-    .venv/bin/python benchmarks/stream_span_cost.py [--requests 1000] [--rounds 5] [--baseline-src /tmp/before/src]
+    .venv/bin/python benchmarks/stream_span_cost.py [--path json] [--requests 1000] [--rounds 5] \
+        [--baseline-src /tmp/before/src]
 
 Figures are for this machine, not thresholds.
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 MODES = ("off", "on", "capture")
+PATHS = ("stream", "json")
 TOKENS = 16
 
 
@@ -39,8 +42,15 @@ def _chunks() -> list[dict[str, Any]]:
     return [role, *tokens, finish, usage]
 
 
-async def _measure(mode: str, requests: int) -> float:
-    """CPU µs per streamed request in this process (this tree's `inferstack`), best of three runs."""
+def _reply() -> dict[str, Any]:
+    message = {"role": "assistant", "content": "".join(f" word{i}" for i in range(TOKENS))}
+    choice = {"index": 0, "message": message, "finish_reason": "length"}
+    usage = {"prompt_tokens": 5, "completion_tokens": TOKENS, "total_tokens": 5 + TOKENS}
+    return {"id": "c", "object": "chat.completion", "model": "m", "choices": [choice], "usage": usage}
+
+
+async def _measure(mode: str, requests: int, path: str) -> float:
+    """CPU µs per request in this process (this tree's `inferstack`), best of three runs."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -57,20 +67,23 @@ async def _measure(mode: str, requests: int) -> float:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
         tracing.install_provider(provider, capture=mode == "capture")
-    chunks = _chunks()
+    streamed = path == "stream"
+    answer = FakeAnswer.stream(_chunks()) if streamed else FakeAnswer.json(_reply())
 
     def handler(request: UpstreamRequest) -> FakeAnswer:
-        return FakeAnswer.stream(chunks)
+        return answer
 
     with tempfile.TemporaryDirectory() as tmp:
         async with proxy_under_test(Path(tmp), handler) as proxy:
             proxy.service.streams.attempts.tracing = mode != "off"
             tracer = trace.get_tracer("benchmark")
-            body = chat_body("hi", stream=True)
+            body = chat_body("hi", stream=streamed)
 
             async def one() -> None:
                 with tracer.start_as_current_span("POST /v1/chat/completions"):
                     result = await proxy.service.handle("chat", body, "Bearer sk-test-master")
+                    if not streamed:
+                        return
                     events = getattr(result, "events")  # noqa: B009 - a ProxyStream in every tree measured
                     async for _ in events:
                         pass
@@ -88,22 +101,23 @@ async def _measure(mode: str, requests: int) -> float:
     return best
 
 
-def _child(tree: Path, mode: str, requests: int) -> float:
+def _child(tree: Path, mode: str, requests: int, path: str) -> float:
     env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{REPO}", "PYTHONHASHSEED": "0"}
-    command = [sys.executable, __file__, "--child", mode, "--requests", str(requests)]
+    command = [sys.executable, __file__, "--child", mode, "--requests", str(requests), "--path", path]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=1000, help="Streamed requests per measurement.")
+    parser.add_argument("--path", choices=PATHS, default="stream", help="Streamed or non-streamed (JSON) requests.")
+    parser.add_argument("--requests", type=int, default=1000, help="Requests per measurement.")
     parser.add_argument("--rounds", type=int, default=5, help="Child processes per tree and mode (best one kept).")
     parser.add_argument("--baseline-src", type=Path, help="Another tree's src/ folder, measured alongside.")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(f"{asyncio.run(_measure(args.child, args.requests)):.2f}")
+        print(f"{asyncio.run(_measure(args.child, args.requests, args.path)):.2f}")
         return
     trees = {"this tree": REPO / "src"}
     if args.baseline_src is not None:
@@ -113,10 +127,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         order = list(trees.items()) if round_number % 2 == 0 else list(reversed(trees.items()))
         for name, tree in order:
             for mode in MODES:
-                value = _child(tree, mode, args.requests)
+                value = _child(tree, mode, args.requests, args.path)
                 best[name, mode] = min(best.get((name, mode), float("inf")), value)
         print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
-    print(f"CPU µs per streamed request ({TOKENS + 3} SSE blocks), best of {args.rounds} rounds x 3 x {args.requests}")
+    what = f"streamed request ({TOKENS + 3} SSE blocks)" if args.path == "stream" else f"JSON request ({TOKENS} tokens)"
+    print(f"CPU µs per {what}, best of {args.rounds} rounds x 3 x {args.requests}")
     print("| tree | off | on | on, capture_content |\n| --- | ---: | ---: | ---: |")
     for name in trees:
         print(f"| {name} | " + " | ".join(f"{best[name, mode]:.1f}" for mode in MODES) + " |")
