@@ -192,3 +192,37 @@ async def test_a_reply_checked_by_post_call_guardrails_is_recorded_as_they_let_i
     (message,) = json.loads(str(dict(span.attributes or {})["gen_ai.output.messages"]))
     assert b"a@b.example" not in sent and "a@b.example" not in message["content"]
     assert message["content"].startswith("mail ") and message["content"] in sent.decode()
+
+
+async def test_streamed_tool_calls_are_captured_whole_and_bounded(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,  # noqa: F811
+) -> None:
+    tracing._State.capture_content = True
+    first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "web_search", "arguments": ""}}
+    second = {"index": 1, "id": "call_2", "type": "function", "function": {"name": "big", "arguments": ""}}
+    pieces = ['{"query":', ' "wea', 'ther"}']
+    chunks: list[dict[str, Any]] = [
+        {"id": "c", "choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "tool_calls": [first]}}]}
+    ]
+    chunks += [
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": p}}]}}]}
+        for p in pieces
+    ]
+    chunks.append({"choices": [{"index": 0, "delta": {"tool_calls": [second]}}]})
+    huge = {"index": 1, "function": {"arguments": "x" * 1000}}
+    chunks += [{"choices": [{"index": 0, "delta": {"tool_calls": [huge]}}]}] * (MAX_CAPTURED_CHARS // 1000 + 2)
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    async with _traced(tmp_path, FakeAnswer.stream(chunks)) as proxy:
+        stream = await _open(proxy)
+        async for _ in stream.events:
+            pass
+    attributes = dict(_attempts(exporter)[0].attributes or {})
+    (message,) = json.loads(str(attributes["gen_ai.output.messages"]))
+    searched, cut = message["tool_calls"]
+    assert message["content"] is None and message["finish_reason"] == "tool_calls"
+    function = {"name": "web_search", "arguments": '{"query": "weather"}'}
+    assert searched == {"id": "call_1", "type": "function", "function": function}
+    assert cut["id"] == "call_2" and cut["function"]["name"] == "big" and set(cut["function"]["arguments"]) == {"x"}
+    assert len(str(attributes["gen_ai.output.messages"])) < MAX_CAPTURED_CHARS + 500
+    assert attributes["inferstack.output.truncated"] is True

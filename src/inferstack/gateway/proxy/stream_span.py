@@ -4,10 +4,11 @@ Opening the stream (the retry decision, up to the first byte) happens inside the
 each block of SSE events as it passes, and `end` closes it when the last chunk was relayed, the upstream broke
 off, or the client left (`error.type=cancelled`). It records the time to the first token (the first event that
 carries text, with a `first_token` event), the response id and model, the finish reasons, the token counts
-from the stream's usage chunk, and with `capture_content` the streamed text (at most `MAX_CAPTURED_CHARS` per
-choice, built by `answer_attributes` as for a JSON reply; a reply that post-call guardrails check is recorded as
-they let it out, masked). Events are parsed only where that needs it: the first one, those that name a finish
-reason, and every one only while content is captured. None of this exists while tracing is off.
+from the stream's usage chunk, and with `capture_content` the streamed text and tool calls (at most
+`MAX_CAPTURED_CHARS` per choice, built by `answer_attributes` as for a JSON reply; a reply that post-call
+guardrails check is recorded as they let it out, masked). Events are parsed only where that needs it: the first
+one, those that name a finish reason, and every one only while content is captured. None of this exists while
+tracing is off.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class StreamSpan:
 
     __slots__ = (
         "_attributes",
+        "_calls",
         "_capture",
         "_deferred",
         "_ended",
@@ -63,6 +65,7 @@ class StreamSpan:
         self._ended = False
         self._finish_reasons: dict[int, str] = {}
         self._texts: dict[int, list[str]] = {}
+        self._calls: dict[int, dict[int, _StreamedCall]] = {}  # per choice, its tool calls by their index
         self._kept: dict[int, int] = {}
 
     @property
@@ -109,7 +112,7 @@ class StreamSpan:
             set_identity(self._attributes, payload)
         if payload.get("type") == "response.output_text.delta":  # the Responses API
             if self._capture and isinstance(payload.get("delta"), str):
-                self._append(0, payload["delta"])
+                self._append(0, self._texts.setdefault(0, []), payload["delta"])
             return
         for choice in payload.get("choices") or ():
             if not isinstance(choice, dict):
@@ -123,15 +126,40 @@ class StreamSpan:
                 delta = choice.get("delta")
                 text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
                 if isinstance(text, str):
-                    self._append(index, text)
+                    self._append(index, self._texts.setdefault(index, []), text)
+                if isinstance(delta, dict) and isinstance(delta.get("tool_calls"), list):
+                    self._append_calls(index, delta["tool_calls"])
 
-    def _append(self, index: int, text: str) -> None:
-        """Keep at most one character over the bound per choice, so a long stream holds no more than that."""
-        parts = self._texts.setdefault(index, [])
+    def _append_calls(self, index: int, deltas: list[Any]) -> None:
+        """Tool-call deltas: the first names the call (id, type, function name), the rest add to its arguments."""
+        calls = self._calls.setdefault(index, {})
+        for delta in deltas:
+            if not isinstance(delta, dict):
+                continue
+            position = delta.get("index")
+            position = position if isinstance(position, int) else 0
+            call = calls.get(position)
+            if call is None:
+                if not self._append(index, [], " "):  # each call counts against the bound, so their number is too
+                    continue
+                call = calls[position] = _StreamedCall()
+            function = delta.get("function")
+            function = function if isinstance(function, dict) else {}
+            for field, value in (("id", delta.get("id")), ("type", delta.get("type")), ("name", function.get("name"))):
+                if isinstance(value, str) and value and not getattr(call, field):
+                    self._append(index, getattr(call, field), value)
+            if isinstance(function.get("arguments"), str):
+                self._append(index, call.arguments, function["arguments"])
+
+    def _append(self, index: int, parts: list[str], text: str) -> bool:
+        """Keep at most one character over the bound per choice (text and tool calls together), so a long stream
+        holds no more than that; False once the choice is past it."""
         kept = self._kept.get(index, 0)
-        if kept <= MAX_CAPTURED_CHARS:
-            parts.append(text[: MAX_CAPTURED_CHARS + 1 - kept])
-            self._kept[index] = kept + len(parts[-1])
+        if kept > MAX_CAPTURED_CHARS:
+            return False
+        parts.append(text[: MAX_CAPTURED_CHARS + 1 - kept])
+        self._kept[index] = kept + len(parts[-1])
+        return True
 
     def end(self, usage: dict[str, Any] | None, *, outcome: str | None = None) -> None:
         """Close the span once: `outcome` None for a stream relayed to its end, else the error type
@@ -143,11 +171,8 @@ class StreamSpan:
         if self._finish_reasons:
             attributes[genai.FINISH_REASONS] = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
         set_usage(attributes, usage)
-        if self._capture and self._texts:
-            output = CapturedOutput()
-            for index in sorted(self._texts):
-                output.add("".join(self._texts[index]), self._finish_reasons.get(index))
-            output.record(attributes)
+        if self._capture and (self._texts or self._calls):
+            self._record_output(attributes)
         if outcome is not None:
             attributes[genai.ERROR_TYPE] = outcome
         span.set_attributes(attributes)
@@ -158,6 +183,30 @@ class StreamSpan:
         elif outcome is not None:
             span.set_status(Status(StatusCode.ERROR))
         span.end()
+
+    def _record_output(self, attributes: dict[str, AttributeValue]) -> None:
+        output = CapturedOutput()
+        for index in sorted(self._texts.keys() | self._calls.keys()):
+            text = "".join(self._texts[index]) if index in self._texts else None
+            calls = self._calls.get(index, {})
+            output.add(text, self._finish_reasons.get(index), [calls[p].as_openai() for p in sorted(calls)])
+        output.record(attributes)
+
+
+class _StreamedCall:
+    """One tool call as its deltas arrive (each field a list of the kept pieces)."""
+
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id: list[str] = []
+        self.type: list[str] = []
+        self.name: list[str] = []
+        self.arguments: list[str] = []
+
+    def as_openai(self) -> dict[str, Any]:
+        function = {"name": "".join(self.name), "arguments": "".join(self.arguments)}
+        return {"id": "".join(self.id), "type": "".join(self.type) or "function", "function": function}
 
 
 def _has_text(event: bytes) -> bool:
