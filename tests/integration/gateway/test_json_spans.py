@@ -95,3 +95,33 @@ def test_a_reply_masked_by_a_post_call_guardrail_is_recorded_masked(traced: tupl
     (message,) = json.loads(attempt.attributes["gen_ai.output.messages"])
     assert message["content"] == content and EMAIL not in attempt.attributes["gen_ai.output.messages"]
     assert reply.usage is not None and attempt.attributes["gen_ai.usage.output_tokens"] == reply.usage.completion_tokens
+
+
+@pytest.mark.realmodel
+def test_the_real_model_servers_json_answers_are_recorded(tmp_path: Path, real_server: RunningProcess) -> None:
+    """SmolLM2 and MiniLM behind the gateway: the span holds what the real server answered, as the SDK read it."""
+    config = {
+        "model_list": [
+            deployment("smol", real_server, model="smollm2-135m-instruct"),
+            deployment("minilm", real_server, model="all-minilm-l6-v2"),
+        ]
+    }
+    store = tmp_path / "traces.db"
+    with gateway_process(tmp_path, config, extra_env=_traced_env(store)) as gateway:
+        client = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=MASTER_KEY, max_retries=0, timeout=300)
+        reply, attempt = _attempt(client, store, "smol", "Name one colour.", max_tokens=8, temperature=0)
+        session = f"emb-{uuid.uuid4().hex[:8]}"
+        vectors = client.embeddings.create(
+            model="minilm", input=["a short sentence"], extra_body={"metadata": {"session_id": session}}
+        )
+        _, embedded = _by_kind(_session_spans(store, session))
+    a = attempt.attributes
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    assert a["gen_ai.usage.input_tokens"] == reply.usage.prompt_tokens
+    assert a["gen_ai.usage.output_tokens"] == reply.usage.completion_tokens
+    assert a["gen_ai.response.finish_reasons"] == [reply.choices[0].finish_reason]
+    assert a["gen_ai.response.id"] == reply.id and a["gen_ai.response.model"] == reply.model
+    (message,) = json.loads(a["gen_ai.output.messages"])
+    assert message["content"] == reply.choices[0].message.content
+    assert embedded.attributes["gen_ai.usage.input_tokens"] == vectors.usage.prompt_tokens
+    assert "gen_ai.output.messages" not in embedded.attributes  # vectors are not content
