@@ -231,3 +231,17 @@ async def test_with_tracing_off_no_span_is_made(
         assert (await proxy.reply()).status == 200
         assert proxy.service.completions.attempts.tracing is False
     assert exporter.get_finished_spans() == ()
+
+
+async def test_a_failed_attempt_keeps_its_failure_and_the_retry_records_the_answer(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,  # noqa: F811
+) -> None:
+    answers = iter([FakeAnswer.json({"error": {"message": "overloaded"}}, status=503), chat_reply()])
+    async with _traced(tmp_path, lambda request: next(answers), router={"num_retries": 1}) as proxy:
+        assert (await proxy.reply()).status == 200
+    failed, succeeded = [s for s in exporter.get_finished_spans() if s.name.startswith("upstream ")]
+    assert not failed.status.is_ok and "503" in str(failed.status.description)
+    assert [e.name for e in failed.events] == ["exception"]
+    assert "gen_ai.usage.output_tokens" not in dict(failed.attributes or {})
+    assert dict(succeeded.attributes or {})["gen_ai.usage.output_tokens"] == 2 and succeeded.status.is_ok

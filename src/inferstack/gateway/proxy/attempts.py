@@ -147,7 +147,8 @@ def _failed(span: trace.Span, exc: BaseException) -> None:
     if isinstance(exc, UpstreamRejected):
         span.set_attribute("http.response.status_code", exc.reply.status)
     span.set_attribute(genai.ERROR_TYPE, getattr(exc, "kind", None) or type(exc).__name__)
-    span.set_status(Status(StatusCode.ERROR))
+    span.record_exception(exc)  # the failure's summary, as an `exception` event
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
 # Sampling parameters recorded on every attempt span (GenAI `gen_ai.request.*`): numbers, never content.
