@@ -106,8 +106,11 @@ def test_every_stage_is_a_span_with_the_job_id_as_session_id(service: Service) -
     """One trace per document, under the request that submitted it: idp.process, then a span per stage."""
     job_ids = {job["id"] for job in service.jobs.values()}
 
-    def routed(spans: list[Any]) -> bool:
-        return {s.attributes.get("session.id") for s in spans if s.name == "idp.route"} >= job_ids
+    def routed(spans: list[Any]) -> bool:  # idp.process ends after its last stage: it may leave in a later batch
+        return all(
+            {s.attributes.get("session.id") for s in spans if s.name == name} >= job_ids
+            for name in ("idp.route", "idp.process")
+        )
 
     spans = service.sink.wait_for_spans(routed)
     for job_id in job_ids:
