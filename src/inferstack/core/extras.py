@@ -18,7 +18,7 @@ from inferstack.core.errors import InferstackError
 
 # The modules each extra of pyproject.toml brings that inferstack imports itself (checked without importing).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "gateway": ("redis", "psycopg"),
+    "gateway": ("redis", "psycopg", "cryptography"),
     "agent": ("strands", "openai", "mcp", "tokenizers"),
     "mcp": ("mcp",),
     "serve": ("xllamacpp", "sentence_transformers", "torch"),
