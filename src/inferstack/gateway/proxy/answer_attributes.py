@@ -45,19 +45,20 @@ def set_usage(attributes: Attributes, usage: object) -> None:
 class CapturedOutput:
     """The output messages of one answer, each choice's text and tool calls cut at `MAX_CAPTURED_CHARS` in all."""
 
-    __slots__ = ("messages", "truncated")
+    __slots__ = ("_left", "messages", "truncated")
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self.truncated = False
+        self._left = 0  # characters the current choice may still take
 
     def add(self, content: str | None, finish_reason: str | None = None, tool_calls: object = None) -> None:
         """One choice: its text (None when it only calls tools), why it finished, and its tool calls as OpenAI
         sends them (`[{"id", "type", "function": {"name", "arguments"}}]`)."""
-        budget = [MAX_CAPTURED_CHARS]
-        message: dict[str, Any] = {"role": "assistant", "content": self._take(content, budget)}
+        self._left = MAX_CAPTURED_CHARS
+        message: dict[str, Any] = {"role": "assistant", "content": self._take(content)}
         if isinstance(tool_calls, list) and tool_calls:
-            message["tool_calls"] = self._tool_calls(tool_calls, budget)
+            message["tool_calls"] = self._tool_calls(tool_calls)
         if finish_reason is not None:
             message["finish_reason"] = finish_reason
         self.messages.append(message)
@@ -68,36 +69,36 @@ class CapturedOutput:
         if self.truncated:
             attributes[TRUNCATED_ATTRIBUTE] = True
 
-    def _tool_calls(self, calls: list[Any], budget: list[int]) -> list[dict[str, Any]]:
+    def _tool_calls(self, calls: list[Any]) -> list[dict[str, Any]]:
         kept = []
         for call in calls:
             if not isinstance(call, dict):
                 continue
-            if budget[0] <= 0:  # every kept call costs at least one character, so their number is bounded too
+            if self._left <= 0:  # every kept call costs at least one character, so their number is bounded too
                 self.truncated = True
                 break
-            budget[0] -= 1
+            self._left -= 1
             function = call.get("function")
             function = function if isinstance(function, dict) else {}
             kept.append(
                 {
-                    "id": self._take(_text(call.get("id")), budget),
-                    "type": self._take(_text(call.get("type")) or "function", budget),
+                    "id": self._take(_text(call.get("id"))),
+                    "type": self._take(_text(call.get("type")) or "function"),
                     "function": {
-                        "name": self._take(_text(function.get("name")), budget),
-                        "arguments": self._take(_text(function.get("arguments")), budget),
+                        "name": self._take(_text(function.get("name"))),
+                        "arguments": self._take(_text(function.get("arguments"))),
                     },
                 }
             )
         return kept
 
-    def _take(self, text: str | None, budget: list[int]) -> str | None:
-        """`text` cut to what is left of the choice's budget (which it then uses up)."""
+    def _take(self, text: str | None) -> str | None:
+        """`text` cut to what the current choice may still take (which it then uses up)."""
         if text is None:
             return None
-        if len(text) > budget[0]:
-            text, self.truncated = text[: max(budget[0], 0)], True
-        budget[0] -= len(text)
+        if len(text) > self._left:
+            text, self.truncated = text[: max(self._left, 0)], True
+        self._left -= len(text)
         return text
 
 
