@@ -226,3 +226,24 @@ async def test_streamed_tool_calls_are_captured_whole_and_bounded(
     assert cut["id"] == "call_2" and cut["function"]["name"] == "big" and set(cut["function"]["arguments"]) == {"x"}
     assert len(str(attributes["gen_ai.output.messages"])) < MAX_CAPTURED_CHARS + 500
     assert attributes["inferstack.output.truncated"] is True
+
+
+async def test_a_responses_api_stream_is_identified_and_its_text_captured(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,  # noqa: F811
+) -> None:
+    tracing._State.capture_content = True
+    created = {"type": "response.created", "response": {"id": "resp_7", "model": "up-a", "status": "in_progress"}}
+    deltas = [{"type": "response.output_text.delta", "delta": d} for d in ("Hi", " there")]
+    usage = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+    completed = {"type": "response.completed", "response": {"id": "resp_7", "status": "completed", "usage": usage}}
+    async with _traced(tmp_path, FakeAnswer.stream([created, *deltas, completed])) as proxy:
+        body = orjson.dumps({"model": "m", "input": "hi", "stream": True})
+        stream = await proxy.service.handle("responses", body, "Bearer sk-test-master")
+        assert isinstance(stream, ProxyStream)
+        async for _ in stream.events:
+            pass
+    attributes = dict(_attempts(exporter)[0].attributes or {})
+    assert attributes["gen_ai.response.id"] == "resp_7" and attributes["gen_ai.response.model"] == "up-a"
+    assert attributes["gen_ai.usage.input_tokens"] == 3 and attributes["gen_ai.usage.output_tokens"] == 2
+    assert json.loads(str(attributes["gen_ai.output.messages"])) == [{"role": "assistant", "content": "Hi there"}]

@@ -109,7 +109,8 @@ class StreamSpan:
     def _read(self, payload: dict[str, Any]) -> None:
         if not self._identified:
             self._identified = True
-            set_identity(self._attributes, payload)
+            response = payload.get("response")  # the Responses API's first event, `response.created`, nests it
+            set_identity(self._attributes, response if isinstance(response, dict) else payload)
         if payload.get("type") == "response.output_text.delta":  # the Responses API
             if self._capture and isinstance(payload.get("delta"), str):
                 self._append(0, self._texts.setdefault(0, []), payload["delta"])
