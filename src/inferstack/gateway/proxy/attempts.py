@@ -63,18 +63,7 @@ class UpstreamAttempts:
         While tracing, a 200's attempt span is left open as `call.reply_span` for the JSON path to end."""
         if not self.tracing:  # a non-recording span still costs ~5% of CPU per request
             return await self._measured(call, deployment, self._post)
-        span = tracer.start_span(
-            f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
-        )
-        token = context.attach(trace.set_span_in_context(span))  # current while posting: injected upstream
-        try:
-            reply = await self._measured(call, deployment, self._post)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
-        finally:
-            context.detach(token)
+        reply, span = await self._in_span(call, deployment, self._post)
         span.set_attribute("http.response.status_code", reply.status)
         if reply.status != 200:
             span.end()
@@ -87,20 +76,31 @@ class UpstreamAttempts:
         if not self.tracing:
             return OpenedStream(await self._measured(call, deployment, self._open_stream))
         started = time.perf_counter()
+        stream, span = await self._in_span(call, deployment, self._open_stream)
+        span.set_attribute("http.response.status_code", 200)
+        return OpenedStream(stream, StreamSpan(span, capture=capture_content(), started=started))
+
+    async def _in_span(
+        self,
+        call: ProxyCall,
+        deployment: Deployment,
+        send: Callable[[ProxyCall, Deployment, float], Awaitable[T]],
+    ) -> tuple[T, trace.Span]:
+        """One attempt inside its `upstream <deployment>` span, current while sending (so it is injected
+        upstream). A failed attempt's span is ended here; a successful one is returned open for its path to end."""
         span = tracer.start_span(
             f"upstream {deployment.id}", kind=SpanKind.CLIENT, attributes=attempt_attributes(call, deployment)
         )
-        token = context.attach(trace.set_span_in_context(span))  # current while opening: injected upstream
+        token = context.attach(trace.set_span_in_context(span))
         try:
-            stream = await self._measured(call, deployment, self._open_stream)
+            result = await self._measured(call, deployment, send)
         except BaseException as exc:
             _failed(span, exc)
             span.end()
             raise
         finally:
             context.detach(token)
-        span.set_attribute("http.response.status_code", 200)
-        return OpenedStream(stream, StreamSpan(span, capture=capture_content(), started=started))
+        return result, span
 
     async def _post(self, call: ProxyCall, deployment: Deployment, timeout_s: float) -> UpstreamReply:
         reply = await self.upstream.post(deployment, call.path, call.upstream_body(deployment), timeout_s)
