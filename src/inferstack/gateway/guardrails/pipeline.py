@@ -1,7 +1,9 @@
 """Runs the guardrails that apply to a request over its texts (before) and its reply (after).
 
-Texts are the message contents (and text parts), completion prompts and embedding inputs on the way in,
-and message contents, completion texts and tool-call arguments on the way out.
+Texts are the message contents (and text parts), completion prompts, embedding inputs and the Responses API's
+input items and instructions on the way in; message contents, completion texts, tool-call arguments and the
+Responses API's output items on the way out. Held streams are assembled into this reply shape first
+(`proxy/held_reply.py`).
 """
 
 from __future__ import annotations
@@ -90,26 +92,54 @@ def _setter(container: Any, key: Any) -> Callable[[str], None]:
     return write
 
 
+def _message_slots(message: dict[str, Any]) -> list[Slot]:
+    """A message's texts: its content (a string, or the text of its parts) and its tool calls' arguments."""
+    slots: list[Slot] = []
+    content = message.get("content")
+    if isinstance(content, str):
+        slots.append((content, _setter(message, "content")))
+    elif isinstance(content, list):
+        for part in content:
+            for field in ("text", "refusal"):
+                if isinstance(part, dict) and isinstance(part.get(field), str):
+                    slots.append((part[field], _setter(part, field)))
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            slots.append((function["arguments"], _setter(function, "arguments")))
+    return slots
+
+
+def _item_slots(item: Any) -> list[Slot]:
+    """A Responses API item: a message (content string or parts), a function call's arguments, a tool's output."""
+    if not isinstance(item, dict):
+        return []
+    slots = _message_slots(item)
+    for field in ("arguments", "output", "refusal"):
+        if isinstance(item.get(field), str):
+            slots.append((item[field], _setter(item, field)))
+    return slots
+
+
 def _request_texts(route: str, body: dict[str, Any]) -> list[Slot]:
     slots: list[Slot] = []
     if route == "chat":
         for message in body.get("messages") or ():
-            if not isinstance(message, dict):
-                continue
-            content = message.get("content")
-            if isinstance(content, str):
-                slots.append((content, _setter(message, "content")))
-            elif isinstance(content, list):
-                for part in content:
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        slots.append((part["text"], _setter(part, "text")))
-    else:
-        field = "prompt" if route == "completions" else "input"
-        value = body.get(field)
-        if isinstance(value, str):
-            slots.append((value, _setter(body, field)))
-        elif isinstance(value, list):
-            slots.extend((item, _setter(value, i)) for i, item in enumerate(value) if isinstance(item, str))
+            if isinstance(message, dict):
+                slots.extend(_message_slots(message))
+        return slots
+    field = "prompt" if route == "completions" else "input"
+    value = body.get(field)
+    if isinstance(value, str):
+        slots.append((value, _setter(body, field)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                slots.append((item, _setter(value, i)))
+            elif route == "responses":
+                slots.extend(_item_slots(item))
+    if route == "responses" and isinstance(body.get("instructions"), str):
+        slots.append((body["instructions"], _setter(body, "instructions")))
     return slots
 
 
@@ -122,10 +152,7 @@ def _reply_texts(route: str, reply: dict[str, Any]) -> list[Slot]:
             slots.append((choice["text"], _setter(choice, "text")))
         message = choice.get("message") or choice.get("delta")
         if isinstance(message, dict):
-            if isinstance(message.get("content"), str):
-                slots.append((message["content"], _setter(message, "content")))
-            for call in message.get("tool_calls") or ():
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                    slots.append((function["arguments"], _setter(function, "arguments")))
+            slots.extend(_message_slots(message))
+    for item in reply.get("output") or ():  # the Responses API
+        slots.extend(_item_slots(item))
     return slots

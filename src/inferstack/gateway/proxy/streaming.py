@@ -14,23 +14,23 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
 
 from inferstack.core.errors import InferstackError, UpstreamError
 from inferstack.gateway.guardrails.base import Guardrail, GuardrailBlockedError
-from inferstack.gateway.guardrails.pipeline import check_reply, wants_reply_check
+from inferstack.gateway.guardrails.pipeline import wants_reply_check
 from inferstack.gateway.metrics import GatewayMetrics
 from inferstack.gateway.proxy.accounting import UsageAccounting
 from inferstack.gateway.proxy.attempts import OpenedStream, UpstreamAttempts, UpstreamRejected
 from inferstack.gateway.proxy.call import ProxyCall
+from inferstack.gateway.proxy.held_reply import guard_held_reply
 from inferstack.gateway.proxy.replies import ProxyReply, ProxyStream, reply_headers
 from inferstack.gateway.proxy.stream_span import CANCELLED
 from inferstack.gateway.routing.deployment import Deployment
 from inferstack.gateway.routing.router import Router
-from inferstack.gateway.sse_relay import RelayState, parse_event, relay_events
+from inferstack.gateway.sse_relay import RelayState, relay_events
 from inferstack.gateway.upstreams.base import UpstreamFailure
 from inferstack.openai_api.errors import error_body_for
-from inferstack.openai_api.sse import DONE_EVENT, sse_event
+from inferstack.openai_api.sse import sse_event
 
 CLIENT_GONE_STATUS = 499
 
@@ -106,33 +106,16 @@ class StreamPath:
             end(status, outcome)
 
     def _guard_held(self, call: ProxyCall, held: list[bytes], guardrails: tuple[Guardrail, ...]) -> list[bytes]:
-        """Check a complete streamed reply; masked text goes out in the first content delta."""
-        parsed = [parse_event(e) for block in held for e in block.split(b"\n\n") if e.strip()]
-        text = "".join(_delta_text(p) for p in parsed if p is not None)
-        probe: dict[str, Any] = {"choices": [{"message": {"content": text}, "text": text}]}
+        """Check a complete streamed reply as one reply; a masked part goes out whole in its first piece."""
         try:
-            changed = check_reply(guardrails, call.route, probe)
+            guarded = guard_held_reply(guardrails, call.route, held)
         except GuardrailBlockedError:
             self.metrics.guardrail_hits.labels("response", "block").inc()
             raise
-        if not changed:
+        if guarded is None:
             return held
         self.metrics.guardrail_hits.labels("response", "mask").inc()
-        chat = call.route == "chat"
-        masked = probe["choices"][0]["message"]["content"] if chat else probe["choices"][0]["text"]
-        field_name = "content" if chat else "text"
-        out, first_content = [], True
-        for event in parsed:
-            if event is None:
-                continue
-            for choice in event.get("choices") or ():
-                container = choice.get("delta") if chat else choice
-                if isinstance(container, dict) and isinstance(container.get(field_name), str):
-                    container[field_name] = masked if first_content else ""
-                    first_content = False
-            out.append(sse_event(event))
-        out.append(DONE_EVENT)
-        return out
+        return guarded
 
 
 class _StreamEnd:
@@ -189,14 +172,3 @@ class _StreamEnd:
 async def _replay(blocks: list[bytes]) -> AsyncGenerator[bytes, None]:
     for block in blocks:
         yield block
-
-
-def _delta_text(event: dict[str, Any]) -> str:
-    parts = []
-    for choice in event.get("choices") or ():
-        delta = choice.get("delta")
-        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-            parts.append(delta["content"])
-        elif isinstance(choice.get("text"), str):
-            parts.append(choice["text"])
-    return "".join(parts)
