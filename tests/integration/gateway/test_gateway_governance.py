@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionToolParam
 
 from tests.support.gateway import (
     MASTER_KEY,
     RunningProcess,
     admin,
+    control,
     deployment,
     fake_upstream,
     gateway_process,
@@ -258,6 +261,35 @@ def test_pii_mask_before_and_after(gateway: RunningProcess, upstreams: dict[str,
     ) as response:
         body = b"".join(response.iter_bytes()).decode()
     assert "10.0.0.7" not in body and "[IPV4]" in body and body.endswith("data: [DONE]\n\n")
+
+
+def test_pii_mask_covers_the_responses_api_and_streamed_tool_calls(
+    gateway: RunningProcess, upstreams: dict[str, RunningProcess]
+) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=MASTER_KEY, max_retries=0)
+    reply = client.responses.create(model="masked-out", input="reach 10.0.0.7 today")
+    assert reply.output_text == "[a] reach [IPV4] today"
+    deltas, completed = "", None
+    for event in client.responses.create(model="masked-out", input="reach 10.0.0.7 today", stream=True):
+        if event.type == "response.output_text.delta":
+            deltas += event.delta
+        elif event.type == "response.completed":
+            completed = event.response.output_text
+    assert deltas == completed == "[a] reach [IPV4] today"
+    # A tool call's arguments, streamed: the client's reassembled arguments are masked and still JSON.
+    control(upstreams["a"], script=[{"name": "send", "arguments": {"to": "10.0.0.7", "n": 1}}])
+    tool: ChatCompletionToolParam = {"type": "function", "function": {"name": "send", "parameters": {"type": "object"}}}
+    stream = client.chat.completions.create(
+        model="masked-out", messages=[{"role": "user", "content": "send it"}], tools=[tool], stream=True
+    )
+    arguments = "".join(
+        call.function.arguments or ""
+        for chunk in stream
+        for choice in chunk.choices
+        for call in choice.delta.tool_calls or ()
+        if call.function is not None
+    )
+    assert json.loads(arguments) == {"to": "[IPV4]", "n": 1}
 
 
 def test_embeddings_and_completions_routes(gateway: RunningProcess) -> None:
