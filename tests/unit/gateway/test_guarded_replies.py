@@ -36,11 +36,16 @@ def _events(blocks: list[bytes]) -> list[dict[str, Any]]:
     return [orjson.loads(d) for d in data if d != b"[DONE]"]
 
 
-async def _stream(answer: FakeAnswer, route: str, body: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+async def _raw_stream(answer: FakeAnswer, route: str, body: dict[str, Any], tmp_path: Path) -> bytes:
+    """What the client of a streamed request gets, as bytes."""
     async with _guarded(tmp_path, lambda request: answer) as proxy:
         result = await proxy.service.handle(route, orjson.dumps({**body, "stream": True}), MASTER)
         assert isinstance(result, ProxyStream)
-        return _events([block async for block in result.events])
+        return b"".join([block async for block in result.events])
+
+
+async def _stream(answer: FakeAnswer, route: str, body: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+    return _events([await _raw_stream(answer, route, body, tmp_path)])
 
 
 def _tool_call_stream(pieces: list[str]) -> FakeAnswer:
@@ -162,11 +167,7 @@ async def test_a_held_responses_stream_is_masked_in_its_deltas_and_its_whole_tex
 
 async def test_a_held_responses_stream_keeps_its_event_lines(tmp_path: Path) -> None:
     answer = _responses_stream(["mail x.y@corp", ".example.com now"])
-    async with _guarded(tmp_path, lambda request: answer) as proxy:
-        body = orjson.dumps({"model": "masked", "input": "hi", "stream": True})
-        result = await proxy.service.handle("responses", body, MASTER)
-        assert isinstance(result, ProxyStream)
-        raw = b"".join([block async for block in result.events])
+    raw = await _raw_stream(answer, "responses", {"model": "masked", "input": "hi"}, tmp_path)
     events = [e for e in raw.split(b"\n\n") if e.strip()]
     assert all(e.startswith(b"event: response.") for e in events), events[:2]
     assert b"[DONE]" not in raw, "a Responses stream gets no [DONE] it did not send"
@@ -181,9 +182,5 @@ async def test_a_held_responses_stream_with_a_card_number_is_blocked(tmp_path: P
 
 async def test_a_stream_with_nothing_to_mask_goes_out_byte_for_byte(tmp_path: Path) -> None:
     answer = _responses_stream(["nothing ", "personal"])
-    async with _guarded(tmp_path, lambda request: answer) as proxy:
-        body = orjson.dumps({"model": "masked", "input": "hi", "stream": True})
-        result = await proxy.service.handle("responses", body, MASTER)
-        assert isinstance(result, ProxyStream)
-        raw = b"".join([block async for block in result.events])
+    raw = await _raw_stream(answer, "responses", {"model": "masked", "input": "hi"}, tmp_path)
     assert raw == b"".join(answer.events or ())
