@@ -63,6 +63,19 @@ async def _open(proxy: ProxyUnderTest, **extra: Any) -> ProxyStream:
     return result
 
 
+async def _relayed_output(
+    tmp_path: Path, capture: InMemorySpanExporter, chunks: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Relay `chunks` to their end; the attempt span's attributes and its one captured output message."""
+    async with _traced(tmp_path, FakeAnswer.stream(chunks)) as proxy:
+        stream = await _open(proxy)
+        async for _ in stream.events:
+            pass
+    attributes = dict(_attempts(capture)[0].attributes or {})
+    (message,) = json.loads(str(attributes["gen_ai.output.messages"]))
+    return attributes, message
+
+
 async def test_the_span_ends_with_the_stream_and_records_what_it_said(
     tmp_path: Path,
     exporter: InMemorySpanExporter,  # noqa: F811
@@ -99,12 +112,7 @@ async def test_captured_text_is_bounded(
     tracing._State.capture_content = True
     piece = "x" * 1000
     chunks = [{"choices": [{"index": 0, "delta": {"content": piece}}]} for _ in range(MAX_CAPTURED_CHARS // 1000 + 5)]
-    async with _traced(tmp_path, FakeAnswer.stream(chunks)) as proxy:
-        stream = await _open(proxy)
-        async for _ in stream.events:
-            pass
-    attributes = dict(_attempts(exporter)[0].attributes or {})
-    (message,) = json.loads(str(attributes["gen_ai.output.messages"]))
+    attributes, message = await _relayed_output(tmp_path, exporter, chunks)
     assert len(message["content"]) == MAX_CAPTURED_CHARS and attributes["inferstack.output.truncated"] is True
 
 
@@ -213,12 +221,7 @@ async def test_streamed_tool_calls_are_captured_whole_and_bounded(
     huge = {"index": 1, "function": {"arguments": "x" * 1000}}
     chunks += [{"choices": [{"index": 0, "delta": {"tool_calls": [huge]}}]}] * (MAX_CAPTURED_CHARS // 1000 + 2)
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
-    async with _traced(tmp_path, FakeAnswer.stream(chunks)) as proxy:
-        stream = await _open(proxy)
-        async for _ in stream.events:
-            pass
-    attributes = dict(_attempts(exporter)[0].attributes or {})
-    (message,) = json.loads(str(attributes["gen_ai.output.messages"]))
+    attributes, message = await _relayed_output(tmp_path, exporter, chunks)
     searched, cut = message["tool_calls"]
     assert message["content"] is None and message["finish_reason"] == "tool_calls"
     function = {"name": "web_search", "arguments": '{"query": "weather"}'}
