@@ -3,9 +3,12 @@ trace links."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +121,22 @@ def test_trace_links_come_from_the_console_urls_or_the_langfuse_export_host() ->
         {"name": "Langfuse", "url": "http://lf.local:3000/trace/" + "ab" * 16},
         {"name": "Phoenix", "url": "http://127.0.0.1:6006/redirects/traces/" + "ab" * 16},
     ]
+
+
+async def test_a_trace_not_stored_yet_is_waited_for_and_an_unknown_one_is_not_found(tmp_path: Path) -> None:
+    from inferstack.gateway.console.service import ConsoleService
+    from inferstack.observability.trace_store import TraceStore
+
+    store = TraceStore(tmp_path / "traces.db")
+    nothing: Any = None  # the trace lookup needs no key registry and no sessions
+    service = ConsoleService(nothing, dict, sessions=nothing, trace_store=tmp_path / "traces.db")
+
+    async def arrives_later() -> None:
+        await asyncio.sleep(0.6)
+        store.add([_stored({})])
+
+    arriving = asyncio.create_task(arrives_later())
+    spans = await service.trace("a" * 32, wait_s=10)
+    await arriving
+    assert [s.name for s in spans or []] == ["upstream alpha#0"]
+    assert await service.trace("c" * 32, wait_s=0.3) == []

@@ -41,6 +41,9 @@ SECURITY_HEADERS = {
 }
 _ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 _MAX_DAYS = 366
+# How long a trace that is not in the store yet is waited for: "Open its trace" follows an answer at once, and each
+# service sends its spans to the store every second.
+TRACE_ARRIVAL_S = 5.0
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -265,7 +268,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
         session = await session_of(request)
         if not re.fullmatch(r"[0-9a-fA-F]{4,32}", trace_id):
             raise InvalidRequestError("trace id: 4 to 32 hex digits", param="trace_id")
-        spans = await service.trace(trace_id)
+        spans = await service.trace(trace_id, wait_s=TRACE_ARRIVAL_S)
         if spans is None:
             raise NotFoundError("no trace store is configured (observability.exporter: store)")
         if not spans:
@@ -300,7 +303,7 @@ def build_console(service: ConsoleService, *, secure_cookie: bool = False) -> Fa
         session = await session_of(request)
         if not re.fullmatch(r"[0-9a-f]{32}", trace_id) or not re.fullmatch(r"[0-9a-f]{16}", span_id):
             raise InvalidRequestError("trace id: 32 hex digits, span id: 16 hex digits")
-        spans = await service.trace(trace_id)
+        spans = await service.trace(trace_id, wait_s=TRACE_ARRIVAL_S)
         if spans is None:
             raise NotFoundError("no trace store is configured (observability.exporter: store)")
         span = next((s for s in spans if s.span_id == span_id and s.trace_id == trace_id), None)

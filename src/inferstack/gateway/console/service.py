@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from inferstack.gateway.keys.registry import KeyRegistry
 from inferstack.observability.trace_store import StoredSpan, TraceStore
 
 _PROBE_TIMEOUT_S = 2.0
+_TRACE_POLL_S = 0.25
 _METRIC_LINE = re.compile(r"^(vllm:[a-z_]+)(?:\{[^}]*\})?\s+([0-9.eE+-]+)$")
 # The agent's /health names its dependencies by setting; the Services table uses the names people know.
 _SERVICE_NAMES = {
@@ -185,11 +187,19 @@ class ConsoleService:
             for s in kept[:limit]
         ]
 
-    async def trace(self, trace_id: str) -> list[StoredSpan] | None:
+    async def trace(self, trace_id: str, *, wait_s: float = 0.0) -> list[StoredSpan] | None:
+        """A trace's spans ([] for an unknown trace, None without a trace store). A trace opened right after its
+        request may not be stored yet (each service sends its spans to the store every second), so an unknown
+        trace is looked up again for up to `wait_s`."""
         store = self._store()
         if store is None:
             return None
-        return await asyncio.to_thread(store.spans, trace_id)
+        deadline = time.monotonic() + wait_s
+        while True:
+            spans = await asyncio.to_thread(store.spans, trace_id)
+            if spans or time.monotonic() >= deadline:
+                return spans
+            await asyncio.sleep(_TRACE_POLL_S)
 
     def chat_models(self) -> set[str]:
         """The model names with at least one chat deployment (model_info.mode `chat`, the default)."""
