@@ -145,6 +145,8 @@ async def test_health_checks_mark_deployments_through_the_upstream_probe() -> No
     await check_once(router, upstream, timeout_s=1)
     a, b = router.by_model["m"]
     assert (a.healthy, b.healthy) == (False, True) and a.last_error == "health check: HTTP 503"
+    assert a.status(0)["last_error_at"] == a.last_error_at and abs(time.time() - (a.last_error_at or 0)) < 60
+    assert b.status(0)["last_error_at"] is None
     assert router.ready()
     upstream.probe_answers["a"] = None
     await check_once(router, upstream, timeout_s=1)

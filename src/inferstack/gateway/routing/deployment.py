@@ -6,6 +6,7 @@ Every `now` here is a reading of the router's one clock (`routing/clock.py`, mon
 from __future__ import annotations
 
 import re
+import time
 
 from inferstack.gateway.rolling_window import RollingWindow
 from inferstack.gateway.settings import DeploymentConfig
@@ -22,6 +23,7 @@ class Deployment:
         "id",
         "in_flight",
         "last_error",
+        "last_error_at",
         "latency_s",
         "pattern",
         "requests",
@@ -38,6 +40,7 @@ class Deployment:
         self.cooldown_until = 0.0
         self.healthy = True
         self.last_error: str | None = None
+        self.last_error_at: float | None = None  # wall-clock seconds, so a reader can tell an old error from a new one
         self.requests = RollingWindow()
         self.tokens = RollingWindow()
         key = config.api_key.get_secret_value() if config.api_key else None
@@ -92,12 +95,16 @@ class Deployment:
         """Record a failure; returns True when this failure starts a cool-down (circuit opens)."""
         self.in_flight -= 1
         self.consecutive_failures += 1
-        self.last_error = reason
+        self.note_error(reason)
         if self.consecutive_failures >= allowed_fails and cooldown_s > 0:
             self.cooldown_until = now + cooldown_s
             self.consecutive_failures = 0
             return True
         return False
+
+    def note_error(self, reason: str) -> None:
+        """The newest failure's reason and when it happened."""
+        self.last_error, self.last_error_at = reason, time.time()
 
     def finished_without_verdict(self) -> None:
         """The attempt ended for a reason that says nothing about the deployment (client left, 4xx)."""
@@ -114,6 +121,7 @@ class Deployment:
             "in_flight": self.in_flight,
             "latency_ms": None if self.latency_s is None else round(self.latency_s * 1000, 3),
             "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
         }
 
 

@@ -22,7 +22,7 @@ async def check_once(router: Router, upstream: Upstream, timeout_s: float) -> No
             log.warning("deployment %s failed its health check: %s", deployment.id, reason)
         deployment.healthy = reason is None
         if reason is not None:
-            deployment.last_error = f"health check: {reason}"
+            deployment.note_error(f"health check: {reason}")
 
 
 async def run_health_checks(router: Router, upstream: Upstream, interval_s: float, timeout_s: float) -> None:

@@ -603,6 +603,15 @@ async function loadUsage() {
 }
 
 // ---- health ----
+// A deployment's newest failure and how long ago it was (an old one, from before it recovered, reads as old).
+function lastError(d) {
+  if (!d.last_error) return "";
+  if (!d.last_error_at) return d.last_error;
+  const s = Math.max(0, Date.now() / 1000 - d.last_error_at);
+  const ago = s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+  return `${d.last_error} (${ago} ago)`;
+}
+
 async function loadHealth() {
   const refresh = async () => {
     if (document.hidden) return;
@@ -619,7 +628,7 @@ async function loadHealth() {
       for (const d of group) {
         const state = !d.healthy ? "unhealthy" : d.cooling_down_s > 0 ? `cooling down (${d.cooling_down_s}s)` : "healthy";
         rows.push(row([d.mode && d.mode !== "chat" ? `${model} (${d.mode})` : model, d.id, d.api_base, el("span", state, { class: state === "healthy" ? "state-healthy" : "state-bad" }),
-          d.in_flight, d.latency_ms === null || d.latency_ms === undefined ? "—" : Number(d.latency_ms).toFixed(1), d.last_error ?? ""]));
+          d.in_flight, d.latency_ms === null || d.latency_ms === undefined ? "—" : Number(d.latency_ms).toFixed(1), lastError(d)]));
       }
     }
     $("health-deployments").querySelector("tbody").replaceChildren(...rows);
