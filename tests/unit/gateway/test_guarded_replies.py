@@ -9,12 +9,15 @@ from typing import Any
 
 import orjson
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from inferstack.gateway.guardrails.base import GuardrailBlockedError
 from inferstack.gateway.proxy import ProxyReply, ProxyStream
 from inferstack.gateway.settings import GuardrailConfig
 from inferstack.gateway.upstreams.fake import FakeAnswer, Handler, UpstreamRequest
+from inferstack.observability import tracing
 from tests.unit.gateway.proxy_harness import MASTER, ProxyUnderTest, deployment, proxy_under_test
+from tests.unit.observability.test_tracing import exporter  # noqa: F401 - the in-memory exporter fixture
 
 EMAIL, CARD = "x.y@corp.example.com", "4111-1111-1111-1111"
 GUARDS = [
@@ -75,6 +78,23 @@ async def test_streamed_tool_call_arguments_are_masked_and_still_valid_json(tmp_
     events = await _stream(answer, "chat", {"model": "masked", **CHAT}, tmp_path)
     arguments = orjson.loads(_arguments(events))
     assert EMAIL not in _arguments(events) and arguments["n"] == 1 and arguments["to"] != EMAIL
+
+
+async def test_the_attempt_span_captures_the_masked_tool_call_arguments(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,  # noqa: F811
+) -> None:
+    tracing._State.capture_content = True
+    answer = _tool_call_stream(['{"to": "x.y@', "corp.example", '.com", "n": 1}'])
+    async with _guarded(tmp_path, lambda request: answer) as proxy:
+        proxy.service.tracing = proxy.service.streams.attempts.tracing = True
+        body = {"model": "masked", "stream": True, **CHAT}
+        result = await proxy.service.handle("chat", orjson.dumps(body), MASTER)
+        assert isinstance(result, ProxyStream)
+        sent = _arguments(_events([block async for block in result.events]))
+    (span,) = [s for s in exporter.get_finished_spans() if s.name.startswith("upstream ")]
+    (message,) = orjson.loads(str(dict(span.attributes or {})["gen_ai.output.messages"]))
+    assert EMAIL not in sent and message["tool_calls"][0]["function"]["arguments"] == sent
 
 
 async def test_streamed_tool_call_arguments_with_a_card_number_are_blocked(tmp_path: Path) -> None:
