@@ -1,5 +1,6 @@
 """The `read` stage: pages to lines of text. `ocr` (rapidocr on CPU, the default), `vision` (a vision model
-through the gateway, for GPU deployments), or `both` (OCR lines first, then the vision model's).
+through the gateway, for GPU deployments), or `both` (OCR lines first, then the vision model's lines that OCR did
+not produce: a line both readers read stands once, as the OCR line with its box, so labelled lines are not doubled).
 
 PDF text layers are taken as they are (confidence 1.0); no reader runs on such a page.
 """
@@ -39,13 +40,21 @@ async def read_pages(
             continue
         if page.image is None:
             continue
+        read: list[OcrLine] = []
         if reader in ("ocr", "both"):
-            lines.extend(await asyncio.to_thread(ocr.read, page.image, page.number))
+            read.extend(await asyncio.to_thread(ocr.read, page.image, page.number))
         if reader in ("vision", "both") and model is not None and vision_model:
             text = await model.transcribe(vision_model, page.image)
-            lines.extend(
-                OcrLine(page=page.number, text=row.strip(), confidence=VISION_LINE_CONFIDENCE, source="vision")
-                for row in text.splitlines()
-                if row.strip()
-            )
+            by_ocr = {_same_text(line.text) for line in read}
+            for row in text.splitlines():
+                if row.strip() and _same_text(row) not in by_ocr:
+                    read.append(
+                        OcrLine(page=page.number, text=row.strip(), confidence=VISION_LINE_CONFIDENCE, source="vision")
+                    )
+        lines.extend(read)
     return lines
+
+
+def _same_text(text: str) -> str:
+    """A line's text as compared across readers: case and runs of whitespace do not count."""
+    return " ".join(text.split()).casefold()
