@@ -117,9 +117,9 @@ def process(
         store.close()
     except InferstackError as exc:
         raise fail("idp process", exc.message) from None
-    if as_json:
+    if as_json:  # the whole result, a failed job's too; the exit code says whether the job failed, as without --json
         typer.echo(json.dumps(answer, indent=2))
-        return
+        raise typer.Exit(1 if answer["error"] else 0)
     typer.echo(f"{answer['id']}  {answer['status']}  confidence {answer['confidence']:.3f}")
     for name, value in answer["data"].items():
         typer.echo(f"  {name}: {json.dumps(value)}")

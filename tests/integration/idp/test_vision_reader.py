@@ -77,15 +77,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _process(stack: Stack, document: SyntheticDocument, reader: str, **env_extra: str) -> dict[str, Any]:
-    """`inferstack idp process --json`: it prints the result (a failed job too, its `error` set) and exits 0."""
+    """`inferstack idp process --json`: it prints the result (a failed job too, its `error` set) and exits 1 for a
+    failed job, 0 otherwise."""
     path = stack.tmp / f"{reader}-{document.filename}"
     path.write_bytes(document.data)
     command = [sys.executable, "-m", "inferstack", "idp", "process", str(path), "--schema", document.schema]
     command += ["--json", "--config", str(stack.config)]
     env = child_env(INFERSTACK_IDP_READER=reader, **env_extra)
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
     answer: dict[str, Any] = json.loads(done.stdout[: done.stdout.rindex("}") + 1])
+    assert done.returncode == (1 if answer["error"] else 0), done.stdout + done.stderr
     return answer
 
 
