@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,7 +47,7 @@ import httpx
 import orjson
 from aiohttp import web
 
-from tests.support.processes import REPO_ROOT, RunningProcess, child_env, free_port, stop, wait_healthy
+from tests.support.processes import RunningProcess, module_process
 
 Reply = Callable[[dict[str, Any]], str]
 ToolCall = dict[str, Any]  # {"name": ..., "arguments": {...}}
@@ -443,23 +441,9 @@ def fake_upstream_process(
     log_dir: Path, name: str = "fake", *, token_delay_ms: float = 0.0
 ) -> Iterator[RunningProcess]:
     """`python -m tests.support.fake_upstream` on a free loopback port, stopped when the block ends."""
-    port = free_port()
-    log_path = log_dir / f"upstream-{name}-{port}.log"
-    args = ["--port", str(port), "--name", name, "--token-delay-ms", str(token_delay_ms)]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_upstream", *args],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            cwd=REPO_ROOT,
-        )
-        proc = RunningProcess(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            wait_healthy(proc, "/health", timeout=30)
-            yield proc
-        finally:
-            stop(proc)
+    args = ["--name", name, "--token-delay-ms", str(token_delay_ms)]
+    with module_process("tests.support.fake_upstream", log_dir, args, log_name=f"upstream-{name}") as running:
+        yield running
 
 
 def control(upstream: RunningProcess, **changes: Any) -> None:

@@ -20,8 +20,6 @@ import asyncio
 import base64
 import binascii
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +30,7 @@ from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
 from inferstack.tools.ocr import RapidOcrReader
-from tests.support.processes import REPO_ROOT, RunningProcess, child_env, free_port, stop, wait_healthy
+from tests.support.processes import RunningProcess, module_process
 
 DATA_URL_PREFIX = "data:image/"
 
@@ -126,22 +124,8 @@ class FakeVisionModel:
 @contextmanager
 def fake_vision_model_process(log_dir: Path) -> Iterator[RunningProcess]:
     """`python -m tests.support.fake_vision_model` on a free loopback port, stopped when the block ends."""
-    port = free_port()
-    log_path = log_dir / f"fake-vision-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_vision_model", "--port", str(port)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            cwd=REPO_ROOT,
-        )
-        proc = RunningProcess(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            wait_healthy(proc, "/health", timeout=60)
-            yield proc
-        finally:
-            stop(proc)
+    with module_process("tests.support.fake_vision_model", log_dir) as running:
+        yield running
 
 
 def fake_control(vlm: RunningProcess, **changes: Any) -> None:

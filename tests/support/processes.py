@@ -76,11 +76,17 @@ def stop(proc: RunningProcess, timeout: float = 30.0) -> int:
 
 @contextmanager
 def module_process(
-    module: str, log_dir: Path, args: Sequence[str] = (), *, env: dict[str, str] | None = None
+    module: str,
+    log_dir: Path,
+    args: Sequence[str] = (),
+    *,
+    env: dict[str, str] | None = None,
+    log_name: str | None = None,
 ) -> Iterator[RunningProcess]:
-    """Run `python -m module --port <free port> *args` from the repository root, yielded once /health answers."""
+    """Run `python -m module --port <free port> *args` from the repository root, yielded once /health answers; its
+    output goes to `<log_name>-<port>.log` in `log_dir` (by default the module's name)."""
     port = free_port()
-    log_path = log_dir / f"{module.rsplit('.', 1)[-1].replace('_', '-')}-{port}.log"
+    log_path = log_dir / f"{log_name or module.rsplit('.', 1)[-1].replace('_', '-')}-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", module, "--port", str(port), *args],
