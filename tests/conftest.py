@@ -8,6 +8,7 @@ pyproject.toml, `make test` runs everything. A run that collects no test fails w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         message = "no test was collected or selected: a wrong path, -k or -m expression; this run is a failure"
         if reporter is not None:
             reporter.write_line(f"ERROR: {message}", red=True, bold=True)
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A test that configures logging in its own process (a command run with typer's CliRunner calls
+    `configure_logging`) leaves the root logger as it found it. Its handler would otherwise keep writing to that
+    runner's stand-in stdout once it is closed ("Logging error ... I/O operation on closed file"), or into the output
+    of a later test's command. pytest's own capture handlers come and go with each phase and are left alone."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -30,26 +30,8 @@ class _HealthyNoiseFilter(logging.Filter):
         return True
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever `sys.stdout` is when a record is emitted, not what it was when logging was configured:
-    code that swaps stdout for a while (a CLI test runner, a captured subprocess helper) and closes its stand-in
-    would otherwise leave every later log line failing with "I/O operation on closed file"."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
-
-    @property
-    def stream(self) -> object:
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, _value: object) -> None:
-        """The stream is always the current stdout; setting it (as StreamHandler's constructor does) is a no-op."""
-
-
 def configure_logging(level: str = "INFO", *, service: str = "inferstack") -> None:
-    """Send every log record to stdout, one formatted line each, at `level` (quietening noisy libraries)."""
-    handler = _StdoutHandler()
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s"))
     handler.addFilter(_HealthyNoiseFilter())
     root = logging.getLogger()

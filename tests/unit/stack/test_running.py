@@ -76,19 +76,3 @@ def test_the_config_template_keeps_the_quick_recovery(tmp_path: Path) -> None:
     gateway = load_stack_config(template, overrides={"data_dir": tmp_path}, environ={}).validated["gateway"]
     router = gateway.router  # type: ignore[attr-defined]
     assert router.cooldown_s == 5 and router.health_check_interval_s == 2
-
-
-def test_logging_follows_stdout_when_it_is_swapped_and_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import io
-
-    first, second = io.StringIO(), io.StringIO()
-    monkeypatch.setattr("sys.stdout", first)
-    configure_logging("INFO", service="test")
-    try:
-        logging.getLogger("swap").info("to the first")
-        first.close()  # a CLI runner closes its stand-in stdout when the command ends
-        monkeypatch.setattr("sys.stdout", second)
-        logging.getLogger("swap").info("to the second")
-    finally:
-        logging.getLogger().handlers.clear()
-    assert "swap: to the second" in second.getvalue()
