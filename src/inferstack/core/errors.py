@@ -38,6 +38,11 @@ class InferstackError(Exception):
         self.code = code if code is not None else self.default_code
         self.retry_after = retry_after
 
+    @property
+    def error_name(self) -> str:
+        """Its most specific name, for metric labels and span error types: the code, else the error type."""
+        return self.code or self.error_type
+
 
 class InvalidRequestError(InferstackError):
     status_code = 400

@@ -115,5 +115,5 @@ def _parse_reply(body: bytes, deployment: Deployment) -> dict[str, Any]:
 def _outcome(exc: BaseException) -> str:
     """The error type a reply that was not sent ends its attempt span with (e.g. `guardrail_blocked`)."""
     if isinstance(exc, InferstackError):
-        return exc.code or exc.error_type
+        return exc.error_name
     return type(exc).__name__

@@ -134,7 +134,7 @@ class ProxyService:
                 return await self.streams.stream(call, guardrails)
             return await self.completions.complete(call, guardrails)
         except InferstackError as exc:
-            self.metrics.rejected.labels(exc.code or exc.error_type).inc()
+            self.metrics.rejected.labels(exc.error_name).inc()
             if not call.recorded:
                 self.accounting.record(call, None, exc.status_code, {}, cache_hit=False)
             raise

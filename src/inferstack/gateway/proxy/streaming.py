@@ -74,7 +74,7 @@ class StreamPath:
                 blocks = self._guard_held(call, blocks, guardrails)
             except BaseException as exc:
                 end.abandoned()  # a no-op unless the relay never ran
-                end.end_span(outcome=exc.code or exc.error_type if isinstance(exc, GuardrailBlockedError) else None)
+                end.end_span(outcome=exc.error_name if isinstance(exc, GuardrailBlockedError) else None)
                 raise
             end.end_span(let_out=blocks)
             return ProxyStream(_replay(blocks), reply_headers(call, deployment=deployment))
@@ -100,7 +100,7 @@ class StreamPath:
             self.metrics.upstream_errors.labels(deployment.id, "stream").inc()
             yield sse_event(error_body_for(UpstreamError(f"upstream stream from {deployment.id} broke: {failure}")))
         except InferstackError as exc:
-            status, outcome = exc.status_code, exc.code or exc.error_type
+            status, outcome = exc.status_code, exc.error_name
             yield sse_event(error_body_for(exc))
         finally:
             end(status, outcome)
